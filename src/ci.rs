@@ -1,0 +1,166 @@
+//! The CI environment, read in one place.
+//!
+//! Every `CI_*` variable (and the few other variables status-check falls back
+//! on) is read here into a `CiContext`. Empty values count as unset: GitLab
+//! defines some variables as empty strings in pipelines where they do not apply.
+
+use std::collections::HashMap;
+
+use crate::secret::RawToken;
+
+#[derive(Clone, Debug, Default)]
+pub struct CiContext {
+    /// `CI=true`: running inside a GitLab job.
+    pub in_ci: bool,
+    pub api_v4_url: Option<String>,
+    pub server_url: Option<String>,
+    pub project_id: Option<String>,
+    pub project_path: Option<String>,
+    pub mr_project_id: Option<String>,
+    pub mr_iid: Option<String>,
+    pub mr_event_type: Option<String>,
+    pub mr_source_branch_sha: Option<String>,
+    pub mr_target_branch: Option<String>,
+    pub commit_sha: Option<String>,
+    pub commit_ref_name: Option<String>,
+    pub pipeline_source: Option<String>,
+    pub server_version: Option<String>,
+    pub server_version_major: Option<String>,
+    pub server_version_minor: Option<String>,
+    pub tls_ca_file: Option<String>,
+    /// Only whether it is present: the job token is never used, but its
+    /// presence explains a missing access token.
+    pub has_job_token: bool,
+    /// `GITLAB_TOKEN`, the conventional fallback for the access token.
+    pub gitlab_token: Option<RawToken>,
+    /// `SSL_CERT_FILE`: where the system CA bundle is, when not in the usual place.
+    pub ssl_cert_file: Option<String>,
+}
+
+impl CiContext {
+    pub fn from_env() -> CiContext {
+        CiContext::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    pub fn from_map(vars: &HashMap<String, String>) -> CiContext {
+        CiContext::from_lookup(|name| vars.get(name).cloned())
+    }
+
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> CiContext {
+        let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+        CiContext {
+            in_ci: get("CI").is_some_and(|v| v == "true") || get("GITLAB_CI").is_some(),
+            api_v4_url: get("CI_API_V4_URL"),
+            server_url: get("CI_SERVER_URL"),
+            project_id: get("CI_PROJECT_ID"),
+            project_path: get("CI_PROJECT_PATH"),
+            mr_project_id: get("CI_MERGE_REQUEST_PROJECT_ID"),
+            mr_iid: get("CI_MERGE_REQUEST_IID"),
+            mr_event_type: get("CI_MERGE_REQUEST_EVENT_TYPE"),
+            mr_source_branch_sha: get("CI_MERGE_REQUEST_SOURCE_BRANCH_SHA"),
+            mr_target_branch: get("CI_MERGE_REQUEST_TARGET_BRANCH_NAME"),
+            commit_sha: get("CI_COMMIT_SHA"),
+            commit_ref_name: get("CI_COMMIT_REF_NAME"),
+            pipeline_source: get("CI_PIPELINE_SOURCE"),
+            server_version: get("CI_SERVER_VERSION"),
+            server_version_major: get("CI_SERVER_VERSION_MAJOR"),
+            server_version_minor: get("CI_SERVER_VERSION_MINOR"),
+            tls_ca_file: get("CI_SERVER_TLS_CA_FILE"),
+            has_job_token: get("CI_JOB_TOKEN").is_some(),
+            gitlab_token: lookup("GITLAB_TOKEN").map(RawToken::new),
+            ssl_cert_file: get("SSL_CERT_FILE"),
+        }
+    }
+
+    /// What kind of pipeline this is, in GitLab's words, for logs and `doctor`.
+    pub fn pipeline_kind(&self) -> PipelineKind {
+        match (self.mr_iid.is_some(), self.mr_event_type.as_deref()) {
+            (true, Some("merged_result")) => PipelineKind::MergedResults,
+            (true, Some("merge_train")) => PipelineKind::MergeTrain,
+            (true, _) => PipelineKind::MergeRequest,
+            (false, _) if self.in_ci => PipelineKind::Branch,
+            (false, _) => PipelineKind::Local,
+        }
+    }
+
+    /// A fork MR: the pipeline runs in the fork, the MR (and its checks) live
+    /// in the target project.
+    pub fn is_fork_mr(&self) -> bool {
+        matches!((&self.mr_project_id, &self.project_id), (Some(mr), Some(p)) if mr != p)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PipelineKind {
+    MergeRequest,
+    MergedResults,
+    MergeTrain,
+    Branch,
+    Local,
+}
+
+impl PipelineKind {
+    pub fn describe(self) -> &'static str {
+        match self {
+            PipelineKind::MergeRequest => "merge request pipeline",
+            PipelineKind::MergedResults => "merged results pipeline",
+            PipelineKind::MergeTrain => "merge train pipeline",
+            PipelineKind::Branch => "branch pipeline",
+            PipelineKind::Local => "outside CI",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ctx(pairs: &[(&str, &str)]) -> CiContext {
+        let map = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        CiContext::from_map(&map)
+    }
+
+    #[test]
+    fn empty_values_are_unset() {
+        let c = ctx(&[("CI_MERGE_REQUEST_IID", ""), ("CI_COMMIT_SHA", "  ")]);
+        assert!(c.mr_iid.is_none());
+        assert!(c.commit_sha.is_none());
+    }
+
+    #[test]
+    fn pipeline_kinds() {
+        assert_eq!(ctx(&[]).pipeline_kind(), PipelineKind::Local);
+        assert_eq!(ctx(&[("CI", "true")]).pipeline_kind(), PipelineKind::Branch);
+        let mr = ctx(&[("CI", "true"), ("CI_MERGE_REQUEST_IID", "7")]);
+        assert_eq!(mr.pipeline_kind(), PipelineKind::MergeRequest);
+        let mrp = ctx(&[
+            ("CI_MERGE_REQUEST_IID", "7"),
+            ("CI_MERGE_REQUEST_EVENT_TYPE", "merged_result"),
+        ]);
+        assert_eq!(mrp.pipeline_kind(), PipelineKind::MergedResults);
+    }
+
+    #[test]
+    fn fork_is_detected_from_the_two_project_ids() {
+        let c = ctx(&[
+            ("CI_PROJECT_ID", "9"),
+            ("CI_MERGE_REQUEST_PROJECT_ID", "42"),
+        ]);
+        assert!(c.is_fork_mr());
+        let same = ctx(&[
+            ("CI_PROJECT_ID", "42"),
+            ("CI_MERGE_REQUEST_PROJECT_ID", "42"),
+        ]);
+        assert!(!same.is_fork_mr());
+    }
+
+    #[test]
+    fn job_token_is_only_noted() {
+        let c = ctx(&[("CI_JOB_TOKEN", "glcbt-x")]);
+        assert!(c.has_job_token);
+        assert!(!format!("{c:?}").contains("glcbt"));
+    }
+}

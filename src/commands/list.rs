@@ -1,0 +1,52 @@
+//! `status-check list`: the merge request's checks as a table or JSON.
+
+use serde_json::{Value, json};
+
+use super::{Ctx, targets};
+use crate::error::Error;
+use crate::exit::Code;
+use crate::output::{Outcome, table};
+
+pub fn run(ctx: &Ctx) -> Result<Outcome, Error> {
+    let found = targets::find(ctx, None)?;
+    if found.iids.is_empty() {
+        let sha = ctx.cfg.sha.as_ref().map_or("", |s| s.value.as_str());
+        if let Some(err) = found.none_found(sha) {
+            return Err(err);
+        }
+        return Ok(Outcome::new(
+            Code::Ok,
+            format!("no open merge request: {}", found.how),
+            json!([]),
+        ));
+    }
+    let mut rows = Vec::new();
+    let mut items = Vec::new();
+    for &iid in &found.iids {
+        for check in ctx.mr_checks(iid)?.items {
+            rows.push(vec![
+                format!("!{iid}"),
+                check.id.to_string(),
+                check.name.clone(),
+                check.status.to_string(),
+                check.external_url.clone(),
+            ]);
+            items.push(json!({
+                "id": check.id,
+                "name": check.name,
+                "status": check.status.as_str(),
+                "external_url": check.external_url,
+                "merge_request_iid": iid,
+            }));
+        }
+    }
+    let text = if rows.is_empty() {
+        format!("no external status checks apply to {}", found.how)
+    } else if found.iids.len() == 1 {
+        let rows: Vec<Vec<String>> = rows.into_iter().map(|r| r[1..].to_vec()).collect();
+        table(&["ID", "NAME", "STATUS", "URL"], &rows)
+    } else {
+        table(&["MR", "ID", "NAME", "STATUS", "URL"], &rows)
+    };
+    Ok(Outcome::new(Code::Ok, text, Value::Array(items)))
+}

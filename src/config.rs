@@ -1,0 +1,461 @@
+//! Command line + CI environment → a validated `Config`.
+//!
+//! Every precedence rule (flag, then `STATUS_CHECK_*`, then the `CI_*`
+//! fallbacks) and every format check lives here, and each error names the
+//! input that caused it. Values a command may not need stay optional; the
+//! `require_*` methods turn their absence into a usage error naming where
+//! the value could come from.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use ureq::tls::Certificate;
+
+use crate::ci::CiContext;
+use crate::cli::{GlobalArgs, OutputFormat};
+use crate::duration;
+use crate::error::Error;
+use crate::gitlab::ServerVersion;
+use crate::gitlab::client::load_pem_certs;
+use crate::secret::Token;
+
+/// A value and the flag or variable it came from, for messages.
+#[derive(Clone, Debug)]
+pub struct Sourced<T> {
+    pub value: T,
+    pub source: &'static str,
+}
+
+#[derive(Clone, Debug)]
+pub struct ProjectRef {
+    /// As given: `42` or `group/project`.
+    pub raw: String,
+    /// For URLs: `42` or `group%2Fproject`.
+    pub encoded: String,
+}
+
+#[derive(Debug)]
+pub struct Config {
+    pub api_url: Option<Sourced<String>>,
+    pub token: Option<Sourced<Token>>,
+    pub project: Option<Sourced<ProjectRef>>,
+    pub mr: Option<Sourced<u64>>,
+    pub sha: Option<Sourced<String>>,
+    pub ca_file: Option<Sourced<PathBuf>>,
+    pub server_version: Option<ServerVersion>,
+    pub output: OutputFormat,
+    pub verbose: bool,
+    pub request_timeout: Duration,
+    pub retries: usize,
+    pub retry_delay: Duration,
+    pub ci: CiContext,
+}
+
+impl Config {
+    pub fn build(args: &GlobalArgs, ci: CiContext) -> Result<Config, Error> {
+        Ok(Config {
+            api_url: api_url(args, &ci)?,
+            token: token(args, &ci)?,
+            project: project(args, &ci)?,
+            mr: mr(args, &ci)?,
+            sha: sha(args, &ci)?,
+            ca_file: ca_file(args, &ci),
+            server_version: server_version(&ci),
+            output: args.output,
+            verbose: args.verbose,
+            request_timeout: parse_duration(&args.request_timeout, "--request-timeout")?
+                .max(Duration::from_millis(100)),
+            retries: parse_count(&args.retries, "--retries", 20)?,
+            retry_delay: parse_duration(&args.retry_delay, "--retry-delay")?,
+            ci,
+        })
+    }
+
+    pub fn require_api_url(&self) -> Result<&str, Error> {
+        self.api_url.as_ref().map(|u| u.value.as_str()).ok_or_else(|| {
+            Error::usage("no GitLab API URL")
+                .hint("set --api-url or STATUS_CHECK_API_URL, e.g. https://gitlab.example.com/api/v4 (GitLab jobs set CI_API_V4_URL)")
+        })
+    }
+
+    pub fn require_token(&self) -> Result<&Token, Error> {
+        if let Some(token) = &self.token {
+            return Ok(&token.value);
+        }
+        if self.ci.has_job_token {
+            return Err(Error::usage(
+                "no access token: only CI_JOB_TOKEN is available, and GitLab refuses job tokens on every external status check endpoint",
+            )
+            .hint("create a personal, project or group access token with the `api` scope and at least the Developer role on the project")
+            .hint("store it as a masked CI/CD variable and pass it as STATUS_CHECK_TOKEN (or GITLAB_TOKEN, or a File variable with --token-file)"));
+        }
+        Err(Error::usage("no access token").hint(
+            "set STATUS_CHECK_TOKEN (or GITLAB_TOKEN, or --token-file PATH) to an access token with the `api` scope and Developer role",
+        ))
+    }
+
+    pub fn require_project(&self) -> Result<&ProjectRef, Error> {
+        self.project.as_ref().map(|p| &p.value).ok_or_else(|| {
+            Error::usage("no project").hint(
+                "set --project or STATUS_CHECK_PROJECT to the project id or path (GitLab jobs set CI_PROJECT_ID)",
+            )
+        })
+    }
+
+    pub fn require_sha(&self) -> Result<&str, Error> {
+        self.sha.as_ref().map(|s| s.value.as_str()).ok_or_else(|| {
+            Error::usage("no commit SHA").hint(
+                "set --sha or STATUS_CHECK_SHA (GitLab jobs set CI_COMMIT_SHA and, in merged results pipelines, CI_MERGE_REQUEST_SOURCE_BRANCH_SHA)",
+            )
+        })
+    }
+
+    /// The certificates to trust, for an https API URL: the system store
+    /// (`SSL_CERT_FILE` or the usual bundle paths) plus the CA file.
+    pub fn tls_roots(&self) -> Result<Vec<Certificate<'static>>, Error> {
+        let https = self
+            .api_url
+            .as_ref()
+            .is_some_and(|u| u.value.starts_with("https://"));
+        let mut certs = Vec::new();
+        if let Some(ca) = &self.ca_file {
+            // An explicit CA file is checked even for http: a broken one is a mistake.
+            certs = load_pem_certs(&ca.value, ca.source)?;
+        }
+        if https {
+            if let Some(system) = system_bundle(self.ci.ssl_cert_file.as_deref()) {
+                if let Ok(mut system_certs) = load_pem_certs(&system, "the system store") {
+                    certs.append(&mut system_certs);
+                }
+            }
+        }
+        Ok(certs)
+    }
+}
+
+fn system_bundle(ssl_cert_file: Option<&str>) -> Option<PathBuf> {
+    if let Some(path) = ssl_cert_file {
+        return Some(PathBuf::from(path));
+    }
+    [
+        "/etc/ssl/certs/ca-certificates.crt",
+        "/etc/ssl/cert.pem",
+        "/etc/pki/tls/certs/ca-bundle.crt",
+    ]
+    .iter()
+    .map(Path::new)
+    .find(|p| p.is_file())
+    .map(Path::to_path_buf)
+}
+
+fn api_url(args: &GlobalArgs, ci: &CiContext) -> Result<Option<Sourced<String>>, Error> {
+    let chosen = if let Some(url) = non_empty(&args.api_url) {
+        Some((url.to_owned(), "--api-url/STATUS_CHECK_API_URL"))
+    } else if let Some(url) = &ci.api_v4_url {
+        Some((url.clone(), "CI_API_V4_URL"))
+    } else {
+        ci.server_url.as_ref().map(|url| {
+            (
+                format!("{}/api/v4", url.trim_end_matches('/')),
+                "CI_SERVER_URL",
+            )
+        })
+    };
+    let Some((url, source)) = chosen else {
+        return Ok(None);
+    };
+    let url = url.trim().trim_end_matches('/').to_owned();
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"));
+    match rest {
+        Some(host)
+            if !host.is_empty() && !host.starts_with('/') && !url.contains(char::is_whitespace) =>
+        {
+            Ok(Some(Sourced { value: url, source }))
+        }
+        _ => Err(Error::usage(format!(
+            "the API URL `{url}` from {source} is not an http(s) URL"
+        ))
+        .hint("use the form https://gitlab.example.com/api/v4")),
+    }
+}
+
+fn token(args: &GlobalArgs, ci: &CiContext) -> Result<Option<Sourced<Token>>, Error> {
+    let bad = |message: String| {
+        Error::usage(message).hint("copy the token again without spaces or line breaks; a File variable may end with one newline")
+    };
+    if let Some(raw) = &args.token {
+        let source = "--token/STATUS_CHECK_TOKEN";
+        return Token::parse(raw, source)
+            .map(|value| Some(Sourced { value, source }))
+            .map_err(bad);
+    }
+    if let Some(path) = &args.token_file {
+        let source = "--token-file/STATUS_CHECK_TOKEN_FILE";
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            Error::usage(format!(
+                "cannot read the token file {} ({source}): {e}",
+                path.display()
+            ))
+            .hint("check the path; in a job, a CI/CD variable of type File gives a path")
+        })?;
+        return Token::parse(&text, source)
+            .map(|value| Some(Sourced { value, source }))
+            .map_err(bad);
+    }
+    if let Some(raw) = &ci.gitlab_token {
+        let source = "GITLAB_TOKEN";
+        return raw
+            .validate(source)
+            .map(|value| Some(Sourced { value, source }))
+            .map_err(bad);
+    }
+    Ok(None)
+}
+
+fn project(args: &GlobalArgs, ci: &CiContext) -> Result<Option<Sourced<ProjectRef>>, Error> {
+    let chosen = if let Some(p) = non_empty(&args.project) {
+        Some((p.to_owned(), "--project/STATUS_CHECK_PROJECT"))
+    } else if let Some(p) = &ci.mr_project_id {
+        Some((p.clone(), "CI_MERGE_REQUEST_PROJECT_ID"))
+    } else {
+        ci.project_id.as_ref().map(|p| (p.clone(), "CI_PROJECT_ID"))
+    };
+    let Some((raw, source)) = chosen else {
+        return Ok(None);
+    };
+    let raw = raw.trim().trim_matches('/').to_owned();
+    parse_project(&raw)
+        .map(|value| Some(Sourced { value, source }))
+        .ok_or_else(|| {
+            Error::usage(format!(
+                "the project `{raw}` from {source} is neither a numeric id nor a path like group/project"
+            ))
+            .hint("use the project's numeric id (Settings → General) or its full path")
+        })
+}
+
+pub fn parse_project(raw: &str) -> Option<ProjectRef> {
+    if !raw.is_empty() && raw.bytes().all(|b| b.is_ascii_digit()) {
+        return (raw.parse::<u64>().ok()? > 0).then(|| ProjectRef {
+            raw: raw.to_owned(),
+            encoded: raw.to_owned(),
+        });
+    }
+    let valid_segment = |s: &str| {
+        !s.is_empty()
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+    };
+    let segments: Vec<&str> = raw.split('/').collect();
+    if segments.len() < 2 || !segments.iter().all(|s| valid_segment(s)) {
+        return None;
+    }
+    Some(ProjectRef {
+        raw: raw.to_owned(),
+        encoded: segments.join("%2F"),
+    })
+}
+
+fn mr(args: &GlobalArgs, ci: &CiContext) -> Result<Option<Sourced<u64>>, Error> {
+    let (raw, source) = if let Some(m) = non_empty(&args.mr) {
+        (m.to_owned(), "--mr/STATUS_CHECK_MR")
+    } else if let Some(m) = &ci.mr_iid {
+        (m.clone(), "CI_MERGE_REQUEST_IID")
+    } else {
+        return Ok(None);
+    };
+    let digits = raw.trim().trim_start_matches('!');
+    match digits.parse::<u64>() {
+        Ok(iid) if iid > 0 => Ok(Some(Sourced { value: iid, source })),
+        _ => Err(Error::usage(format!(
+            "the merge request IID `{raw}` from {source} is not a positive number"
+        ))
+        .hint("give the IID shown in the MR's URL (…/-/merge_requests/7 → 7)")),
+    }
+}
+
+fn sha(args: &GlobalArgs, ci: &CiContext) -> Result<Option<Sourced<String>>, Error> {
+    // In merged results and merge train pipelines CI_COMMIT_SHA is an internal
+    // merge commit; the MR's head is CI_MERGE_REQUEST_SOURCE_BRANCH_SHA.
+    let (raw, source) = if let Some(s) = non_empty(&args.sha) {
+        (s.to_owned(), "--sha/STATUS_CHECK_SHA")
+    } else if let Some(s) = &ci.mr_source_branch_sha {
+        (s.clone(), "CI_MERGE_REQUEST_SOURCE_BRANCH_SHA")
+    } else if let Some(s) = &ci.commit_sha {
+        (s.clone(), "CI_COMMIT_SHA")
+    } else {
+        return Ok(None);
+    };
+    let value = raw.trim().to_ascii_lowercase();
+    let hex = value.bytes().all(|b| b.is_ascii_hexdigit());
+    if hex && (value.len() == 40 || value.len() == 64) {
+        Ok(Some(Sourced { value, source }))
+    } else {
+        Err(Error::usage(format!(
+            "the SHA `{raw}` from {source} is not a full commit SHA (40 hex characters)"
+        ))
+        .hint("pass the full SHA, e.g. $CI_COMMIT_SHA, not a short one or a branch name"))
+    }
+}
+
+fn ca_file(args: &GlobalArgs, ci: &CiContext) -> Option<Sourced<PathBuf>> {
+    if let Some(path) = &args.ca_file {
+        return Some(Sourced {
+            value: path.clone(),
+            source: "--ca-file/STATUS_CHECK_CA_FILE",
+        });
+    }
+    ci.tls_ca_file.as_ref().map(|p| Sourced {
+        value: PathBuf::from(p),
+        source: "CI_SERVER_TLS_CA_FILE",
+    })
+}
+
+fn server_version(ci: &CiContext) -> Option<ServerVersion> {
+    match (&ci.server_version_major, &ci.server_version_minor) {
+        (Some(major), Some(minor)) => ServerVersion::from_parts(major, minor),
+        _ => ci.server_version.as_deref().and_then(ServerVersion::parse),
+    }
+}
+
+fn non_empty(value: &Option<String>) -> Option<&str> {
+    value.as_deref().filter(|v| !v.trim().is_empty())
+}
+
+pub fn parse_duration(text: &str, flag: &str) -> Result<Duration, Error> {
+    duration::parse(text).map_err(|reason| {
+        Error::usage(format!("{flag}: {reason}"))
+            .hint("write durations like 90s, 5m, 1h30m or plain seconds")
+    })
+}
+
+pub fn parse_count(text: &str, flag: &str, max: usize) -> Result<usize, Error> {
+    match text.trim().parse::<usize>() {
+        Ok(n) if n <= max => Ok(n),
+        _ => Err(Error::usage(format!(
+            "{flag}: `{text}` is not a whole number from 0 to {max}"
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn build(args: &[&str], env: &[(&str, &str)]) -> Result<Config, Error> {
+        let mut argv = vec!["status-check"];
+        argv.extend_from_slice(args);
+        argv.push("list");
+        let cli = crate::cli::Cli::try_parse_from(argv).unwrap();
+        let map = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::build(&cli.global, CiContext::from_map(&map))
+    }
+
+    const SHA: &str = "0123456789abcdef0123456789abcdef01234567";
+    const SHA2: &str = "89abcdef0123456789abcdef0123456789abcdef";
+
+    #[test]
+    fn api_url_precedence() {
+        let c = build(&[], &[("CI_SERVER_URL", "https://gl.example.com/")]).unwrap();
+        assert_eq!(c.api_url.unwrap().value, "https://gl.example.com/api/v4");
+        let c = build(
+            &[],
+            &[
+                ("CI_API_V4_URL", "https://a/api/v4"),
+                ("CI_SERVER_URL", "https://b"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(c.api_url.unwrap().value, "https://a/api/v4");
+        let c = build(
+            &["--api-url", "http://c/api/v4/"],
+            &[("CI_API_V4_URL", "https://a/api/v4")],
+        )
+        .unwrap();
+        assert_eq!(c.api_url.unwrap().value, "http://c/api/v4");
+        assert!(build(&["--api-url", "gitlab.com"], &[]).is_err());
+    }
+
+    #[test]
+    fn merged_results_sha_wins_over_the_merge_commit() {
+        let c = build(
+            &[],
+            &[
+                ("CI_COMMIT_SHA", SHA),
+                ("CI_MERGE_REQUEST_SOURCE_BRANCH_SHA", SHA2),
+            ],
+        )
+        .unwrap();
+        let sha = c.sha.unwrap();
+        assert_eq!(sha.value, SHA2);
+        assert_eq!(sha.source, "CI_MERGE_REQUEST_SOURCE_BRANCH_SHA");
+    }
+
+    #[test]
+    fn fork_mr_uses_the_mr_project() {
+        let c = build(
+            &[],
+            &[
+                ("CI_PROJECT_ID", "9"),
+                ("CI_MERGE_REQUEST_PROJECT_ID", "42"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(c.project.unwrap().value.raw, "42");
+    }
+
+    #[test]
+    fn project_forms() {
+        assert_eq!(parse_project("42").unwrap().encoded, "42");
+        assert_eq!(
+            parse_project("acme/sub/app").unwrap().encoded,
+            "acme%2Fsub%2Fapp"
+        );
+        assert!(parse_project("abc").is_none());
+        assert!(parse_project("0").is_none());
+        assert!(parse_project("a b/c").is_none());
+        assert!(parse_project("a//c").is_none());
+    }
+
+    #[test]
+    fn bad_values_name_their_source() {
+        let e = build(&[], &[("CI_COMMIT_SHA", "abc123")]).unwrap_err();
+        assert!(e.message.contains("CI_COMMIT_SHA"), "{}", e.message);
+        let e = build(&[], &[("CI_MERGE_REQUEST_IID", "seven")]).unwrap_err();
+        assert!(e.message.contains("CI_MERGE_REQUEST_IID"));
+        let e = build(&["--token", "a b"], &[]).unwrap_err();
+        assert!(e.message.contains("--token"));
+        assert!(!e.message.contains("a b"));
+        let e = build(&["--request-timeout", "10x"], &[]).unwrap_err();
+        assert!(e.message.contains("--request-timeout"));
+    }
+
+    #[test]
+    fn job_token_alone_is_explained() {
+        let c = build(&[], &[("CI_JOB_TOKEN", "glcbt-1")]).unwrap();
+        let e = c.require_token().unwrap_err();
+        assert!(e.message.contains("CI_JOB_TOKEN"));
+        assert!(e.hints.iter().any(|h| h.contains("Developer")));
+    }
+
+    #[test]
+    fn version_from_ci_variables() {
+        let c = build(
+            &[],
+            &[
+                ("CI_SERVER_VERSION_MAJOR", "16"),
+                ("CI_SERVER_VERSION_MINOR", "4"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(c.server_version, Some(ServerVersion::new(16, 4)));
+        let c = build(&[], &[("CI_SERVER_VERSION", "15.11.2-ee")]).unwrap();
+        assert_eq!(c.server_version, Some(ServerVersion::new(15, 11)));
+    }
+}

@@ -1,0 +1,64 @@
+//! The one error type commands return: an exit code, a message and hints.
+//!
+//! The exit code is chosen by the constructor that names the kind of failure
+//! (`usage`, `api`, `stale`, ...), never ad hoc at the call site.
+
+use std::fmt;
+
+use crate::exit::Code;
+
+#[derive(Debug)]
+pub struct Error {
+    pub code: Code,
+    pub message: String,
+    pub hints: Vec<String>,
+}
+
+impl Error {
+    fn new(code: Code, message: impl Into<String>) -> Error {
+        Error {
+            code,
+            message: message.into(),
+            hints: Vec::new(),
+        }
+    }
+
+    /// A bad flag, variable or file: the user must change the job.
+    pub fn usage(message: impl Into<String>) -> Error {
+        Error::new(Code::Usage, message)
+    }
+
+    /// GitLab, the network or authentication failed.
+    pub fn api(message: impl Into<String>) -> Error {
+        Error::new(Code::Api, message)
+    }
+
+    /// The SHA is no longer the head of the merge request.
+    pub fn stale(message: impl Into<String>) -> Error {
+        Error::new(Code::Stale, message)
+    }
+
+    /// A check failed or a retry was refused.
+    pub fn check_failed(message: impl Into<String>) -> Error {
+        Error::new(Code::CheckFailed, message)
+    }
+
+    pub fn hint(mut self, hint: impl Into<String>) -> Error {
+        self.hints.push(hint.into());
+        self
+    }
+
+    /// Prefixes the message with what was being done, e.g. `reporting to !7`.
+    pub fn context(mut self, what: impl fmt::Display) -> Error {
+        self.message = format!("{what}: {}", self.message);
+        self
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Error {}

@@ -1,0 +1,584 @@
+//! The HTTP side of GitLab: one agent, the auth header, timeouts, no
+//! redirects, retries with backoff and `Retry-After`, pagination, a cap on
+//! what is read.
+
+use std::cell::Cell;
+use std::io::ErrorKind;
+use std::path::Path;
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant, SystemTime};
+
+use backon::{BackoffBuilder, ExponentialBuilder};
+use serde::de::DeserializeOwned;
+use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig};
+
+use super::error::{ApiError, ApiErrorKind, Transport};
+use crate::error::Error;
+use crate::log::Log;
+use crate::secret::Token;
+
+/// No GitLab status-check answer comes near this; a bigger one is not GitLab.
+const MAX_BODY_BYTES: u64 = 8 * 1024 * 1024;
+/// Items per page: GitLab's maximum, so a list costs as few requests as possible.
+pub const PER_PAGE: u32 = 100;
+/// Guard against a server that always announces a next page.
+const MAX_PAGES: u32 = 1000;
+/// Longest single wait between retries, whatever `Retry-After` says.
+const MAX_RETRY_WAIT: Duration = Duration::from_secs(120);
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+
+pub struct ClientSettings {
+    pub base_url: String,
+    pub token: Token,
+    pub ca_certs: Vec<Certificate<'static>>,
+    pub request_timeout: Duration,
+    pub retries: usize,
+    pub retry_delay: Duration,
+}
+
+pub struct Client<'a> {
+    agent: ureq::Agent,
+    base: String,
+    token: Token,
+    request_timeout: Duration,
+    retries: usize,
+    retry_delay: Duration,
+    log: &'a Log,
+    requests: Cell<u32>,
+    deadline: Cell<Option<Instant>>,
+}
+
+/// A successful answer: status, the headers we use, the body.
+pub struct Answer {
+    pub status: u16,
+    pub body: String,
+    next_page: Option<u32>,
+    pub poll_interval_ms: Option<i64>,
+}
+
+/// Every page of a list, and what the first page said about polling.
+pub struct Listing<T> {
+    pub items: Vec<T>,
+    pub poll_interval_ms: Option<i64>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Method {
+    Get,
+    Post,
+    Put,
+    Delete,
+}
+
+impl Method {
+    fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Post => "POST",
+            Method::Put => "PUT",
+            Method::Delete => "DELETE",
+        }
+    }
+}
+
+impl<'a> Client<'a> {
+    pub fn new(settings: ClientSettings, log: &'a Log) -> Client<'a> {
+        let roots = if settings.ca_certs.is_empty() {
+            RootCerts::WebPki
+        } else {
+            RootCerts::Specific(Arc::new(settings.ca_certs))
+        };
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            // Never follow a redirect: the token must not reach another host.
+            .max_redirects(0)
+            .user_agent(concat!("status-check/", env!("CARGO_PKG_VERSION")))
+            .timeout_connect(Some(settings.request_timeout.min(Duration::from_secs(10))))
+            .proxy(ureq::Proxy::try_from_env())
+            .tls_config(TlsConfig::builder().root_certs(roots).build())
+            .build()
+            .new_agent();
+        Client {
+            agent,
+            base: settings.base_url,
+            token: settings.token,
+            request_timeout: settings.request_timeout,
+            retries: settings.retries,
+            retry_delay: settings.retry_delay,
+            log,
+            requests: Cell::new(0),
+            deadline: Cell::new(None),
+        }
+    }
+
+    /// Requests sent so far (each attempt counts).
+    pub fn request_count(&self) -> u32 {
+        self.requests.get()
+    }
+
+    /// No attempt, and no sleep between attempts, goes past this instant.
+    pub fn set_deadline(&self, deadline: Option<Instant>) {
+        self.deadline.set(deadline);
+    }
+
+    pub fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ApiError> {
+        let answer = self.send(Method::Get, path, None)?;
+        decode(Method::Get, path, &answer)
+    }
+
+    /// Follows `X-Next-Page` (or the `Link` header) to the last page.
+    pub fn get_all<T: DeserializeOwned>(&self, path: &str) -> Result<Listing<T>, ApiError> {
+        let separator = if path.contains('?') { '&' } else { '?' };
+        let mut items = Vec::new();
+        let mut poll_interval_ms = None;
+        let mut page = 1;
+        for _ in 0..MAX_PAGES {
+            let page_path = format!("{path}{separator}per_page={PER_PAGE}&page={page}");
+            let answer = self.send(Method::Get, &page_path, None)?;
+            let mut batch: Vec<T> = decode(Method::Get, path, &answer)?;
+            items.append(&mut batch);
+            if page == 1 {
+                poll_interval_ms = answer.poll_interval_ms;
+            }
+            match answer.next_page {
+                Some(next) if next > page => page = next,
+                _ => break,
+            }
+        }
+        Ok(Listing {
+            items,
+            poll_interval_ms,
+        })
+    }
+
+    /// A POST retried only when GitLab certainly did not act on it (429,
+    /// 503, refused connection). When the outcome is unknown the error is
+    /// returned: the caller re-reads state before trying again.
+    pub fn post<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &serde_json::Value,
+    ) -> Result<T, ApiError> {
+        let answer = self.send(Method::Post, path, Some(body.to_string()))?;
+        decode(Method::Post, path, &answer)
+    }
+
+    pub fn put<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &serde_json::Value,
+    ) -> Result<T, ApiError> {
+        let answer = self.send(Method::Put, path, Some(body.to_string()))?;
+        decode(Method::Put, path, &answer)
+    }
+
+    pub fn delete(&self, path: &str) -> Result<(), ApiError> {
+        self.send(Method::Delete, path, None).map(|_| ())
+    }
+
+    fn send(&self, method: Method, path: &str, body: Option<String>) -> Result<Answer, ApiError> {
+        let mut backoff = ExponentialBuilder::default()
+            .with_min_delay(self.retry_delay)
+            .with_max_delay(MAX_BACKOFF.max(self.retry_delay))
+            .with_max_times(self.retries)
+            .with_jitter()
+            .build();
+        loop {
+            let error = match self.send_once(method, path, body.as_deref()) {
+                Ok(answer) => return Ok(answer),
+                Err(error) => error,
+            };
+            let retry = error.is_transient() && (method == Method::Get || !error.outcome_unknown());
+            if !retry {
+                return Err(error);
+            }
+            let Some(backoff_delay) = backoff.next() else {
+                return Err(error);
+            };
+            let delay = error
+                .retry_after()
+                .map_or(backoff_delay, |after| after.min(MAX_RETRY_WAIT));
+            if self.past_deadline_after(delay) {
+                return Err(error);
+            }
+            self.log.once(
+                &error.fault_class(),
+                format!(
+                    "{error}; retrying in {:.1}s (transient)",
+                    delay.as_secs_f64()
+                ),
+            );
+            thread::sleep(delay);
+        }
+    }
+
+    fn past_deadline_after(&self, delay: Duration) -> bool {
+        self.deadline
+            .get()
+            .is_some_and(|deadline| Instant::now() + delay >= deadline)
+    }
+
+    fn attempt_timeout(&self) -> Duration {
+        match self.deadline.get() {
+            Some(deadline) => self
+                .request_timeout
+                .min(deadline.saturating_duration_since(Instant::now()))
+                .max(Duration::from_millis(100)),
+            None => self.request_timeout,
+        }
+    }
+
+    fn send_once(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&str>,
+    ) -> Result<Answer, ApiError> {
+        let url = format!("{}{path}", self.base);
+        let started = Instant::now();
+        self.requests.set(self.requests.get() + 1);
+        let timeout = Some(self.attempt_timeout());
+        let token = ("PRIVATE-TOKEN", self.token.expose());
+        let result = match method {
+            Method::Get => self
+                .agent
+                .get(&url)
+                .config()
+                .timeout_global(timeout)
+                .build()
+                .header(token.0, token.1)
+                .call(),
+            Method::Delete => self
+                .agent
+                .delete(&url)
+                .config()
+                .timeout_global(timeout)
+                .build()
+                .header(token.0, token.1)
+                .call(),
+            Method::Post | Method::Put => {
+                let request = if method == Method::Post {
+                    self.agent.post(&url)
+                } else {
+                    self.agent.put(&url)
+                };
+                request
+                    .config()
+                    .timeout_global(timeout)
+                    .build()
+                    .header(token.0, token.1)
+                    .content_type("application/json")
+                    .send(body.unwrap_or("{}"))
+            }
+        };
+        let endpoint = strip_query(path);
+        let fail = |kind: ApiErrorKind| ApiError {
+            method: method.as_str(),
+            path: endpoint.to_owned(),
+            kind,
+        };
+        let mut response = match result {
+            Ok(response) => response,
+            Err(e) => {
+                let kind = transport_error(&e);
+                self.log.detail(format!(
+                    "{} {path} → {e} ({} ms)",
+                    method.as_str(),
+                    started.elapsed().as_millis()
+                ));
+                return Err(fail(kind));
+            }
+        };
+        let status = response.status().as_u16();
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        let content_type = header("content-type").unwrap_or_default();
+        let location = header("location");
+        let retry_after =
+            header("retry-after").and_then(|v| parse_retry_after(&v, SystemTime::now()));
+        let next_page = header("x-next-page")
+            .and_then(|v| v.trim().parse().ok())
+            .or_else(|| header("link").and_then(|v| next_page_from_link(&v)));
+        let poll_interval_ms = header("poll-interval").and_then(|v| v.trim().parse().ok());
+        let body = response
+            .body_mut()
+            .with_config()
+            .limit(MAX_BODY_BYTES)
+            .read_to_string();
+        self.log.detail(format!(
+            "{} {path} → {status} ({} ms)",
+            method.as_str(),
+            started.elapsed().as_millis()
+        ));
+        let body = match body {
+            Ok(body) => body,
+            Err(e) => return Err(fail(transport_error(&e))),
+        };
+        match status {
+            200..=299 => Ok(Answer {
+                status,
+                body,
+                next_page,
+                poll_interval_ms,
+            }),
+            300..=399 => Err(fail(ApiErrorKind::Redirect {
+                status,
+                location: location.unwrap_or_else(|| "(no Location header)".into()),
+            })),
+            _ => Err(fail(ApiErrorKind::Status {
+                status,
+                message: error_message(status, &content_type, &body),
+                retry_after,
+            })),
+        }
+    }
+}
+
+fn strip_query(path: &str) -> &str {
+    path.split('?').next().unwrap_or(path)
+}
+
+fn decode<T: DeserializeOwned>(method: Method, path: &str, answer: &Answer) -> Result<T, ApiError> {
+    let body = if answer.body.trim().is_empty() && answer.status == 204 {
+        "null"
+    } else {
+        &answer.body
+    };
+    serde_json::from_str(body).map_err(|e| ApiError {
+        method: method.as_str(),
+        path: strip_query(path).to_owned(),
+        kind: ApiErrorKind::Decode {
+            status: answer.status,
+            detail: if answer.body.trim().is_empty() {
+                "an empty body".to_owned()
+            } else {
+                format!("not the expected JSON ({e})")
+            },
+        },
+    })
+}
+
+fn transport_error(e: &ureq::Error) -> ApiErrorKind {
+    let kind = match e {
+        ureq::Error::HostNotFound => Transport::Dns,
+        ureq::Error::Timeout(_) => Transport::Timeout,
+        ureq::Error::ConnectionFailed => Transport::Connect,
+        ureq::Error::Tls(_) | ureq::Error::Rustls(_) | ureq::Error::Pem(_) => Transport::Tls,
+        ureq::Error::BodyExceedsLimit(_) | ureq::Error::LargeResponseHeader(_, _) => {
+            Transport::TooLarge
+        }
+        ureq::Error::Protocol(_) => Transport::Reset,
+        ureq::Error::Io(io) => match io.kind() {
+            ErrorKind::ConnectionRefused => Transport::Connect,
+            ErrorKind::TimedOut | ErrorKind::WouldBlock => Transport::Timeout,
+            ErrorKind::ConnectionReset
+            | ErrorKind::ConnectionAborted
+            | ErrorKind::BrokenPipe
+            | ErrorKind::UnexpectedEof => Transport::Reset,
+            _ if io.to_string().contains("certificate") => Transport::Tls,
+            _ => Transport::Other,
+        },
+        _ => Transport::Other,
+    };
+    let detail = match kind {
+        Transport::Dns => "the host name could not be resolved".to_owned(),
+        Transport::Connect => format!("could not connect ({e})"),
+        Transport::Timeout => "no answer within the request timeout".to_owned(),
+        Transport::Reset => format!("the connection broke ({e})"),
+        Transport::TooLarge => format!("the answer is larger than {} MiB", MAX_BODY_BYTES >> 20),
+        Transport::Tls => format!("TLS failed ({e})"),
+        Transport::Other => e.to_string(),
+    };
+    ApiErrorKind::Transport { kind, detail }
+}
+
+/// GitLab's message from an error body: `message` (a string, a list, or an
+/// object of field errors), else `error` and `error_description`; a proxy's
+/// HTML page is summarised by its title.
+pub fn error_message(status: u16, content_type: &str, body: &str) -> String {
+    let trimmed = body.trim();
+    if let Ok(json) = serde_json::from_str::<serde_json::Value>(trimmed) {
+        if let Some(message) = json.get("message") {
+            return match message {
+                serde_json::Value::String(s) => s.clone(),
+                serde_json::Value::Array(items) => items
+                    .iter()
+                    .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned))
+                    .collect::<Vec<_>>()
+                    .join("; "),
+                other => other.to_string(),
+            };
+        }
+        if let Some(error) = json.get("error").and_then(|v| v.as_str()) {
+            return match json.get("error_description").and_then(|v| v.as_str()) {
+                Some(description) => format!("{error}: {description}"),
+                None => error.to_owned(),
+            };
+        }
+    }
+    if content_type.contains("html") || trimmed.starts_with('<') {
+        let title = trimmed
+            .find("<title>")
+            .and_then(|start| {
+                let rest = &trimmed[start + 7..];
+                rest.find("</title>")
+                    .map(|end| rest[..end].trim().to_owned())
+            })
+            .filter(|t| !t.is_empty());
+        return match title {
+            Some(title) => format!("an HTML error page ({title}), likely from a proxy"),
+            None => "an HTML error page, likely from a proxy".to_owned(),
+        };
+    }
+    let first_line = trimmed.lines().next().unwrap_or("").trim();
+    if first_line.is_empty() {
+        return reason_phrase(status).to_owned();
+    }
+    first_line.chars().take(200).collect()
+}
+
+fn reason_phrase(status: u16) -> &'static str {
+    match status {
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        409 => "Conflict",
+        422 => "Unprocessable Entity",
+        429 => "Too Many Requests",
+        500 => "Internal Server Error",
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        504 => "Gateway Timeout",
+        _ => "an empty error body",
+    }
+}
+
+/// `Retry-After` as seconds or as an HTTP date (relative to `now`).
+pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let at = super::httpdate::parse(value)?;
+    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
+}
+
+/// The `page` of the `rel="next"` entry of a `Link` header.
+pub fn next_page_from_link(link: &str) -> Option<u32> {
+    link.split(',')
+        .find(|part| part.contains("rel=\"next\""))
+        .and_then(|part| {
+            let url = part.split(['<', '>']).nth(1)?;
+            let query = url.split_once('?')?.1;
+            query
+                .split('&')
+                .find_map(|pair| pair.strip_prefix("page="))
+                .and_then(|n| n.parse().ok())
+        })
+}
+
+/// Reads every certificate of a PEM file; an unreadable file or one with no
+/// certificate is a configuration error naming `source`.
+pub fn load_pem_certs(path: &Path, source: &str) -> Result<Vec<Certificate<'static>>, Error> {
+    let bytes = std::fs::read(path).map_err(|e| {
+        Error::usage(format!(
+            "cannot read the CA file {} from {source}: {e}",
+            path.display()
+        ))
+        .hint("give a readable PEM bundle with --ca-file, or unset it")
+    })?;
+    let certs: Vec<Certificate<'static>> = ureq::tls::parse_pem(&bytes)
+        .filter_map(|item| match item {
+            Ok(PemItem::Certificate(cert)) => Some(cert),
+            _ => None,
+        })
+        .collect();
+    if certs.is_empty() {
+        return Err(Error::usage(format!(
+            "the CA file {} from {source} holds no PEM certificate",
+            path.display()
+        ))
+        .hint("the file must contain one or more -----BEGIN CERTIFICATE----- blocks"));
+    }
+    Ok(certs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_messages_from_gitlab_bodies() {
+        assert_eq!(
+            error_message(401, "application/json", r#"{"message":"401 Unauthorized"}"#),
+            "401 Unauthorized"
+        );
+        assert_eq!(
+            error_message(
+                422,
+                "application/json",
+                r#"{"message":["Name has already been taken"]}"#
+            ),
+            "Name has already been taken"
+        );
+        assert_eq!(
+            error_message(400, "application/json", r#"{"error":"sha is missing"}"#),
+            "sha is missing"
+        );
+        assert_eq!(
+            error_message(
+                401,
+                "application/json",
+                r#"{"error":"invalid_token","error_description":"Token is expired."}"#
+            ),
+            "invalid_token: Token is expired."
+        );
+        assert_eq!(
+            error_message(429, "text/plain", "Retry later\n"),
+            "Retry later"
+        );
+        assert_eq!(
+            error_message(
+                502,
+                "text/html",
+                "<html><head><title>502 Bad Gateway</title></head></html>"
+            ),
+            "an HTML error page (502 Bad Gateway), likely from a proxy"
+        );
+        assert_eq!(error_message(503, "", ""), "Service Unavailable");
+    }
+
+    #[test]
+    fn retry_after_seconds_and_dates() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(784_111_770);
+        assert_eq!(parse_retry_after("7", now), Some(Duration::from_secs(7)));
+        assert_eq!(
+            parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", now),
+            Some(Duration::from_secs(7))
+        );
+        assert_eq!(
+            parse_retry_after("Sun, 06 Nov 1994 08:49:00 GMT", now),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(parse_retry_after("soon", now), None);
+        assert_eq!(parse_retry_after("-3", now), None);
+    }
+
+    #[test]
+    fn next_page_from_a_link_header() {
+        let link = r#"<https://gl/api/v4/x?id=1&page=1&per_page=3>; rel="prev", <https://gl/api/v4/x?id=1&page=3&per_page=3>; rel="next", <https://gl/api/v4/x?id=1&page=1&per_page=3>; rel="first""#;
+        assert_eq!(next_page_from_link(link), Some(3));
+        assert_eq!(
+            next_page_from_link(r#"<https://gl/x?page=1>; rel="first""#),
+            None
+        );
+        assert_eq!(next_page_from_link(""), None);
+    }
+}

@@ -1,0 +1,12 @@
+//! Everything that knows GitLab's API: HTTP, errors, models, versions.
+
+pub mod client;
+pub mod error;
+mod httpdate;
+pub mod models;
+pub mod version;
+
+pub use client::{Client, ClientSettings, Listing};
+pub use error::ApiError;
+pub use models::{CheckStatus, MergeRequest, MrCheck};
+pub use version::ServerVersion;

@@ -1,0 +1,110 @@
+//! What each GitLab version can do with external status checks.
+
+use std::fmt;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ServerVersion {
+    pub major: u32,
+    pub minor: u32,
+}
+
+/// How a status response carries its status, by version.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StatusParam {
+    /// 14.0–14.8: no `status` parameter; any response means "approved".
+    Absent,
+    /// 14.9–14.10: optional `passed`/`failed` (behind a feature flag).
+    Optional,
+    /// 15.0+: required.
+    Required,
+}
+
+impl ServerVersion {
+    pub const fn new(major: u32, minor: u32) -> ServerVersion {
+        ServerVersion { major, minor }
+    }
+
+    /// Reads `16.6.1-ee`, `17.0.0-pre`, `15.11`.
+    pub fn parse(text: &str) -> Option<ServerVersion> {
+        let mut parts = text.trim().split(['.', '-', '+']);
+        let major = parts.next()?.parse().ok()?;
+        let minor = parts.next()?.parse().ok()?;
+        Some(ServerVersion { major, minor })
+    }
+
+    pub fn from_parts(major: &str, minor: &str) -> Option<ServerVersion> {
+        Some(ServerVersion {
+            major: major.trim().parse().ok()?,
+            minor: minor.trim().parse().ok()?,
+        })
+    }
+
+    pub fn status_param(self) -> StatusParam {
+        if self < ServerVersion::new(14, 9) {
+            StatusParam::Absent
+        } else if self < ServerVersion::new(15, 0) {
+            StatusParam::Optional
+        } else {
+            StatusParam::Required
+        }
+    }
+
+    /// 16.5+ accepts `pending` as a response status.
+    pub fn accepts_pending(self) -> bool {
+        self >= ServerVersion::new(16, 5)
+    }
+
+    /// 16.6+ turns a `pending` response older than 2 minutes into `failed`.
+    pub fn times_out_pending(self) -> bool {
+        self >= ServerVersion::new(16, 6)
+    }
+
+    /// The retry endpoint exists from 15.7.
+    pub fn has_retry(self) -> bool {
+        self >= ServerVersion::new(15, 7)
+    }
+}
+
+impl fmt::Display for ServerVersion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}", self.major, self.minor)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_gitlab_version_strings() {
+        assert_eq!(
+            ServerVersion::parse("16.6.1-ee"),
+            Some(ServerVersion::new(16, 6))
+        );
+        assert_eq!(
+            ServerVersion::parse("17.0.0-pre"),
+            Some(ServerVersion::new(17, 0))
+        );
+        assert_eq!(
+            ServerVersion::parse("15.11"),
+            Some(ServerVersion::new(15, 11))
+        );
+        assert_eq!(ServerVersion::parse("x.y"), None);
+        assert_eq!(ServerVersion::parse("16"), None);
+    }
+
+    #[test]
+    fn capabilities_by_version() {
+        let v = ServerVersion::new;
+        assert_eq!(v(14, 8).status_param(), StatusParam::Absent);
+        assert_eq!(v(14, 9).status_param(), StatusParam::Optional);
+        assert_eq!(v(15, 0).status_param(), StatusParam::Required);
+        assert!(!v(16, 4).accepts_pending());
+        assert!(v(16, 5).accepts_pending());
+        assert!(!v(16, 5).times_out_pending());
+        assert!(v(16, 6).times_out_pending());
+        assert!(!v(15, 6).has_retry());
+        assert!(v(15, 7).has_retry());
+        assert!(v(15, 10) > v(15, 9));
+    }
+}

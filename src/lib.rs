@@ -1,0 +1,47 @@
+//! status-check: drive GitLab external status checks from CI jobs.
+//!
+//! Data flows one way: `cli` (clap types) and `ci` (the environment) are
+//! validated into a `config::Config`; a command in `commands` uses the
+//! `gitlab` client and returns an `output::Outcome` or an `error::Error`,
+//! which `output` prints and `exit` turns into the process exit code.
+
+pub mod ci;
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod duration;
+pub mod error;
+pub mod exit;
+pub mod gitlab;
+pub mod log;
+pub mod output;
+pub mod secret;
+
+use std::ffi::OsString;
+
+use clap::Parser;
+
+/// Runs status-check with these arguments and returns the exit code.
+pub fn run(args: impl IntoIterator<Item = OsString>) -> u8 {
+    let cli = match cli::Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            // clap: 0 for --help/--version, 2 for usage errors.
+            return if e.use_stderr() {
+                exit::Code::Usage.as_u8()
+            } else {
+                0
+            };
+        }
+    };
+    let ci = ci::CiContext::from_env();
+    let log = log::Log::new(cli.global.verbose, ci.in_ci);
+    let format = cli.global.output;
+    let result = config::Config::build(&cli.global, ci)
+        .and_then(|cfg| commands::dispatch(&cli.command, &cfg, &log));
+    match result {
+        Ok(outcome) => output::emit(&outcome, format),
+        Err(error) => output::emit_error(&error, format),
+    }
+}

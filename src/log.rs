@@ -1,0 +1,82 @@
+//! Progress lines on stderr. Results go to stdout through `output.rs`.
+//!
+//! Nothing that reaches this module ever holds the token: callers pass
+//! paths, statuses and names only.
+
+use std::cell::RefCell;
+use std::collections::HashSet;
+use std::io::Write;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+pub struct Log {
+    verbose: bool,
+    in_ci: bool,
+    /// Kinds of transient fault already reported, so each is logged once.
+    seen: RefCell<HashSet<String>>,
+}
+
+impl Log {
+    pub fn new(verbose: bool, in_ci: bool) -> Log {
+        Log {
+            verbose,
+            in_ci,
+            seen: RefCell::new(HashSet::new()),
+        }
+    }
+
+    pub fn is_verbose(&self) -> bool {
+        self.verbose
+    }
+
+    pub fn info(&self, line: impl AsRef<str>) {
+        write_line(line.as_ref());
+    }
+
+    pub fn warn(&self, line: impl AsRef<str>) {
+        write_line(&format!("warning: {}", line.as_ref()));
+    }
+
+    /// Only with `--verbose`.
+    pub fn detail(&self, line: impl AsRef<str>) {
+        if self.verbose {
+            write_line(line.as_ref());
+        }
+    }
+
+    /// Logs `line` the first time `key` is seen (always with `--verbose`).
+    pub fn once(&self, key: &str, line: impl AsRef<str>) {
+        if self.seen.borrow_mut().insert(key.to_owned()) || self.verbose {
+            write_line(line.as_ref());
+        }
+    }
+
+    /// Opens a collapsible section in the GitLab job log (plain header outside CI).
+    pub fn section_start(&self, id: &str, header: &str) {
+        if self.in_ci {
+            write_line(&format!(
+                "\x1b[0Ksection_start:{}:{id}[collapsed=true]\r\x1b[0K{header}",
+                unix_now()
+            ));
+        } else {
+            write_line(header);
+        }
+    }
+
+    pub fn section_end(&self, id: &str) {
+        if self.in_ci {
+            write_line(&format!("\x1b[0Ksection_end:{}:{id}\r\x1b[0K", unix_now()));
+        }
+    }
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+fn write_line(line: &str) {
+    // A closed stderr must not turn into a panic.
+    let _ = writeln!(std::io::stderr().lock(), "{line}");
+}
