@@ -13,7 +13,7 @@ mod server;
 mod world;
 
 pub use http::http_date;
-pub use script::{Action, Auth, Event, Fault, FaultKind, LoggedRequest, Trigger};
+pub use script::{Action, Auth, Event, Fault, FaultKind, LoggedRequest, Trigger, demo_events};
 pub use server::FakeGitlab;
 pub use world::{
     BASE_SHA, Check, DEV_TOKEN, EXPIRED_TOKEN, GUEST_TOKEN, JOB_TOKEN, MAINTAINER_TOKEN, MERGE_SHA,

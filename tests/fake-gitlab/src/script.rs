@@ -243,3 +243,29 @@ impl LoggedRequest {
             .map(|(_, v)| v)
     }
 }
+
+/// The demo timeline (`--scenario demo-timeline`): while something polls MR !7 of project
+/// 42, "security-scan" passes at the 2nd poll, "license-check" at the 4th and
+/// "deploy-approval" at the 6th.
+pub fn demo_events() -> Vec<Event> {
+    [
+        (2, "security-scan"),
+        (4, "license-check"),
+        (6, "deploy-approval"),
+    ]
+    .into_iter()
+    .map(|(polls, check)| Event {
+        trigger: Trigger::AfterPolls {
+            project_id: 42,
+            iid: 7,
+            polls,
+        },
+        action: Action::SetStatus {
+            project_id: 42,
+            iid: 7,
+            check: check.to_string(),
+            status: "passed".to_string(),
+        },
+    })
+    .collect()
+}
