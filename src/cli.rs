@@ -93,7 +93,8 @@ pub struct GlobalArgs {
         global = true,
         env = "STATUS_CHECK_REQUEST_TIMEOUT",
         default_value = "30s",
-        value_name = "DUR"
+        value_name = "DUR",
+        allow_hyphen_values = true
     )]
     pub request_timeout: String,
 
@@ -113,7 +114,8 @@ pub struct GlobalArgs {
         global = true,
         env = "STATUS_CHECK_RETRY_DELAY",
         default_value = "1s",
-        value_name = "DUR"
+        value_name = "DUR",
+        allow_hyphen_values = true
     )]
     pub retry_delay: String,
 }
@@ -193,12 +195,18 @@ pub struct WaitArgs {
         long,
         env = "STATUS_CHECK_TIMEOUT",
         default_value = "30m",
-        value_name = "DUR"
+        value_name = "DUR",
+        allow_hyphen_values = true
     )]
     pub timeout: String,
 
     /// First poll interval (backs off exponentially with jitter)
-    #[arg(long, env = "STATUS_CHECK_INTERVAL", value_name = "DUR")]
+    #[arg(
+        long,
+        env = "STATUS_CHECK_INTERVAL",
+        value_name = "DUR",
+        allow_hyphen_values = true
+    )]
     pub interval: Option<String>,
 
     /// Longest poll interval
@@ -206,7 +214,8 @@ pub struct WaitArgs {
         long,
         env = "STATUS_CHECK_MAX_INTERVAL",
         default_value = "30s",
-        value_name = "DUR"
+        value_name = "DUR",
+        allow_hyphen_values = true
     )]
     pub max_interval: String,
 
@@ -242,7 +251,8 @@ pub struct RunArgs {
         long,
         env = "STATUS_CHECK_HEARTBEAT",
         default_value = "60s",
-        value_name = "DUR"
+        value_name = "DUR",
+        allow_hyphen_values = true
     )]
     pub heartbeat: String,
 

@@ -1,1 +1,9 @@
-fn main(){}
+//! Integration tests: the real status-check binary against the fake GitLab.
+
+mod support;
+
+mod config;
+mod list;
+mod report;
+mod retry;
+mod transport;
