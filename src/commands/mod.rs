@@ -3,7 +3,9 @@
 mod list;
 mod report;
 mod retry;
+mod schedule;
 pub mod targets;
+mod wait;
 
 use std::cell::OnceCell;
 
@@ -20,7 +22,8 @@ pub fn dispatch(command: &Command, cfg: &Config, log: &Log) -> Result<Outcome, E
         Command::Report(args) => report::run(&Ctx::connect(cfg, log)?, args),
         Command::List => list::run(&Ctx::connect(cfg, log)?),
         Command::Retry(args) => retry::run(&Ctx::connect(cfg, log)?, args),
-        Command::Wait(_) | Command::Run(_) | Command::Doctor(_) | Command::Sync(_) => {
+        Command::Wait(args) => wait::run(&Ctx::connect(cfg, log)?, args),
+        Command::Run(_) | Command::Doctor(_) | Command::Sync(_) => {
             Err(Error::usage("this command is not available in this build"))
         }
     }

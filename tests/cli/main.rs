@@ -7,3 +7,4 @@ mod list;
 mod report;
 mod retry;
 mod transport;
+mod wait;

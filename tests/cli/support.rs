@@ -155,6 +155,26 @@ impl Test {
         self.run_against(server)
     }
 
+    /// The environment the binary gets, for tests that spawn it themselves.
+    pub fn env_for(&self, server: &FakeGitlab) -> BTreeMap<String, String> {
+        let mut env = self.env.clone();
+        env.insert("CI_API_V4_URL".into(), server.api_url());
+        env.insert("CI_SERVER_URL".into(), server.base_url());
+        env
+    }
+
+    /// Starts the fake with this test's world, faults and events.
+    pub fn start(&mut self) -> FakeGitlab {
+        let server = FakeGitlab::start(self.world.clone());
+        for fault in self.faults.drain(..) {
+            server.fault(fault);
+        }
+        for event in self.events.drain(..) {
+            server.on(event);
+        }
+        server
+    }
+
     pub fn run_against(mut self, server: FakeGitlab) -> Run {
         for fault in self.faults.drain(..) {
             server.fault(fault);
@@ -167,10 +187,12 @@ impl Test {
             .or_insert_with(|| server.api_url());
         env.entry("CI_SERVER_URL".into())
             .or_insert_with(|| server.base_url());
+        let started = std::time::Instant::now();
         let output = command(&env, &self.args)
             .output()
             .expect("the status-check binary runs");
         Run {
+            elapsed: started.elapsed(),
             code: output.status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
             stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
@@ -201,6 +223,8 @@ fn major_minor(version: &str) -> (u32, u32) {
 
 pub struct Run {
     pub code: i32,
+    /// Wall time of the process, for deadline checks (not benchmarks).
+    pub elapsed: std::time::Duration,
     pub stdout: String,
     pub stderr: String,
     pub server: FakeGitlab,
