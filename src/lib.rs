@@ -16,6 +16,8 @@ pub mod gitlab;
 pub mod log;
 pub mod output;
 pub mod secret;
+#[cfg(unix)]
+pub mod signals;
 
 use std::ffi::OsString;
 

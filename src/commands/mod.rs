@@ -3,6 +3,8 @@
 mod list;
 mod report;
 mod retry;
+#[cfg(unix)]
+mod run;
 pub mod targets;
 
 use std::cell::OnceCell;
@@ -20,7 +22,11 @@ pub fn dispatch(command: &Command, cfg: &Config, log: &Log) -> Result<Outcome, E
         Command::Report(args) => report::run(&Ctx::connect(cfg, log)?, args),
         Command::List => list::run(&Ctx::connect(cfg, log)?),
         Command::Retry(args) => retry::run(&Ctx::connect(cfg, log)?, args),
-        Command::Wait(_) | Command::Run(_) | Command::Doctor(_) | Command::Sync(_) => {
+        #[cfg(unix)]
+        Command::Run(args) => run::run(&Ctx::connect(cfg, log)?, args),
+        #[cfg(not(unix))]
+        Command::Run(_) => Err(Error::usage("`run` needs a Unix system")),
+        Command::Wait(_) | Command::Doctor(_) | Command::Sync(_) => {
             Err(Error::usage("this command is not available in this build"))
         }
     }
