@@ -12,9 +12,9 @@
 //! only one that leaves these signals unblocked, reads the pipe and hands
 //! each number to a callback. The thread that calls `install` blocks them,
 //! and every thread it starts afterwards (heartbeat, HTTP, DNS) inherits
-//! that mask, so no HTTP read is ever cut short with EINTR. A command started
-//! with `std::process::Command` gets an empty signal mask and default
-//! handlers, whatever status-check's are.
+//! that mask, so no HTTP read is ever cut short with EINTR. The command is
+//! started with them unblocked again (`unblock_in_child`); exec resets the
+//! handler to the default action.
 //!
 //! Every `unsafe` block of status-check lives in this module.
 
@@ -102,6 +102,29 @@ pub fn install(notify: impl Fn(c_int) + Send + 'static) -> io::Result<()> {
             }
         })?;
     Ok(())
+}
+
+/// Starts `command` with `FORWARDED` unblocked: a child inherits the
+/// spawning thread's signal mask (std does not reset it), and a command that
+/// cannot receive SIGTERM cannot be cancelled.
+pub fn unblock_in_child(command: &mut std::process::Command) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: the closure runs in the forked child before exec and only
+    // calls sigemptyset, sigaddset and pthread_sigmask, which are
+    // async-signal-safe and allocate nothing.
+    unsafe {
+        command.pre_exec(|| {
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut set);
+            for signo in FORWARDED {
+                libc::sigaddset(&mut set, signo);
+            }
+            match libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut()) {
+                0 => Ok(()),
+                rc => Err(io::Error::from_raw_os_error(rc)),
+            }
+        });
+    }
 }
 
 /// Sends `signo` to every process of the process group `pgid`.

@@ -76,6 +76,8 @@ enum Event {
 /// How CMD ended, and the exit code that follows from it.
 struct Ended {
     code: u8,
+    /// False when CMD could not be started at all.
+    started: bool,
     /// "exited with 3", "was ended by SIGTERM", ...
     how: String,
     command_code: Option<i32>,
@@ -118,6 +120,7 @@ pub fn run(ctx: &Ctx, args: &RunArgs) -> Result<Outcome, Error> {
                 "was not started: status-check received {}",
                 signals::name(signo)
             ),
+            started: false,
             command_code: None,
             signal: Some(signo),
         };
@@ -190,20 +193,22 @@ fn prepare(ctx: &Ctx, args: &RunArgs) -> Result<(Reporter, Option<Error>), Error
         );
     }
     let mut resolved = Vec::new();
+    let mut skipped = Vec::new();
     for &iid in &found.iids {
         match report::resolve(ctx, &check, iid)? {
             Some(found) => resolved.push(Target { iid, check: found }),
-            None => say(
-                ctx.log,
-                format!(
-                    "{} does not apply to !{iid}: not reporting there",
-                    check.describe()
-                ),
-            ),
+            None => skipped.push(iid),
         }
     }
     if !found.iids.is_empty() && resolved.is_empty() {
         return Err(report::not_on_any(ctx, &check, &found));
+    }
+    for iid in skipped {
+        let what = check.describe();
+        say(
+            ctx.log,
+            format!("{what} does not apply to !{iid}: not reporting there"),
+        );
     }
     let reporter = Reporter {
         check,
@@ -333,7 +338,10 @@ fn spawn(command: &[OsString]) -> io::Result<Child> {
     let (program, args) = command
         .split_first()
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no command given"))?;
-    Command::new(program).args(args).process_group(0).spawn()
+    let mut command = Command::new(program);
+    command.args(args).process_group(0);
+    signals::unblock_in_child(&mut command);
+    command.spawn()
 }
 
 /// 127 when CMD does not exist, 126 when it cannot be executed, as a shell says.
@@ -361,6 +369,7 @@ fn cannot_start(ctx: &Ctx, program: &str, e: &io::Error) -> Ended {
     Ended {
         code,
         how: how.to_owned(),
+        started: false,
         command_code: None,
         signal: None,
     }
@@ -523,6 +532,7 @@ fn ended(status: io::Result<ExitStatus>, cancelled: Option<i32>) -> Ended {
         Ok(status) => status,
         Err(e) => {
             return Ended {
+                started: true,
                 code: 1,
                 how: format!("could not be waited for ({e})"),
                 command_code: None,
@@ -532,6 +542,7 @@ fn ended(status: io::Result<ExitStatus>, cancelled: Option<i32>) -> Ended {
     };
     if let Some(signo) = status.signal() {
         return Ended {
+            started: true,
             code: exit_for_signal(signo),
             how: format!("was ended by {}", signals::name(signo)),
             command_code: None,
@@ -542,12 +553,14 @@ fn ended(status: io::Result<ExitStatus>, cancelled: Option<i32>) -> Ended {
     match cancelled {
         // A cancelled job must not look successful.
         Some(signo) if code == 0 => Ended {
+            started: true,
             code: exit_for_signal(signo),
             how: format!("exited with 0 after {}", signals::name(signo)),
             command_code: Some(code),
             signal: Some(signo),
         },
         _ => Ended {
+            started: true,
             code: u8::try_from(code).unwrap_or(1),
             how: format!("exited with {code}"),
             command_code: Some(code),
@@ -630,7 +643,11 @@ fn finish(
         _ => ended.code,
     };
     let word = status_word(report.status);
-    let mut text = format!("{program} {} after {}", ended.how, human(elapsed));
+    let mut text = if ended.started {
+        format!("{program} {} after {}", ended.how, human(elapsed))
+    } else {
+        format!("{program} {}", ended.how)
+    };
     if code != ended.code || ended.signal.is_some() {
         text.push_str(&format!(" (exit code {code})"));
     }
@@ -666,7 +683,7 @@ fn finish(
             "check_id": r.targets.first().map(|t| t.check.id),
             "status": word,
             "exit_code": code,
-            "command": program,
+            "command": program.trim_matches('`'),
             "command_exit_code": ended.command_code,
             "signal": ended.signal.map(signals::name),
             "duration_ms": u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX),

@@ -6,4 +6,5 @@ mod config;
 mod list;
 mod report;
 mod retry;
+mod run;
 mod transport;
