@@ -114,17 +114,7 @@ pub fn run(ctx: &Ctx, args: &RunArgs) -> Result<Outcome, Error> {
                 signals::name(signo)
             ),
         );
-        let ended = Ended {
-            code: exit_for_signal(signo),
-            how: format!(
-                "was not started: status-check received {}",
-                signals::name(signo)
-            ),
-            started: false,
-            command_code: None,
-            signal: Some(signo),
-        };
-        (ended, None)
+        (Ended::not_started(signo), None)
     } else {
         match spawn(&args.command) {
             Ok(child) => {
@@ -566,6 +556,22 @@ fn ended(status: io::Result<ExitStatus>, cancelled: Option<i32>) -> Ended {
             command_code: Some(code),
             signal: cancelled,
         },
+    }
+}
+
+impl Ended {
+    /// A stop signal arrived while pending was being posted.
+    fn not_started(signo: i32) -> Ended {
+        Ended {
+            code: exit_for_signal(signo),
+            how: format!(
+                "was not started: status-check received {}",
+                signals::name(signo)
+            ),
+            started: false,
+            command_code: None,
+            signal: Some(signo),
+        }
     }
 }
 
