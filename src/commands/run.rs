@@ -34,6 +34,8 @@ use crate::signals;
 const PENDING_TIMEOUT: Duration = Duration::from_secs(120);
 /// A faster heartbeat would only hammer GitLab.
 const MIN_HEARTBEAT: Duration = Duration::from_millis(100);
+/// The shortest time one heartbeat (its POST and retries) may take.
+const HEARTBEAT_DEADLINE_FLOOR: Duration = Duration::from_secs(5);
 
 /// The check as one merge request lists it.
 #[derive(Clone)]
@@ -418,11 +420,14 @@ fn supervise(ctx: &Ctx, r: &Reporter, job: Supervised) -> (Ended, Option<Report>
             match events.recv() {
                 Ok(Event::Signal(signo)) => {
                     let name = signals::name(signo);
-                    if let Err(e) = signals::forward(pgid, signo) {
-                        warn(
+                    match signals::forward(pgid, signo) {
+                        Ok(()) => {}
+                        // The command's group is already gone.
+                        Err(e) if e.raw_os_error() == Some(libc::ESRCH) => {}
+                        Err(e) => warn(
                             ctx.log,
                             format!("could not pass {name} on to {program}: {e}"),
-                        );
+                        ),
                     }
                     if cancelled.is_some() {
                         say(
@@ -475,9 +480,12 @@ fn heartbeat(
             Err(RecvTimeoutError::Timeout) => {}
             Ok(()) | Err(RecvTimeoutError::Disconnected) => return,
         }
-        next = Instant::now() + every;
-        // A beat never runs into the next one, retries included.
-        ctx.client.set_deadline(Some(next));
+        let beat = Instant::now();
+        next = beat + every;
+        // Retries end in time for the next beat, which retries anyway; a
+        // floor keeps a short heartbeat from timing out a slow but fine POST.
+        ctx.client
+            .set_deadline(Some(beat + every.max(HEARTBEAT_DEADLINE_FLOOR)));
         live.retain(|t| {
             match report::post_status(
                 &ctx,
