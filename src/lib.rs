@@ -16,7 +16,6 @@ pub mod gitlab;
 pub mod log;
 pub mod output;
 pub mod secret;
-#[cfg(unix)]
 pub mod signals;
 
 use std::ffi::OsString;

@@ -1,85 +1,76 @@
-//! SIGTERM, SIGINT and SIGHUP, caught so that `run` can pass them on to its
-//! command and still report the check.
+//! SIGINT, SIGTERM and SIGHUP: what GitLab sends when a job is cancelled or
+//! times out (SIGTERM), and what a terminal sends (SIGINT, SIGHUP).
 //!
-//! GitLab Runner sends SIGTERM when a job is cancelled or times out; a
-//! terminal sends SIGINT. `run` starts its command in a process group of its
-//! own, so that a signal reaches the command's children too; that takes the
-//! command out of the terminal's foreground group, so status-check forwards
-//! these signals itself (`forward`).
+//! Two uses:
+//! - `exit_on_termination` (`wait`): nothing to clean up, so the handler
+//!   prints one line and exits at once with 128 + signal.
+//! - `catch` (`run`): the signals are caught and handed, one at a time, to a
+//!   callback on a thread of its own. `run` passes each on to its command's
+//!   process group (`forward`) and reports the check failed. The command runs
+//!   in a group of its own so that a signal reaches its children too, which
+//!   takes it out of the terminal's foreground group: status-check must
+//!   forward even Ctrl-C itself.
 //!
-//! How they are caught: a handler writes the signal number to a pipe (the
-//! only thing it does, and `write` is async-signal-safe). One thread, the
-//! only one that leaves these signals unblocked, reads the pipe and hands
-//! each number to a callback. The thread that calls `install` blocks them,
-//! and every thread it starts afterwards (heartbeat, HTTP, DNS) inherits
-//! that mask, so no HTTP read is ever cut short with EINTR. The command is
-//! started with them unblocked again (`unblock_in_child`); exec resets the
-//! handler to the default action.
+//! How `catch` works: the handler writes the signal number to a pipe (write
+//! is async-signal-safe). One thread, the only one that leaves these signals
+//! unblocked, reads the pipe and calls the callback; it may take locks and
+//! allocate, which a handler may not. The thread that calls `catch` blocks
+//! the signals, and every thread it starts afterwards (heartbeat, HTTP, DNS)
+//! inherits that mask, so no HTTP read with a timeout is ever cut short with
+//! EINTR. A child inherits the mask too: `unblock_in_child` undoes it.
 //!
-//! Every `unsafe` block of status-check lives in this module.
+//! Every handler does only async-signal-safe work, and every `unsafe` block
+//! of status-check lives in this module.
 
 use std::io;
+use std::process::Command;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicI32, Ordering};
 
-use libc::c_int;
+const MODE_NONE: i32 = 0;
+const MODE_EXIT: i32 = 1;
+const MODE_CATCH: i32 = 2;
 
-/// The signals that mean "stop": caught and forwarded to the command.
-pub const FORWARDED: [c_int; 3] = [libc::SIGTERM, libc::SIGINT, libc::SIGHUP];
-
-/// The write end of the self-pipe, for the handler.
+static MODE: AtomicI32 = AtomicI32::new(MODE_NONE);
+static RECEIVED: AtomicI32 = AtomicI32::new(0);
+/// The write end of `catch`'s pipe.
 static PIPE_WRITE: AtomicI32 = AtomicI32::new(-1);
-static INSTALLED: OnceLock<()> = OnceLock::new();
+static CAUGHT: OnceLock<()> = OnceLock::new();
 
-extern "C" fn on_signal(signo: c_int) {
-    let fd = PIPE_WRITE.load(Ordering::Relaxed);
-    if fd >= 0 {
-        let byte = signo as u8;
-        // SAFETY: write(2) is async-signal-safe; the buffer is one live byte.
-        // The write end is non-blocking: with a full pipe the signal is
-        // dropped rather than the handler blocking.
-        unsafe {
-            libc::write(fd, (&byte as *const u8).cast(), 1);
-        }
-    }
+pub const HANDLED: [i32; 3] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP];
+
+/// On a termination signal: print one line and exit with 128 + signal.
+pub fn exit_on_termination() {
+    MODE.store(MODE_EXIT, Ordering::SeqCst);
+    install();
 }
 
-/// Catches `FORWARDED` for the rest of the process's life and calls
-/// `notify` with each signal number, from a thread of its own. Blocks the
-/// signals in the calling thread (and so in every thread it starts later).
-/// Only the first call installs anything.
-pub fn install(notify: impl Fn(c_int) + Send + 'static) -> io::Result<()> {
-    if INSTALLED.set(()).is_err() {
-        return Err(io::Error::other("signal forwarding is already installed"));
+/// Catches `HANDLED` for the rest of the process's life and calls `notify`
+/// with each signal number, from a thread of its own. Blocks the signals in
+/// the calling thread (and so in every thread it starts later). Only the
+/// first call installs anything.
+pub fn catch(notify: impl Fn(i32) + Send + 'static) -> io::Result<()> {
+    if CAUGHT.set(()).is_err() {
+        return Err(io::Error::other("signals are already caught"));
     }
-    let mut fds = [-1 as c_int; 2];
+    let mut fds = [-1 as libc::c_int; 2];
     // SAFETY: `fds` has room for the two descriptors pipe(2) writes.
     check(unsafe { libc::pipe(fds.as_mut_ptr()) })?;
     let (read_fd, write_fd) = (fds[0], fds[1]);
     for fd in fds {
-        // SAFETY: plain fcntl(2) calls on descriptors this function owns.
-        // Close-on-exec keeps the pipe out of the command.
+        // SAFETY: fcntl(2) on descriptors this function owns. Close-on-exec
+        // keeps the pipe out of the command.
         check(unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) })?;
     }
     // SAFETY: as above.
     let flags = check(unsafe { libc::fcntl(write_fd, libc::F_GETFL) })?;
-    // SAFETY: as above.
+    // SAFETY: as above. Non-blocking: with a full pipe the handler drops the
+    // signal rather than block.
     check(unsafe { libc::fcntl(write_fd, libc::F_SETFL, flags | libc::O_NONBLOCK) })?;
-    PIPE_WRITE.store(write_fd, Ordering::Relaxed);
-
-    let set = signal_set()?;
-    for signo in FORWARDED {
-        // SAFETY: a zeroed sigaction is a valid starting value; the handler
-        // is an `extern "C" fn(c_int)` that only calls write(2). SA_RESTART
-        // resumes system calls the handler interrupts.
-        unsafe {
-            let mut action: libc::sigaction = std::mem::zeroed();
-            action.sa_sigaction = on_signal as extern "C" fn(c_int) as libc::sighandler_t;
-            action.sa_flags = libc::SA_RESTART;
-            action.sa_mask = set;
-            check(libc::sigaction(signo, &action, std::ptr::null_mut()))?;
-        }
-    }
+    PIPE_WRITE.store(write_fd, Ordering::SeqCst);
+    MODE.store(MODE_CATCH, Ordering::SeqCst);
+    install();
+    let set = handled_set()?;
     set_mask(libc::SIG_BLOCK, &set)?;
 
     std::thread::Builder::new()
@@ -92,8 +83,8 @@ pub fn install(notify: impl Fn(c_int) + Send + 'static) -> io::Result<()> {
                 // SAFETY: reads at most `buf.len()` bytes into `buf`.
                 let n = unsafe { libc::read(read_fd, buf.as_mut_ptr().cast(), buf.len()) };
                 if n > 0 {
-                    for &signo in &buf[..n as usize] {
-                        notify(c_int::from(signo));
+                    for &sig in &buf[..n.unsigned_abs()] {
+                        notify(i32::from(sig));
                     }
                 } else if n == 0 || io::Error::last_os_error().kind() != io::ErrorKind::Interrupted
                 {
@@ -104,10 +95,10 @@ pub fn install(notify: impl Fn(c_int) + Send + 'static) -> io::Result<()> {
     Ok(())
 }
 
-/// Starts `command` with `FORWARDED` unblocked: a child inherits the
+/// Has `command` start with `HANDLED` unblocked: a child inherits the
 /// spawning thread's signal mask (std does not reset it), and a command that
-/// cannot receive SIGTERM cannot be cancelled.
-pub fn unblock_in_child(command: &mut std::process::Command) {
+/// cannot receive SIGTERM cannot be cancelled. exec resets the handlers.
+pub fn unblock_in_child(command: &mut Command) {
     use std::os::unix::process::CommandExt;
     // SAFETY: the closure runs in the forked child before exec and only
     // calls sigemptyset, sigaddset and pthread_sigmask, which are
@@ -116,8 +107,8 @@ pub fn unblock_in_child(command: &mut std::process::Command) {
         command.pre_exec(|| {
             let mut set: libc::sigset_t = std::mem::zeroed();
             libc::sigemptyset(&mut set);
-            for signo in FORWARDED {
-                libc::sigaddset(&mut set, signo);
+            for sig in HANDLED {
+                libc::sigaddset(&mut set, sig);
             }
             match libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut()) {
                 0 => Ok(()),
@@ -127,17 +118,24 @@ pub fn unblock_in_child(command: &mut std::process::Command) {
     }
 }
 
-/// Sends `signo` to every process of the process group `pgid`.
-pub fn forward(pgid: u32, signo: c_int) -> io::Result<()> {
+/// Sends `sig` to every process of the process group `pgid`.
+pub fn forward(pgid: u32, sig: i32) -> io::Result<()> {
     let pgid = libc::pid_t::try_from(pgid).map_err(io::Error::other)?;
     // SAFETY: kill(2) with a negative pid signals that process group; no
     // memory is involved.
-    check(unsafe { libc::kill(-pgid, signo) }).map(|_| ())
+    check(unsafe { libc::kill(-pgid, sig) }).map(|_| ())
 }
 
-/// `SIGTERM` for 15, and so on; `signal 42` for the rest.
-pub fn name(signo: c_int) -> String {
-    let known = match signo {
+/// The last termination signal received, if any.
+pub fn received() -> Option<i32> {
+    match RECEIVED.load(Ordering::SeqCst) {
+        0 => None,
+        sig => Some(sig),
+    }
+}
+
+pub fn name(sig: i32) -> &'static str {
+    match sig {
         libc::SIGHUP => "SIGHUP",
         libc::SIGINT => "SIGINT",
         libc::SIGQUIT => "SIGQUIT",
@@ -155,34 +153,80 @@ pub fn name(signo: c_int) -> String {
         libc::SIGTERM => "SIGTERM",
         libc::SIGXCPU => "SIGXCPU",
         libc::SIGXFSZ => "SIGXFSZ",
-        _ => return format!("signal {signo}"),
-    };
-    known.to_owned()
+        _ => "a signal",
+    }
 }
 
-fn signal_set() -> io::Result<libc::sigset_t> {
+/// `SIGTERM`, or `signal 42` when `name` does not know it.
+pub fn describe(sig: i32) -> String {
+    match name(sig) {
+        "a signal" => format!("signal {sig}"),
+        known => known.to_owned(),
+    }
+}
+
+fn install() {
+    for sig in HANDLED {
+        // SAFETY: installs a handler that only touches atomics and calls
+        // async-signal-safe functions (write, _exit).
+        unsafe {
+            let mut action: libc::sigaction = std::mem::zeroed();
+            action.sa_sigaction = handler as *const () as libc::sighandler_t;
+            action.sa_flags = libc::SA_RESTART;
+            libc::sigemptyset(&mut action.sa_mask);
+            libc::sigaction(sig, &action, std::ptr::null_mut());
+        }
+    }
+}
+
+extern "C" fn handler(sig: libc::c_int) {
+    RECEIVED.store(sig, Ordering::SeqCst);
+    match MODE.load(Ordering::SeqCst) {
+        MODE_EXIT => {
+            let message: &[u8] = match sig {
+                libc::SIGINT => b"status-check: interrupted (SIGINT): stopping\n",
+                libc::SIGHUP => b"status-check: hung up (SIGHUP): stopping\n",
+                _ => b"status-check: terminated (SIGTERM, job cancelled or timed out): stopping\n",
+            };
+            // SAFETY: write(2) and _exit(2) are async-signal-safe.
+            unsafe {
+                libc::write(2, message.as_ptr().cast(), message.len());
+                libc::_exit(128 + sig);
+            }
+        }
+        MODE_CATCH => {
+            let fd = PIPE_WRITE.load(Ordering::SeqCst);
+            let byte = u8::try_from(sig).unwrap_or(0);
+            // SAFETY: write(2) is async-signal-safe; the buffer is one live byte.
+            unsafe {
+                libc::write(fd, (&byte as *const u8).cast(), 1);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn handled_set() -> io::Result<libc::sigset_t> {
     // SAFETY: sigemptyset initialises the set before sigaddset reads it.
     unsafe {
         let mut set: libc::sigset_t = std::mem::zeroed();
         check(libc::sigemptyset(&mut set))?;
-        for signo in FORWARDED {
-            check(libc::sigaddset(&mut set, signo))?;
+        for sig in HANDLED {
+            check(libc::sigaddset(&mut set, sig))?;
         }
         Ok(set)
     }
 }
 
-fn set_mask(how: c_int, set: &libc::sigset_t) -> io::Result<()> {
+fn set_mask(how: libc::c_int, set: &libc::sigset_t) -> io::Result<()> {
     // SAFETY: `set` is an initialised sigset; the old mask is not wanted.
-    let rc = unsafe { libc::pthread_sigmask(how, set, std::ptr::null_mut()) };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::from_raw_os_error(rc))
+    match unsafe { libc::pthread_sigmask(how, set, std::ptr::null_mut()) } {
+        0 => Ok(()),
+        rc => Err(io::Error::from_raw_os_error(rc)),
     }
 }
 
-fn check(rc: c_int) -> io::Result<c_int> {
+fn check(rc: libc::c_int) -> io::Result<libc::c_int> {
     if rc == -1 {
         Err(io::Error::last_os_error())
     } else {
@@ -197,7 +241,7 @@ mod tests {
     #[test]
     fn names_of_common_signals() {
         assert_eq!(name(libc::SIGTERM), "SIGTERM");
-        assert_eq!(name(libc::SIGKILL), "SIGKILL");
-        assert_eq!(name(200), "signal 200");
+        assert_eq!(describe(libc::SIGKILL), "SIGKILL");
+        assert_eq!(describe(200), "signal 200");
     }
 }

@@ -93,7 +93,7 @@ pub fn run(ctx: &Ctx, args: &RunArgs) -> Result<Outcome, Error> {
 
     let (events_tx, events) = mpsc::channel();
     let notify = events_tx.clone();
-    if let Err(e) = signals::install(move |signo| {
+    if let Err(e) = signals::catch(move |signo| {
         let _ = notify.send(Event::Signal(signo));
     }) {
         warn(
@@ -113,7 +113,7 @@ pub fn run(ctx: &Ctx, args: &RunArgs) -> Result<Outcome, Error> {
             ctx.log,
             format!(
                 "received {} before {program} started: not running it; reporting failed",
-                signals::name(signo)
+                signals::describe(signo)
             ),
         );
         (Ended::not_started(signo), None)
@@ -419,7 +419,7 @@ fn supervise(ctx: &Ctx, r: &Reporter, job: Supervised) -> (Ended, Option<Report>
         let status = loop {
             match events.recv() {
                 Ok(Event::Signal(signo)) => {
-                    let name = signals::name(signo);
+                    let name = signals::describe(signo);
                     match signals::forward(pgid, signo) {
                         Ok(()) => {}
                         // The command's group is already gone.
@@ -542,7 +542,7 @@ fn ended(status: io::Result<ExitStatus>, cancelled: Option<i32>) -> Ended {
         return Ended {
             started: true,
             code: exit_for_signal(signo),
-            how: format!("was ended by {}", signals::name(signo)),
+            how: format!("was ended by {}", signals::describe(signo)),
             command_code: None,
             signal: Some(signo),
         };
@@ -553,7 +553,7 @@ fn ended(status: io::Result<ExitStatus>, cancelled: Option<i32>) -> Ended {
         Some(signo) if code == 0 => Ended {
             started: true,
             code: exit_for_signal(signo),
-            how: format!("exited with 0 after {}", signals::name(signo)),
+            how: format!("exited with 0 after {}", signals::describe(signo)),
             command_code: Some(code),
             signal: Some(signo),
         },
@@ -574,7 +574,7 @@ impl Ended {
             code: exit_for_signal(signo),
             how: format!(
                 "was not started: status-check received {}",
-                signals::name(signo)
+                signals::describe(signo)
             ),
             started: false,
             command_code: None,
@@ -699,7 +699,7 @@ fn finish(
             "exit_code": code,
             "command": program.trim_matches('`'),
             "command_exit_code": ended.command_code,
-            "signal": ended.signal.map(signals::name),
+            "signal": ended.signal.map(signals::describe),
             "duration_ms": u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX),
             "sha": r.sha,
             "reported": reported,

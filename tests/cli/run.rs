@@ -9,9 +9,21 @@ use serde_json::Value;
 
 use crate::support::*;
 
+/// The request log once every request in it has its answer recorded: the
+/// fake records a status after sending the answer, so the binary may have
+/// exited before the last one is written down.
+fn settled(run: &Run) -> &Run {
+    let answered = run.server.wait_until(Duration::from_secs(5), |_, log| {
+        log.iter().all(|r| r.status != 0)
+    });
+    assert!(answered, "the fake never recorded every answer");
+    run
+}
+
 /// The statuses of the responses GitLab accepted, in order.
 fn posted(run: &Run) -> Vec<String> {
-    run.requests_to("POST", "/status_check_responses")
+    settled(run)
+        .requests_to("POST", "/status_check_responses")
         .iter()
         .filter(|r| r.status == 201)
         .map(|r| {
@@ -474,7 +486,8 @@ fn a_stale_sha_on_the_final_report_exits_4_naming_the_new_head() {
     let run = stale_run(0);
     run.code(4).stderr_has(&format!("its head is {SHA_B}"));
     assert_eq!(
-        run.requests_to("POST", "/status_check_responses")
+        settled(&run)
+            .requests_to("POST", "/status_check_responses")
             .last()
             .unwrap()
             .status,
