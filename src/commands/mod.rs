@@ -3,6 +3,7 @@
 mod list;
 mod report;
 mod retry;
+mod run;
 mod schedule;
 pub mod targets;
 mod wait;
@@ -23,7 +24,8 @@ pub fn dispatch(command: &Command, cfg: &Config, log: &Log) -> Result<Outcome, E
         Command::List => list::run(&Ctx::connect(cfg, log)?),
         Command::Retry(args) => retry::run(&Ctx::connect(cfg, log)?, args),
         Command::Wait(args) => wait::run(&Ctx::connect(cfg, log)?, args),
-        Command::Run(_) | Command::Doctor(_) | Command::Sync(_) => {
+        Command::Run(args) => run::run(&Ctx::connect(cfg, log)?, args),
+        Command::Doctor(_) | Command::Sync(_) => {
             Err(Error::usage("this command is not available in this build"))
         }
     }

@@ -6,5 +6,6 @@ mod config;
 mod list;
 mod report;
 mod retry;
+mod run;
 mod transport;
 mod wait;

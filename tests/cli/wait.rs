@@ -529,26 +529,21 @@ fn branch_pipeline_gates_every_open_mr() {
 
 #[test]
 fn sigterm_stops_at_once_with_143() {
-    let mut test = gate(Test::new().checks(&["a"]));
-    let server = test.start();
-    let env = test.env_for(&server);
-    let args: Vec<String> = FAST.iter().map(|s| s.to_string()).collect();
-    let child = command(&env, &args)
-        .stderr(std::process::Stdio::piped())
+    let running = gate(Test::new().checks(&["a"]))
         .spawn()
-        .unwrap();
-    assert!(server.wait_until(Duration::from_secs(10), |_, reqs| reqs.len() >= 2));
-    unsafe {
-        libc_kill(child.id() as i32, 15);
-    }
-    let out = child.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(143));
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("terminated (SIGTERM"), "{stderr}");
-    assert!(!stderr.contains("panicked"));
+        .wait_for("two polls", 10, |_, reqs| reqs.len() >= 2);
+    running.signal("TERM");
+    let run = running.wait();
+    run.code(143)
+        .stderr_has("terminated (SIGTERM")
+        .stderr_lacks("panicked");
 }
 
-unsafe extern "C" {
-    #[link_name = "kill"]
-    fn libc_kill(pid: i32, sig: i32) -> i32;
+#[test]
+fn sigint_stops_at_once_with_130() {
+    let running = gate(Test::new().checks(&["a"]))
+        .spawn()
+        .wait_for("two polls", 10, |_, reqs| reqs.len() >= 2);
+    running.signal("INT");
+    running.wait().code(130).stderr_has("interrupted (SIGINT");
 }
