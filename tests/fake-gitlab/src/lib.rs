@@ -13,7 +13,13 @@
 //! - The rate limiter's window holds the requests it admitted; `Retry-After` is the time
 //!   until the oldest of them leaves the 60 s window.
 //! - `Reset` and `ResetMidBody` log status 0. `ResetMidBody`, `SlowDrip` and `Delay` run the
-//!   real endpoint, so a POST hit by them does change the world.
+//!   real endpoint, so a POST hit by them does change the world (`Delay` only after its
+//!   sleep). `AfterActing(inner)` runs the endpoint on arrival and then fails as `inner`
+//!   does: the "GitLab acted but the client cannot know" case (a reset, a proxy's 502,
+//!   a late answer with `Delay`).
+//! - [`FakeGitlab::start_tls`] serves the same API over HTTPS with a certificate the test
+//!   makes; a client that does not trust it fails the handshake before any request is
+//!   logged.
 //! - Unknown routes (and the retry route before 15.7) answer 404 before authentication.
 //! - A job token acts as Reporter and is accepted only by `GET merge_requests/:iid` and
 //!   `GET repository/commits/:sha/merge_requests`.

@@ -81,6 +81,12 @@ pub enum FaultKind {
     SlowDrip { interval_ms: u64 },
     /// 200 application/json with a valid JSON array of about `bytes` bytes.
     Huge { bytes: usize },
+    /// Run the real endpoint first (a POST changes the world), then answer as the inner
+    /// fault does: GitLab acted, but the client cannot tell (`Reset`, an `HtmlError` from a
+    /// proxy, `InvalidJson`, ...). With `Delay(ms)` the endpoint's own answer is sent after
+    /// the delay (a slow answer to a request already acted on). Nesting it is pointless:
+    /// an inner `AfterActing` is read as its own inner fault.
+    AfterActing(Box<FaultKind>),
 }
 
 /// A scripted change of the world, fired once.

@@ -111,6 +111,8 @@ enum Plan {
     Delayed(u64),
     /// Close without answering.
     Reset,
+    /// Sleep, then send this answer (already computed: the endpoint ran on arrival).
+    Late(u64, Response),
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -156,6 +158,84 @@ fn huge(bytes: usize) -> Response {
     Response::raw(200, "application/json", s.into_bytes())
 }
 
+/// What a fault does on the wire. `acted` is the endpoint's answer when an `AfterActing`
+/// fault already ran it (so it is not run twice).
+fn fault_plan(
+    st: &mut State,
+    kind: FaultKind,
+    req: &Request,
+    base: &str,
+    acted: Option<Response>,
+) -> Plan {
+    let json = |body: &str| Response::raw(200, "application/json", body.as_bytes().to_vec());
+    let array = api::expects_array(&req.method, &req.path);
+    let mut acted = acted;
+    let mut endpoint = |st: &mut State| {
+        acted
+            .take()
+            .unwrap_or_else(|| api::handle(&mut st.world, req, base))
+    };
+    match kind {
+        FaultKind::TooManyRequests { retry_after } => {
+            let reset_in = retry_after
+                .as_deref()
+                .and_then(|s| s.trim().parse::<u64>().ok())
+                .unwrap_or(1);
+            let limit = st.world.rate_limit_per_minute.unwrap_or(600);
+            Plan::Answer(
+                too_many(retry_after, reset_in, limit, limit as usize + 1),
+                Mode::Normal,
+            )
+        }
+        FaultKind::Status {
+            code,
+            body,
+            content_type,
+        } => Plan::Answer(
+            Response::raw(code, &content_type, body.into_bytes()),
+            Mode::Normal,
+        ),
+        FaultKind::HtmlError(code) => Plan::Answer(html_error(code), Mode::Normal),
+        FaultKind::Reset => Plan::Reset,
+        FaultKind::ResetMidBody => Plan::Answer(endpoint(st), Mode::Partial),
+        FaultKind::Delay(ms) => match acted {
+            Some(resp) => Plan::Late(ms, resp),
+            None => Plan::Delayed(ms),
+        },
+        FaultKind::InvalidJson => Plan::Answer(
+            json(if array {
+                r#"[{"id":1,"name":"security-scan","external_url":"https://chec"#
+            } else {
+                r#"{"id":1,"iid":7,"project_id":42,"sta"#
+            }),
+            Mode::Normal,
+        ),
+        FaultKind::WrongShape => Plan::Answer(
+            json(if array {
+                r#"{"unexpected":true}"#
+            } else {
+                "[]"
+            }),
+            Mode::Normal,
+        ),
+        FaultKind::Empty => Plan::Answer(json(""), Mode::Normal),
+        FaultKind::Redirect { code, location } => Plan::Answer(
+            Response::raw(code, "text/html", Vec::new()).header("Location", location),
+            Mode::Normal,
+        ),
+        FaultKind::SlowDrip { interval_ms } => Plan::Answer(endpoint(st), Mode::Drip(interval_ms)),
+        FaultKind::Huge { bytes } => Plan::Answer(huge(bytes), Mode::Normal),
+        FaultKind::AfterActing(inner) => {
+            let resp = endpoint(st);
+            let inner = match *inner {
+                FaultKind::AfterActing(inner) => *inner,
+                other => other,
+            };
+            fault_plan(st, inner, req, base, Some(resp))
+        }
+    }
+}
+
 impl Shared {
     fn now_ms(&self) -> u64 {
         self.started.elapsed().as_millis() as u64
@@ -196,63 +276,8 @@ impl Shared {
                 f.times -= 1;
                 f.kind.clone()
             });
-        let json = |body: &str| Response::raw(200, "application/json", body.as_bytes().to_vec());
-        let array = api::expects_array(&req.method, &req.path);
         if let Some(kind) = fault {
-            let plan = match kind {
-                FaultKind::TooManyRequests { retry_after } => {
-                    let reset_in = retry_after
-                        .as_deref()
-                        .and_then(|s| s.trim().parse::<u64>().ok())
-                        .unwrap_or(1);
-                    let limit = st.world.rate_limit_per_minute.unwrap_or(600);
-                    Plan::Answer(
-                        too_many(retry_after, reset_in, limit, limit as usize + 1),
-                        Mode::Normal,
-                    )
-                }
-                FaultKind::Status {
-                    code,
-                    body,
-                    content_type,
-                } => Plan::Answer(
-                    Response::raw(code, &content_type, body.into_bytes()),
-                    Mode::Normal,
-                ),
-                FaultKind::HtmlError(code) => Plan::Answer(html_error(code), Mode::Normal),
-                FaultKind::Reset => Plan::Reset,
-                FaultKind::ResetMidBody => {
-                    Plan::Answer(api::handle(&mut st.world, req, &base), Mode::Partial)
-                }
-                FaultKind::Delay(ms) => Plan::Delayed(ms),
-                FaultKind::InvalidJson => Plan::Answer(
-                    json(if array {
-                        r#"[{"id":1,"name":"security-scan","external_url":"https://chec"#
-                    } else {
-                        r#"{"id":1,"iid":7,"project_id":42,"sta"#
-                    }),
-                    Mode::Normal,
-                ),
-                FaultKind::WrongShape => Plan::Answer(
-                    json(if array {
-                        r#"{"unexpected":true}"#
-                    } else {
-                        "[]"
-                    }),
-                    Mode::Normal,
-                ),
-                FaultKind::Empty => Plan::Answer(json(""), Mode::Normal),
-                FaultKind::Redirect { code, location } => Plan::Answer(
-                    Response::raw(code, "text/html", Vec::new()).header("Location", location),
-                    Mode::Normal,
-                ),
-                FaultKind::SlowDrip { interval_ms } => Plan::Answer(
-                    api::handle(&mut st.world, req, &base),
-                    Mode::Drip(interval_ms),
-                ),
-                FaultKind::Huge { bytes } => Plan::Answer(huge(bytes), Mode::Normal),
-            };
-            return (idx, plan);
+            return (idx, fault_plan(&mut st, kind, req, &base, None));
         }
         if let Some(limit) = st.world.rate_limit_per_minute {
             while st
@@ -322,9 +347,12 @@ fn serve<S: Read + Write>(shared: &Shared, stream: S, fallback_host: &str) {
         if let Plan::Delayed(ms) = plan {
             thread::sleep(Duration::from_millis(ms));
             plan = Plan::Answer(shared.handle_now(&req, fallback_host), Mode::Normal);
+        } else if let Plan::Late(ms, resp) = plan {
+            thread::sleep(Duration::from_millis(ms));
+            plan = Plan::Answer(resp, Mode::Normal);
         }
         let (status, ok) = match plan {
-            Plan::Reset | Plan::Delayed(_) => (0, false),
+            Plan::Reset | Plan::Delayed(_) | Plan::Late(..) => (0, false),
             Plan::Answer(resp, Mode::Normal) => {
                 (resp.status, resp.write_all(&mut conn.stream, keep).is_ok())
             }
@@ -345,6 +373,30 @@ fn serve<S: Read + Write>(shared: &Shared, stream: S, fallback_host: &str) {
     }
 }
 
+/// A rustls server configuration from PEM text (ring provider, no client auth).
+fn tls_config(cert_chain_pem: &str, key_pem: &str) -> io::Result<Arc<rustls::ServerConfig>> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let bad = |what: &str, e: &dyn std::fmt::Display| {
+        io::Error::new(io::ErrorKind::InvalidInput, format!("{what}: {e}"))
+    };
+    let certs = CertificateDer::pem_slice_iter(cert_chain_pem.as_bytes())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| bad("certificate PEM", &e))?;
+    if certs.is_empty() {
+        return Err(bad("certificate PEM", &"no certificate"));
+    }
+    let key = PrivateKeyDer::from_pem_slice(key_pem.as_bytes()).map_err(|e| bad("key PEM", &e))?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| bad("TLS versions", &e))?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .map_err(|e| bad("certificate and key", &e))?;
+    Ok(Arc::new(config))
+}
+
 /// A running fake GitLab. Dropping it stops the server and closes its connections.
 pub struct FakeGitlab {
     shared: Arc<Shared>,
@@ -358,7 +410,35 @@ impl FakeGitlab {
         FakeGitlab::start_on(world, "127.0.0.1:0").expect("fake-gitlab: bind 127.0.0.1:0")
     }
 
-    pub fn start_on(mut world: World, addr: &str) -> io::Result<FakeGitlab> {
+    pub fn start_on(world: World, addr: &str) -> io::Result<FakeGitlab> {
+        FakeGitlab::start_with(world, addr, None)
+    }
+
+    /// Like [`FakeGitlab::start`], but speaking HTTPS with this certificate chain and key
+    /// (PEM; the chain's first certificate is the server's). Binds 127.0.0.1:0; the base
+    /// URL is `https://127.0.0.1:PORT`, so the certificate should name IP 127.0.0.1 (and
+    /// `localhost` for tests that use the name). Panics on a bad certificate or key.
+    pub fn start_tls(world: World, cert_chain_pem: &str, key_pem: &str) -> FakeGitlab {
+        FakeGitlab::start_tls_on(world, "127.0.0.1:0", cert_chain_pem, key_pem)
+            .expect("fake-gitlab: TLS on 127.0.0.1:0")
+    }
+
+    /// [`FakeGitlab::start_tls`] on a given address; errors for a bad certificate or key.
+    pub fn start_tls_on(
+        world: World,
+        addr: &str,
+        cert_chain_pem: &str,
+        key_pem: &str,
+    ) -> io::Result<FakeGitlab> {
+        let config = tls_config(cert_chain_pem, key_pem)?;
+        FakeGitlab::start_with(world, addr, Some(config))
+    }
+
+    fn start_with(
+        mut world: World,
+        addr: &str,
+        tls: Option<Arc<rustls::ServerConfig>>,
+    ) -> io::Result<FakeGitlab> {
         let listener = TcpListener::bind(addr)?;
         let addr = listener.local_addr()?;
         let started = Instant::now();
@@ -378,7 +458,7 @@ impl FakeGitlab {
             next_conn: AtomicU64::new(0),
             log_stderr: AtomicBool::new(false),
             started,
-            scheme: "http",
+            scheme: if tls.is_some() { "https" } else { "http" },
         });
         let sh = Arc::clone(&shared);
         let host = addr.to_string();
@@ -397,10 +477,20 @@ impl FakeGitlab {
                     }
                     let sh2 = Arc::clone(&sh);
                     let host = host.clone();
+                    let tls = tls.clone();
                     let spawned = thread::Builder::new()
                         .name("fake-gitlab-conn".into())
                         .spawn(move || {
-                            serve(&sh2, stream, &host);
+                            match tls {
+                                // A failed handshake (an untrusted certificate) ends
+                                // the connection before any request is read or logged.
+                                Some(config) => {
+                                    if let Ok(conn) = rustls::ServerConnection::new(config) {
+                                        serve(&sh2, rustls::StreamOwned::new(conn, stream), &host);
+                                    }
+                                }
+                                None => serve(&sh2, stream, &host),
+                            }
                             if let Some(c) = lock(&sh2.conns).remove(&id) {
                                 let _ = c.shutdown(Shutdown::Both);
                             }

@@ -474,3 +474,87 @@ fn concurrent_clients() {
     }
     assert_eq!(fg.requests().len(), 80);
 }
+
+// ------------------------------------------------------------------ after acting
+
+fn responses_stored(fg: &FakeGitlab) -> usize {
+    fg.world(|w| w.mr(42, 7).unwrap().responses.len())
+}
+
+fn post_passed(fg: &FakeGitlab) -> Result<Resp, Vec<u8>> {
+    let id = fg.world(|w| w.project_mut(42).checks[0].id);
+    let body = json!({ "sha": SHA_A, "external_status_check_id": id, "status": "passed" });
+    let body = body.to_string();
+    let req = format!(
+        "POST /api/v4{RESPONSES} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nPRIVATE-TOKEN: {DEV_TOKEN}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    raw(fg, req.as_bytes())
+}
+
+#[test]
+fn after_acting_stores_the_response_then_fails_on_the_wire() {
+    for (inner, expect_status) in [
+        (FaultKind::Reset, None),
+        (FaultKind::HtmlError(502), Some(502)),
+        (FaultKind::InvalidJson, Some(200)),
+        (FaultKind::Empty, Some(200)),
+        (FaultKind::ResetMidBody, Some(201)),
+    ] {
+        let fg = demo();
+        fg.fault(
+            Fault::new(FaultKind::AfterActing(Box::new(inner.clone())))
+                .on("POST", "status_check_responses"),
+        );
+        let answer = post_passed(&fg);
+        match expect_status {
+            None => assert!(answer.is_err(), "{inner:?}: no answer"),
+            Some(code) => assert_eq!(answer.unwrap().status, code, "{inner:?}"),
+        }
+        assert_eq!(responses_stored(&fg), 1, "{inner:?}: the endpoint ran once");
+        // The fault is used up: the next POST is answered normally.
+        assert_eq!(post_passed(&fg).unwrap().status, 201);
+        assert_eq!(responses_stored(&fg), 2);
+    }
+}
+
+#[test]
+fn after_acting_with_a_delay_acts_at_once_and_answers_late() {
+    let fg = demo();
+    fg.fault(
+        Fault::new(FaultKind::AfterActing(Box::new(FaultKind::Delay(400))))
+            .on("POST", "status_check_responses"),
+    );
+    let started = std::time::Instant::now();
+    // Stored before the answer comes.
+    let fg = std::sync::Arc::new(fg);
+    let poster = {
+        let fg = fg.clone();
+        std::thread::spawn(move || post_passed(&fg).map(|r| r.status))
+    };
+    assert!(fg.wait_until(W, |w, _| w.mr(42, 7).unwrap().responses.len() == 1));
+    assert_eq!(poster.join().unwrap(), Ok(201));
+    assert!(started.elapsed() >= Duration::from_millis(400));
+    assert_eq!(fg.requests()[0].status, 201);
+}
+
+#[test]
+fn plain_faults_do_not_act() {
+    for kind in [
+        FaultKind::Reset,
+        FaultKind::HtmlError(502),
+        FaultKind::InvalidJson,
+    ] {
+        let fg = demo();
+        fg.fault(Fault::new(kind.clone()).on("POST", "status_check_responses"));
+        let _ = post_passed(&fg);
+        assert_eq!(responses_stored(&fg), 0, "{kind:?}");
+    }
+}
+
+#[test]
+fn after_acting_round_trips_through_json() {
+    let fault = Fault::new(FaultKind::AfterActing(Box::new(FaultKind::Delay(5))));
+    let text = serde_json::to_string(&fault).unwrap();
+    assert_eq!(serde_json::from_str::<Fault>(&text).unwrap(), fault);
+}
