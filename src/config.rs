@@ -336,7 +336,8 @@ pub fn parse_count(text: &str, flag: &str, max: usize) -> Result<usize, Error> {
         Ok(n) if n <= max => Ok(n),
         _ => Err(Error::usage(format!(
             "{flag}: `{text}` is not a whole number from 0 to {max}"
-        ))),
+        ))
+        .hint(format!("give a count such as {flag} 3 (digits only)"))),
     }
 }
 

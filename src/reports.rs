@@ -146,7 +146,7 @@ pub fn dotenv(report: &GateReport) -> String {
         } else {
             format!("STATUS_CHECK_{}", variable_name(&check.name))
         };
-        lines.push(format!("{key}={}", check.status));
+        lines.push(format!("{key}={}", status_value(&check.status)));
     }
     lines.join("\n") + "\n"
 }
@@ -169,8 +169,34 @@ pub fn variable_name(name: &str) -> String {
     out
 }
 
+/// A name in a comma-separated dotenv value: no line break, control
+/// character or comma can split the line or the list.
 fn single_line(text: &str) -> String {
-    text.replace(['\n', '\r', ','], " ")
+    text.chars()
+        .map(|c| {
+            if c.is_control() || matches!(c, ',' | '\u{2028}' | '\u{2029}') {
+                ' '
+            } else {
+                c
+            }
+        })
+        .collect()
+}
+
+/// A status word as GitLab sent it, safe as a dotenv value: letters,
+/// digits, `_` and `-` (an unknown word from a newer server must not be
+/// able to add variables).
+fn status_value(status: &str) -> String {
+    status
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -249,6 +275,37 @@ mod tests {
             checks: &checks,
         });
         assert_eq!(env.lines().count(), DOTENV_MAX_VARIABLES);
+    }
+
+    #[test]
+    fn dotenv_values_from_gitlab_cannot_add_lines() {
+        let checks = vec![
+            CheckResult {
+                iid: 7,
+                name: "evil\nDEPLOY=yes,x\u{2028}y".into(),
+                status: "pending\nDEPLOY=yes".into(),
+                seconds: 1.0,
+            },
+            CheckResult {
+                iid: 7,
+                name: "b".into(),
+                status: "failed\r".into(),
+                seconds: 1.0,
+            },
+        ];
+        let env = dotenv(&GateReport {
+            result: "timeout",
+            sha: "abc",
+            waited_seconds: 1.0,
+            checks: &checks,
+        });
+        assert_eq!(env.lines().count(), 7, "{env}");
+        assert!(!env.lines().any(|l| l.starts_with("DEPLOY")), "{env}");
+        assert!(env.contains("STATUS_CHECK_EVIL_DEPLOY_YES_X_Y=pending_DEPLOY_yes\n"));
+        assert!(
+            env.contains("STATUS_CHECKS_PENDING=evil DEPLOY=yes x y,b\n"),
+            "{env}"
+        );
     }
 
     #[test]

@@ -4,7 +4,7 @@ mod list;
 mod report;
 mod retry;
 mod run;
-mod schedule;
+pub(crate) mod schedule;
 pub mod targets;
 mod wait;
 
@@ -120,7 +120,8 @@ impl CheckRef {
                 Ok(id) if id > 0 => Ok(CheckRef::Id(id)),
                 _ => Err(Error::usage(format!(
                     "--check-id/STATUS_CHECK_ID `{raw}` is not a positive number"
-                ))),
+                ))
+                .hint("`status-check list` shows each check's id; or name the check with --name")),
             };
         }
         match args.name.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
@@ -145,7 +146,25 @@ impl CheckRef {
     }
 }
 
-/// The first 8 characters of a SHA, for messages.
+/// The first 8 characters of a SHA, for messages. Safe on any text: a head
+/// SHA read from GitLab is not validated.
 pub fn short(sha: &str) -> &str {
-    &sha[..sha.len().min(8)]
+    match sha.char_indices().nth(8) {
+        Some((end, _)) => &sha[..end],
+        None => sha,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::short;
+
+    #[test]
+    fn short_is_safe_on_any_text() {
+        assert_eq!(short("0123456789abcdef"), "01234567");
+        assert_eq!(short("abc"), "abc");
+        // A head SHA comes from GitLab unchecked: multi-byte text must not panic.
+        assert_eq!(short("aaaaaaaéé"), "aaaaaaaé");
+        assert_eq!(short("ééééééééé"), "éééééééé");
+    }
 }

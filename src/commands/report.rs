@@ -143,7 +143,17 @@ pub fn post_status(
             }
             Err(e) if e.outcome_unknown() => {
                 ctx.log.warn(format!("{e}: GitLab may have stored the response; re-reading the checks before trying again"));
-                if already_reported(ctx, iid, resolved.id, status)? {
+                // Without the list, posting again could store it twice: stop,
+                // naming the POST that failed first.
+                let seen = already_reported(ctx, iid, resolved.id, status).map_err(|reread| {
+                    Error::from(e.clone())
+                        .context(format!("reporting {} on !{iid}", check.describe()))
+                        .hint(format!(
+                            "GitLab may have stored the response; re-reading the checks to tell failed too: {}",
+                            reread.message
+                        ))
+                })?;
+                if seen {
                     ctx.log.info(format!(
                         "!{iid} already shows {} as {}: not posting again",
                         resolved.name,
@@ -185,13 +195,7 @@ fn already_reported(
 }
 
 pub fn stale(iid: u64, sha: &str, e: &ApiError) -> Error {
-    let head = e
-        .message()
-        .rsplit(": ")
-        .next()
-        .map(str::trim)
-        .filter(|h| h.len() >= 7 && h.bytes().all(|b| b.is_ascii_hexdigit()))
-        .unwrap_or("unknown");
+    let head = e.head_from_409().unwrap_or("unknown");
     Error::stale(format!(
         "{sha} is not the head of !{iid} any more: its head is {head} (GitLab answered 409)"
     ))

@@ -4,6 +4,10 @@
 
 use std::time::Duration;
 
+/// The longest `Poll-Interval` honoured (GitLab's default is 10 s; an admin's
+/// multiplier may raise it, a broken proxy may send anything).
+pub const MAX_SERVER_FLOOR: Duration = Duration::from_secs(300);
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum ServerHint {
     Silent,
@@ -37,17 +41,20 @@ impl Schedule {
     }
 
     #[cfg(test)]
-    fn seeded(mut self, seed: u64) -> Schedule {
+    pub(crate) fn seeded(mut self, seed: u64) -> Schedule {
         self.rng = fastrand::Rng::with_seed(seed);
         self
     }
 
     /// Takes the `Poll-Interval` header (milliseconds; -1 = polling disabled).
+    /// A floor above `MAX_SERVER_FLOOR` is taken as that: a gate that polls
+    /// once an hour is no gate.
     pub fn observe_poll_interval(&mut self, header_ms: Option<i64>) {
         match header_ms {
             Some(ms) if ms < 0 => self.server = ServerHint::Disabled,
             Some(ms) if ms > 0 => {
-                self.server = ServerHint::Floor(Duration::from_millis(ms.unsigned_abs()))
+                let floor = Duration::from_millis(ms.unsigned_abs()).min(MAX_SERVER_FLOOR);
+                self.server = ServerHint::Floor(floor);
             }
             _ => {}
         }
@@ -125,6 +132,13 @@ mod tests {
         let mut s = Schedule::new(MS(2000), MS(5000), false).seeded(9);
         s.observe_poll_interval(Some(60_000));
         assert_eq!(s.next_delay(), MS(60_000));
+    }
+
+    #[test]
+    fn an_absurd_poll_interval_is_capped() {
+        let mut s = Schedule::new(MS(2000), MS(5000), false).seeded(9);
+        s.observe_poll_interval(Some(i64::MAX));
+        assert_eq!(s.next_delay(), MAX_SERVER_FLOOR);
     }
 
     #[test]

@@ -146,6 +146,9 @@ struct Gate<'c, 'a> {
     polls_since_head: u32,
     last_head_read: Instant,
     decode_errors: u32,
+    /// The transient error of the latest poll, when it failed (cleared by a
+    /// successful poll): a timeout says why nothing was seen.
+    last_error: Option<String>,
     /// Set when the MR's head moved: (iid, new head).
     moved: Option<(u64, String)>,
     empty_reason: String,
@@ -185,6 +188,7 @@ pub fn run(ctx: &Ctx, args: &WaitArgs) -> Result<Outcome, Error> {
         polls_since_head: 0,
         last_head_read: started,
         decode_errors: 0,
+        last_error: None,
         moved: None,
         empty_reason: String::new(),
     };
@@ -271,6 +275,7 @@ impl Gate<'_, '_> {
         self.polls += 1;
         self.polls_since_head += 1;
         self.decode_errors = 0;
+        self.last_error = None;
         self.ctx.log.detail(format!(
             "poll {} after {}",
             self.polls,
@@ -291,6 +296,7 @@ impl Gate<'_, '_> {
             self.decode_errors += 1;
         }
         if (e.is_transient() || decode) && self.decode_errors < MAX_DECODE_ERRORS {
+            self.last_error = Some(e.to_string());
             self.ctx.log.once(
                 &format!("wait-{}", e.fault_class()),
                 format!("{e}: transient, polling again (not a check failure)"),
@@ -584,6 +590,7 @@ impl Gate<'_, '_> {
                 "retries": c.retries,
             })).collect::<Vec<_>>(),
             "reason": if verdict == Verdict::Empty { Some(&self.empty_reason) } else { None },
+            "last_error": self.last_error,
         });
         Ok(Outcome::new(code, text, json))
     }
@@ -615,14 +622,27 @@ impl Gate<'_, '_> {
                     self.names_with(|s| *s == CheckStatus::Failed)
                 ),
             ),
-            Verdict::Timeout => (
+            Verdict::Timeout if self.polls == 0 => (
                 Code::Timeout,
                 format!(
+                    "timed out after {} on {mrs} without one successful poll: {}",
+                    human(waited),
+                    self.last_error
+                        .as_deref()
+                        .unwrap_or("no answer from GitLab in time")
+                ),
+            ),
+            Verdict::Timeout => {
+                let mut text = format!(
                     "timed out after {} on {mrs}; still pending: {}",
                     human(waited),
                     self.names_with(|s| !matches!(s, CheckStatus::Passed | CheckStatus::Failed))
-                ),
-            ),
+                );
+                if let Some(error) = &self.last_error {
+                    text.push_str(&format!("; the last poll failed: {error}"));
+                }
+                (Code::Timeout, text)
+            }
             Verdict::Stale => {
                 let (iid, head) = self.moved.clone().unwrap_or_default();
                 (

@@ -302,10 +302,9 @@ impl<'a> Client<'a> {
         let location = header("location");
         let retry_after =
             header("retry-after").and_then(|v| parse_retry_after(&v, SystemTime::now()));
-        let next_page = header("x-next-page")
-            .and_then(|v| v.trim().parse().ok())
-            .or_else(|| header("link").and_then(|v| next_page_from_link(&v)));
-        let poll_interval_ms = header("poll-interval").and_then(|v| v.trim().parse().ok());
+        let next_page =
+            parse_next_page(header("x-next-page").as_deref(), header("link").as_deref());
+        let poll_interval_ms = header("poll-interval").and_then(|v| parse_poll_interval(&v));
         let body = response
             .body_mut()
             .with_config()
@@ -318,7 +317,8 @@ impl<'a> Client<'a> {
         ));
         let body = match body {
             Ok(body) => body,
-            Err(e) => return Err(fail(transport_error(&e))),
+            // The status line came, the body did not: say which status it was.
+            Err(e) => return Err(fail(body_error(status, &e))),
         };
         match status {
             200..=299 => Ok(Answer {
@@ -355,13 +355,44 @@ fn decode<T: DeserializeOwned>(method: Method, path: &str, answer: &Answer) -> R
         path: strip_query(path).to_owned(),
         kind: ApiErrorKind::Decode {
             status: answer.status,
-            detail: if answer.body.trim().is_empty() {
-                "an empty body".to_owned()
-            } else {
-                format!("not the expected JSON ({e})")
-            },
+            detail: decode_detail(&answer.body, &e),
         },
     })
+}
+
+/// Why a 2xx body is not what we expected, in one short line.
+pub fn decode_detail(body: &str, error: &serde_json::Error) -> String {
+    let trimmed = body.trim();
+    if trimmed.is_empty() {
+        return "an empty body".to_owned();
+    }
+    if trimmed.starts_with('<') {
+        return match html_title(trimmed) {
+            Some(title) => format!("an HTML page ({title}) instead of JSON"),
+            None => "an HTML page instead of JSON".to_owned(),
+        };
+    }
+    one_line(
+        &format!("not the expected JSON ({error})"),
+        MAX_MESSAGE_CHARS,
+    )
+}
+
+/// A body that broke off after the status line: the transport error, with the status.
+fn body_error(status: u16, e: &ureq::Error) -> ApiErrorKind {
+    match transport_error(e) {
+        ApiErrorKind::Transport { kind, detail } => {
+            let detail = match kind {
+                Transport::Timeout => "the body did not arrive within the request timeout".into(),
+                _ => detail,
+            };
+            ApiErrorKind::Transport {
+                kind,
+                detail: format!("answered {status}, but {detail}"),
+            }
+        }
+        other => other,
+    }
 }
 
 fn transport_error(e: &ureq::Error) -> ApiErrorKind {
@@ -398,10 +429,27 @@ fn transport_error(e: &ureq::Error) -> ApiErrorKind {
     ApiErrorKind::Transport { kind, detail }
 }
 
+/// The longest message taken from a server's body: error lines stay one line.
+const MAX_MESSAGE_CHARS: usize = 200;
+
 /// GitLab's message from an error body: `message` (a string, a list, or an
 /// object of field errors), else `error` and `error_description`; a proxy's
-/// HTML page is summarised by its title.
+/// HTML page is summarised by its title. Always one line of at most 200
+/// characters without control characters: the body is the server's, and the
+/// message ends up in a job log.
 pub fn error_message(status: u16, content_type: &str, body: &str) -> String {
+    let message = one_line(
+        &raw_error_message(status, content_type, body),
+        MAX_MESSAGE_CHARS,
+    );
+    if message.is_empty() {
+        reason_phrase(status).to_owned()
+    } else {
+        message
+    }
+}
+
+fn raw_error_message(status: u16, content_type: &str, body: &str) -> String {
     let trimmed = body.trim();
     if let Ok(json) = serde_json::from_str::<serde_json::Value>(trimmed) {
         if let Some(message) = json.get("message") {
@@ -423,15 +471,7 @@ pub fn error_message(status: u16, content_type: &str, body: &str) -> String {
         }
     }
     if content_type.contains("html") || trimmed.starts_with('<') {
-        let title = trimmed
-            .find("<title>")
-            .and_then(|start| {
-                let rest = &trimmed[start + 7..];
-                rest.find("</title>")
-                    .map(|end| rest[..end].trim().to_owned())
-            })
-            .filter(|t| !t.is_empty());
-        return match title {
+        return match html_title(trimmed) {
             Some(title) => format!("an HTML error page ({title}), likely from a proxy"),
             None => "an HTML error page, likely from a proxy".to_owned(),
         };
@@ -441,6 +481,36 @@ pub fn error_message(status: u16, content_type: &str, body: &str) -> String {
         return reason_phrase(status).to_owned();
     }
     first_line.chars().take(200).collect()
+}
+
+/// The `<title>` of an HTML page, on one line, when it has a non-empty one.
+fn html_title(html: &str) -> Option<String> {
+    let start = html.find("<title>")?;
+    let rest = &html[start + "<title>".len()..];
+    let end = rest.find("</title>")?;
+    Some(one_line(&rest[..end], 80)).filter(|t| !t.is_empty())
+}
+
+/// `text` as one line: control characters and runs of whitespace become one
+/// space, and it is cut at `max` characters (with `…`).
+pub fn one_line(text: &str, max: usize) -> String {
+    let mut out = String::new();
+    let mut count = 0;
+    let words = text
+        .split(|c: char| c.is_whitespace() || c.is_control())
+        .filter(|w| !w.is_empty());
+    for word in words {
+        let space = (!out.is_empty()).then_some(' ');
+        for c in space.into_iter().chain(word.chars()) {
+            if count == max {
+                out.push('…');
+                return out;
+            }
+            out.push(c);
+            count += 1;
+        }
+    }
+    out
 }
 
 fn reason_phrase(status: u16) -> &'static str {
@@ -468,6 +538,19 @@ pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     }
     let at = super::httpdate::parse(value)?;
     Some(at.duration_since(now).unwrap_or(Duration::ZERO))
+}
+
+/// The next page from `X-Next-Page` (empty on the last page), else from the
+/// `Link` header.
+pub fn parse_next_page(x_next_page: Option<&str>, link: Option<&str>) -> Option<u32> {
+    x_next_page
+        .and_then(|v| v.trim().parse().ok())
+        .or_else(|| link.and_then(next_page_from_link))
+}
+
+/// `Poll-Interval` in milliseconds (`-1`: polling turned off).
+pub fn parse_poll_interval(value: &str) -> Option<i64> {
+    value.trim().parse().ok()
 }
 
 /// The `page` of the `rel="next"` entry of a `Link` header.
@@ -553,6 +636,53 @@ mod tests {
             "an HTML error page (502 Bad Gateway), likely from a proxy"
         );
         assert_eq!(error_message(503, "", ""), "Service Unavailable");
+    }
+
+    #[test]
+    fn messages_from_a_server_are_one_short_line() {
+        let body = r#"{"message":"line one\nline two\u001b[31m red\ttab"}"#;
+        assert_eq!(
+            error_message(500, "application/json", body),
+            "line one line two [31m red tab"
+        );
+        let long = format!(r#"{{"message":"{}"}}"#, "x".repeat(5000));
+        let message = error_message(500, "application/json", &long);
+        assert_eq!(message.chars().count(), MAX_MESSAGE_CHARS + 1);
+        assert!(message.ends_with('…'));
+        assert_eq!(
+            error_message(502, "text/html", "<title>\n 502\r\nBad\n</title>"),
+            "an HTML error page (502 Bad), likely from a proxy"
+        );
+        assert_eq!(
+            error_message(500, "", "\u{1b}\u{7}\n"),
+            "Internal Server Error"
+        );
+        assert_eq!(one_line("  a \n\n b  ", 10), "a b");
+        assert_eq!(one_line("abcdef", 3), "abc…");
+    }
+
+    #[test]
+    fn decode_details_say_what_came_instead() {
+        let err = serde_json::from_str::<Vec<u8>>("x").unwrap_err();
+        assert_eq!(decode_detail("  ", &err), "an empty body");
+        assert_eq!(
+            decode_detail("<html><title>Sign in · GitLab</title>", &err),
+            "an HTML page (Sign in · GitLab) instead of JSON"
+        );
+        assert!(decode_detail("x", &err).starts_with("not the expected JSON"));
+    }
+
+    #[test]
+    fn next_page_and_poll_interval_headers() {
+        assert_eq!(parse_next_page(Some("3"), None), Some(3));
+        assert_eq!(parse_next_page(Some(""), None), None);
+        assert_eq!(
+            parse_next_page(Some(""), Some(r#"<https://gl/x?page=4>; rel="next""#)),
+            Some(4)
+        );
+        assert_eq!(parse_poll_interval(" 10000 "), Some(10_000));
+        assert_eq!(parse_poll_interval("-1"), Some(-1));
+        assert_eq!(parse_poll_interval("soon"), None);
     }
 
     #[test]

@@ -101,6 +101,12 @@ impl ApiError {
         }
     }
 
+    /// The MR's head from a 409's message (`SHA does not match HEAD of source
+    /// branch: <sha>`), when it names one.
+    pub fn head_from_409(&self) -> Option<&str> {
+        head_from_409(self.message())
+    }
+
     fn endpoint(&self) -> String {
         format!("{} {}", self.method, self.path)
     }
@@ -125,6 +131,16 @@ impl fmt::Display for ApiError {
             }
         }
     }
+}
+
+/// The head SHA at the end of GitLab's 409 message: the text after the last
+/// `": "`, when it is at least 7 hex digits.
+pub fn head_from_409(message: &str) -> Option<&str> {
+    message
+        .rsplit(": ")
+        .next()
+        .map(str::trim)
+        .filter(|h| h.len() >= 7 && h.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 const HINT_TOKEN_VARS: &str =
@@ -198,5 +214,22 @@ impl ApiError {
                 "this does not look like GitLab's API: check that --api-url / CI_API_V4_URL ends in /api/v4 and that no proxy answers instead",
             ),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::head_from_409;
+
+    #[test]
+    fn head_from_a_409_message() {
+        let head = "0123456789abcdef0123456789abcdef01234567";
+        assert_eq!(
+            head_from_409(&format!("SHA does not match HEAD of source branch: {head}")),
+            Some(head)
+        );
+        assert_eq!(head_from_409("409 Conflict"), None);
+        assert_eq!(head_from_409("x: abc"), None);
+        assert_eq!(head_from_409(""), None);
     }
 }

@@ -2,7 +2,7 @@
 
 pub mod client;
 pub mod error;
-mod httpdate;
+pub(crate) mod httpdate;
 pub mod models;
 pub mod version;
 
