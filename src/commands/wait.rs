@@ -149,6 +149,9 @@ struct Gate<'c, 'a> {
     /// The transient error of the latest poll, when it failed (cleared by a
     /// successful poll): a timeout says why nothing was seen.
     last_error: Option<String>,
+    /// No poll before this: the `Retry-After` of a 429 or 503 that outlived
+    /// the client's retries (it may reach past the deadline).
+    not_before: Option<Instant>,
     /// Set when the MR's head moved: (iid, new head).
     moved: Option<(u64, String)>,
     empty_reason: String,
@@ -189,6 +192,7 @@ pub fn run(ctx: &Ctx, args: &WaitArgs) -> Result<Outcome, Error> {
         last_head_read: started,
         decode_errors: 0,
         last_error: None,
+        not_before: None,
         moved: None,
         empty_reason: String::new(),
     };
@@ -297,6 +301,7 @@ impl Gate<'_, '_> {
         }
         if (e.is_transient() || decode) && self.decode_errors < MAX_DECODE_ERRORS {
             self.last_error = Some(e.to_string());
+            self.wait_for_retry_after(&e);
             self.ctx.log.once(
                 &format!("wait-{}", e.fault_class()),
                 format!("{e}: transient, polling again (not a check failure)"),
@@ -515,11 +520,12 @@ impl Gate<'_, '_> {
     fn head_moved(&mut self) -> Result<bool, Error> {
         self.polls_since_head = 0;
         self.last_head_read = Instant::now();
-        for &iid in &self.iids {
+        for iid in self.iids.clone() {
             let path = self.ctx.mr_path(iid)?;
             let mr: MergeRequest = match self.ctx.client.get(&path) {
                 Ok(mr) => mr,
                 Err(e) if e.is_transient() => {
+                    self.wait_for_retry_after(&e);
                     self.ctx.log.once(
                         "wait-head",
                         format!("{e}: transient, reading the head again later"),
@@ -537,8 +543,20 @@ impl Gate<'_, '_> {
     }
 
     /// Sleeps until the next poll; false when the deadline comes first.
+    fn wait_for_retry_after(&mut self, e: &ApiError) {
+        if let Some(after) = e.retry_after() {
+            let at = Instant::now() + after;
+            self.not_before = Some(self.not_before.map_or(at, |t| t.max(at)));
+        }
+    }
+
     fn sleep_until_next_poll(&mut self) -> bool {
-        let delay = self.schedule.next_delay();
+        let mut delay = self.schedule.next_delay();
+        if let Some(at) = self.not_before.take() {
+            // GitLab said when to come back: not sooner, even if that is
+            // past the deadline (then the wait ends at the deadline).
+            delay = delay.max(at.saturating_duration_since(Instant::now()));
+        }
         let remaining = self.deadline.saturating_duration_since(Instant::now());
         if remaining.is_zero() {
             return false;

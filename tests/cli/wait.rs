@@ -142,8 +142,33 @@ fn the_deadline_holds_while_retrying_a_rate_limit() {
         )
         .args(&["wait", "--timeout", "1s"])
         .run();
-    run.code(3);
+    run.code(3).stdout_has(
+        "without one successful poll: GET /projects/42/merge_requests/7/status_checks answered 429",
+    );
     assert!(run.elapsed < Duration::from_secs(2), "{:?}", run.elapsed);
+    // Retry-After reaches past the deadline: no poll hammers the limiter meanwhile.
+    assert_eq!(list_gets(&run).len(), 1, "{}", run.stderr);
+}
+
+#[test]
+fn retry_after_holds_back_the_next_poll_when_retries_ran_out() {
+    let run = gate(Test::new().checks(&["a"]))
+        .world(|w| w.set_status(42, 7, "a", "passed"))
+        .args(&["--retries", "0"])
+        .fault(
+            Fault::new(FaultKind::TooManyRequests {
+                retry_after: Some("1".into()),
+            })
+            .on("GET", "/status_checks"),
+        )
+        .run();
+    run.code(0);
+    let gets = list_gets(&run);
+    assert_eq!(gets.len(), 2, "{}", run.stderr);
+    assert!(
+        gets[1].at_ms - gets[0].at_ms >= 1000,
+        "the gate's own poll waits for Retry-After, not its 50ms interval"
+    );
 }
 
 #[test]
