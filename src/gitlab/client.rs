@@ -305,6 +305,22 @@ impl<'a> Client<'a> {
         let next_page =
             parse_next_page(header("x-next-page").as_deref(), header("link").as_deref());
         let poll_interval_ms = header("poll-interval").and_then(|v| parse_poll_interval(&v));
+        let declared = header("content-length").and_then(|v| v.trim().parse::<u64>().ok());
+        if let Some(declared) = declared.filter(|n| *n > MAX_BODY_BYTES) {
+            // Not read at all: the cap is on what is read, and a server that
+            // announces more is not GitLab.
+            self.log.detail(format!(
+                "{} {path} → {status}, {declared} bytes announced: not read",
+                method.as_str()
+            ));
+            return Err(fail(ApiErrorKind::Transport {
+                kind: Transport::TooLarge,
+                detail: format!(
+                    "answered {status}, but the answer is larger than {} MiB ({declared} bytes announced)",
+                    MAX_BODY_BYTES >> 20
+                ),
+            }));
+        }
         let body = response
             .body_mut()
             .with_config()
@@ -405,6 +421,18 @@ fn transport_error(e: &ureq::Error) -> ApiErrorKind {
             Transport::TooLarge
         }
         ureq::Error::Protocol(_) => Transport::Reset,
+        // getaddrinfo's failures come as plain I/O errors.
+        ureq::Error::Io(io) if io.to_string().contains("failed to lookup address") => {
+            if io.to_string().contains("Temporary failure") {
+                // EAI_AGAIN: the resolver may answer the next attempt.
+                return ApiErrorKind::Transport {
+                    kind: Transport::Connect,
+                    detail: "the host name could not be resolved for now (a temporary DNS failure)"
+                        .to_owned(),
+                };
+            }
+            Transport::Dns
+        }
         ureq::Error::Io(io) => match io.kind() {
             ErrorKind::ConnectionRefused => Transport::Connect,
             ErrorKind::TimedOut | ErrorKind::WouldBlock => Transport::Timeout,

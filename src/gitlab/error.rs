@@ -207,6 +207,9 @@ impl ApiError {
             ),
             ApiErrorKind::Transport { kind: Transport::Timeout, .. } => Error::api(text)
                 .hint("GitLab did not answer in time: raise --request-timeout or try again later"),
+            ApiErrorKind::Transport { kind: Transport::Reset, .. } => Error::api(text).hint(
+                "the connection to GitLab broke (a proxy, a load balancer or a restart); status-check retried with backoff. Try again later or raise --retries",
+            ),
             ApiErrorKind::Transport { kind: Transport::TooLarge, .. } => Error::api(text)
                 .hint("the answer is far larger than any GitLab status-check answer: is --api-url pointing at GitLab?"),
             ApiErrorKind::Transport { .. } => Error::api(text),
