@@ -3,6 +3,7 @@
 mod support;
 
 mod config;
+mod faults;
 mod list;
 mod report;
 mod retry;
