@@ -4,8 +4,12 @@
 //! on) is read here into a `CiContext`. Empty values count as unset: GitLab
 //! defines some variables as empty strings in pipelines where they do not apply.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
+use std::env::VarError;
+use std::ffi::OsString;
 
+use crate::error::Error;
 use crate::secret::RawToken;
 
 #[derive(Clone, Debug, Default)]
@@ -35,11 +39,31 @@ pub struct CiContext {
     pub gitlab_token: Option<RawToken>,
     /// `SSL_CERT_FILE`: where the system CA bundle is, when not in the usual place.
     pub ssl_cert_file: Option<String>,
+    /// Variables that are set but not valid UTF-8 (read as unset above).
+    pub not_unicode: Vec<String>,
 }
 
 impl CiContext {
     pub fn from_env() -> CiContext {
-        CiContext::from_lookup(|name| std::env::var(name).ok())
+        let not_unicode = RefCell::new(Vec::new());
+        let mut ctx = CiContext::from_lookup(|name| match std::env::var(name) {
+            Ok(value) => Some(value),
+            Err(VarError::NotUnicode(_)) => {
+                not_unicode.borrow_mut().push(name.to_owned());
+                None
+            }
+            Err(VarError::NotPresent) => None,
+        });
+        ctx.not_unicode = not_unicode.into_inner();
+        ctx
+    }
+
+    /// The usage error for a variable that is not valid UTF-8, if any.
+    pub fn check_unicode(&self) -> Result<(), Error> {
+        match self.not_unicode.first() {
+            Some(name) => Err(not_utf8_variable(name)),
+            None => Ok(()),
+        }
     }
 
     pub fn from_map(vars: &HashMap<String, String>) -> CiContext {
@@ -69,6 +93,7 @@ impl CiContext {
             has_job_token: get("CI_JOB_TOKEN").is_some(),
             gitlab_token: lookup("GITLAB_TOKEN").map(RawToken::new),
             ssl_cert_file: get("SSL_CERT_FILE"),
+            not_unicode: Vec::new(),
         }
     }
 
@@ -87,6 +112,54 @@ impl CiContext {
     /// in the target project.
     pub fn is_fork_mr(&self) -> bool {
         matches!((&self.mr_project_id, &self.project_id), (Some(mr), Some(p)) if mr != p)
+    }
+}
+
+fn not_utf8_variable(name: &str) -> Error {
+    Error::usage(format!("the variable {name} is not valid UTF-8"))
+        .hint(format!("set {name} to plain UTF-8 text (check the CI/CD variable's value and the job's `variables:`)"))
+}
+
+/// clap found an argument or a `STATUS_CHECK_*` variable that is not UTF-8
+/// but does not say which: this names it (never its value, which may be a
+/// token: only its position or name).
+pub fn not_utf8(args: &[OsString]) -> Error {
+    let hint =
+        "pass flags and values as UTF-8 text (names, SHAs, durations and URLs are plain text)";
+    for (i, arg) in args.iter().enumerate().skip(1) {
+        if arg.to_str().is_none() {
+            // `--flag=value`: the flag part is still readable.
+            let bytes = std::os::unix::ffi::OsStrExt::as_bytes(arg.as_os_str());
+            if bytes.starts_with(b"-") {
+                if let Some(eq) = bytes.iter().position(|b| *b == b'=') {
+                    if let Ok(flag) = std::str::from_utf8(&bytes[..eq]) {
+                        return Error::usage(format!("the value of {flag} is not valid UTF-8"))
+                            .hint(hint);
+                    }
+                }
+            }
+            let after = args[..i]
+                .iter()
+                .rev()
+                .find_map(|a| a.to_str().filter(|a| a.starts_with('-')));
+            let what = match after {
+                Some(flag) if i > 1 && args[i - 1].to_str() == Some(flag) => {
+                    format!("the value of {flag}")
+                }
+                _ => format!("argument {i}"),
+            };
+            return Error::usage(format!("{what} is not valid UTF-8")).hint(hint);
+        }
+    }
+    let mut names: Vec<String> = std::env::vars_os()
+        .filter(|(_, value)| value.to_str().is_none())
+        .filter_map(|(name, _)| name.into_string().ok())
+        .filter(|name| name.starts_with("STATUS_CHECK_"))
+        .collect();
+    names.sort();
+    match names.first() {
+        Some(name) => not_utf8_variable(name),
+        None => Error::usage("an argument or variable is not valid UTF-8").hint(hint),
     }
 }
 

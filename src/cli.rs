@@ -104,7 +104,8 @@ pub struct GlobalArgs {
         global = true,
         env = "STATUS_CHECK_RETRIES",
         default_value = "4",
-        value_name = "N"
+        value_name = "N",
+        allow_hyphen_values = true
     )]
     pub retries: String,
 
@@ -232,7 +233,12 @@ pub struct WaitArgs {
     pub allow_empty: bool,
 
     /// Ask GitLab to retry a failed check up to N times before counting it failed
-    #[arg(long, default_value = "0", value_name = "N")]
+    #[arg(
+        long,
+        default_value = "0",
+        value_name = "N",
+        allow_hyphen_values = true
+    )]
     pub retry_failed: String,
 
     /// Write a JUnit XML report (for artifacts:reports:junit)

@@ -53,6 +53,7 @@ pub struct Config {
 
 impl Config {
     pub fn build(args: &GlobalArgs, ci: CiContext) -> Result<Config, Error> {
+        ci.check_unicode()?;
         Ok(Config {
             api_url: api_url(args, &ci)?,
             token: token(args, &ci)?,
@@ -183,7 +184,11 @@ fn api_url(args: &GlobalArgs, ci: &CiContext) -> Result<Option<Sourced<String>>,
 
 fn token(args: &GlobalArgs, ci: &CiContext) -> Result<Option<Sourced<Token>>, Error> {
     let bad = |message: String| {
-        Error::usage(message).hint("copy the token again without spaces or line breaks; a File variable may end with one newline")
+        if message.ends_with("is empty") {
+            Error::usage(message).hint("the value is set but empty: a job variable defined from another one (STATUS_CHECK_TOKEN: $MY_TOKEN) is empty when that one is missing, e.g. a protected variable in a pipeline for an unprotected branch")
+        } else {
+            Error::usage(message).hint("copy the token again without spaces or line breaks; a File variable may end with one newline")
+        }
     };
     if let Some(raw) = &args.token {
         let source = "--token/STATUS_CHECK_TOKEN";

@@ -25,8 +25,13 @@ use clap::Parser;
 
 /// Runs status-check with these arguments and returns the exit code.
 pub fn run(args: impl IntoIterator<Item = OsString>) -> u8 {
-    let cli = match cli::Cli::try_parse_from(args) {
+    let args: Vec<OsString> = args.into_iter().collect();
+    let cli = match cli::Cli::try_parse_from(&args) {
         Ok(cli) => cli,
+        Err(e) if e.kind() == clap::error::ErrorKind::InvalidUtf8 => {
+            // clap does not say which input: name it.
+            return output::emit_error(&ci::not_utf8(&args), cli::OutputFormat::Text);
+        }
         Err(e) => {
             let _ = e.print();
             // clap: 0 for --help/--version, 2 for usage errors.
