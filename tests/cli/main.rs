@@ -4,6 +4,7 @@ mod support;
 
 mod config;
 mod faults;
+mod input;
 mod list;
 mod report;
 mod retry;
