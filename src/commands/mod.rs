@@ -3,6 +3,7 @@
 mod list;
 mod report;
 mod retry;
+pub mod scope;
 pub mod targets;
 
 use std::cell::OnceCell;
@@ -38,18 +39,24 @@ impl<'a> Ctx<'a> {
     pub fn connect(cfg: &'a Config, log: &'a Log) -> Result<Ctx<'a>, Error> {
         let settings = ClientSettings {
             base_url: cfg.require_api_url()?.to_owned(),
-            token: cfg.require_token()?.clone(),
+            token: Some(cfg.require_token()?.clone()),
             ca_certs: cfg.tls_roots()?,
             request_timeout: cfg.request_timeout,
             retries: cfg.retries,
             retry_delay: cfg.retry_delay,
         };
-        Ok(Ctx {
+        Ok(Ctx::with_client(cfg, log, Client::new(settings, log)))
+    }
+
+    /// A context around a client built by the caller (`doctor` builds its
+    /// own, since a missing token or URL is a finding there, not an error).
+    pub fn with_client(cfg: &'a Config, log: &'a Log, client: Client<'a>) -> Ctx<'a> {
+        Ctx {
             cfg,
             log,
-            client: Client::new(settings, log),
+            client,
             version: OnceCell::new(),
-        })
+        }
     }
 
     pub fn project(&self) -> Result<&ProjectRef, Error> {

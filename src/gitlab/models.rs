@@ -122,6 +122,16 @@ pub struct ProjectCheck {
     pub protected_branches: Vec<BranchRef>,
 }
 
+impl ProjectCheck {
+    /// The names of the protected branches it is limited to (empty: all branches).
+    pub fn branch_names(&self) -> Vec<String> {
+        self.protected_branches
+            .iter()
+            .map(|b| b.name.clone())
+            .collect()
+    }
+}
+
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 pub struct BranchRef {
     pub id: u64,
