@@ -105,8 +105,12 @@ impl Config {
         )
         .unwrap_or(DEFAULT_REQUEST_TIMEOUT)
         .max(Duration::from_millis(100));
-        let retries = keep(&mut problems, Input::Retries, parse_count(&args.retries, "--retries", 20))
-            .unwrap_or(DEFAULT_RETRIES);
+        let retries = keep(
+            &mut problems,
+            Input::Retries,
+            parse_count(&args.retries, "--retries", 20),
+        )
+        .unwrap_or(DEFAULT_RETRIES);
         let retry_delay = keep(
             &mut problems,
             Input::RetryDelay,

@@ -1,5 +1,6 @@
 //! One module per command, and the context they share.
 
+mod doctor;
 mod list;
 mod report;
 mod retry;
@@ -21,7 +22,8 @@ pub fn dispatch(command: &Command, cfg: &Config, log: &Log) -> Result<Outcome, E
         Command::Report(args) => report::run(&Ctx::connect(cfg, log)?, args),
         Command::List => list::run(&Ctx::connect(cfg, log)?),
         Command::Retry(args) => retry::run(&Ctx::connect(cfg, log)?, args),
-        Command::Wait(_) | Command::Run(_) | Command::Doctor(_) | Command::Sync(_) => {
+        Command::Doctor(args) => Ok(doctor::run(cfg, log, args)),
+        Command::Wait(_) | Command::Run(_) | Command::Sync(_) => {
             Err(Error::usage("this command is not available in this build"))
         }
     }
