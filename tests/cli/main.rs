@@ -3,6 +3,7 @@
 mod support;
 
 mod config;
+mod doctor;
 mod list;
 mod report;
 mod retry;
