@@ -269,7 +269,11 @@ fn reporter_fails_on_role_and_the_licence_still_shows() {
         .has("role", "fail", "@reporter is Reporter on acme/app")
         .has("role", "fail", "Developer role")
         .has("licence", "ok", "available")
-        .has("checks", "fail", "cannot be read with this role")
+        .has(
+            "checks",
+            "skip",
+            "cannot be read with this role (403): see the role line",
+        )
         .no_request_to("/external_status_checks");
 }
 
