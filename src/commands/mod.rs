@@ -5,6 +5,8 @@ mod list;
 mod report;
 mod retry;
 pub mod scope;
+mod sync;
+pub mod sync_file;
 pub mod targets;
 
 use std::cell::OnceCell;
@@ -23,7 +25,8 @@ pub fn dispatch(command: &Command, cfg: &Config, log: &Log) -> Result<Outcome, E
         Command::List => list::run(&Ctx::connect(cfg, log)?),
         Command::Retry(args) => retry::run(&Ctx::connect(cfg, log)?, args),
         Command::Doctor(args) => Ok(doctor::run(cfg, log, args)),
-        Command::Wait(_) | Command::Run(_) | Command::Sync(_) => {
+        Command::Sync(args) => sync::run(cfg, log, args, &crate::ci::shared_secret),
+        Command::Wait(_) | Command::Run(_) => {
             Err(Error::usage("this command is not available in this build"))
         }
     }

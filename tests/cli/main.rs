@@ -7,4 +7,5 @@ mod doctor;
 mod list;
 mod report;
 mod retry;
+mod sync;
 mod transport;
