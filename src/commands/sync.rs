@@ -761,13 +761,16 @@ fn render(plan: &Plan, project: &str, file: &str, mode: Mode) -> Outcome {
     let changes = plan.changes();
     let in_sync = changes == 0;
     let summary = match (mode, in_sync) {
-        (_, true) => format!("{project} matches {file}: nothing to change"),
+        (_, true) => format!("project {project} matches {file}: nothing to change"),
         (Mode::DryRun, false) => format!(
-            "dry run: {} pending for {project}; nothing was changed (run without --dry-run to apply)",
+            "dry run: {} pending for project {project}; nothing was changed (run without --dry-run to apply)",
             plural(changes, "change")
         ),
         (Mode::Applied, false) => {
-            format!("applied {} to {project}", plural(plan.applied, "change"))
+            format!(
+                "applied {} to project {project}",
+                plural(plan.applied, "change")
+            )
         }
     };
     text.push_str(&summary);
