@@ -15,6 +15,7 @@ pub mod exit;
 pub mod gitlab;
 pub mod log;
 pub mod output;
+pub mod reports;
 pub mod secret;
 pub mod signals;
 

@@ -4,10 +4,13 @@ mod doctor;
 mod list;
 mod report;
 mod retry;
+mod run;
+mod schedule;
 pub mod scope;
 mod sync;
 pub mod sync_file;
 pub mod targets;
+mod wait;
 
 use std::cell::OnceCell;
 
@@ -24,11 +27,10 @@ pub fn dispatch(command: &Command, cfg: &Config, log: &Log) -> Result<Outcome, E
         Command::Report(args) => report::run(&Ctx::connect(cfg, log)?, args),
         Command::List => list::run(&Ctx::connect(cfg, log)?),
         Command::Retry(args) => retry::run(&Ctx::connect(cfg, log)?, args),
+        Command::Wait(args) => wait::run(&Ctx::connect(cfg, log)?, args),
+        Command::Run(args) => run::run(&Ctx::connect(cfg, log)?, args),
         Command::Doctor(args) => Ok(doctor::run(cfg, log, args)),
         Command::Sync(args) => sync::run(cfg, log, args, &crate::ci::shared_secret),
-        Command::Wait(_) | Command::Run(_) => {
-            Err(Error::usage("this command is not available in this build"))
-        }
     }
 }
 

@@ -7,5 +7,7 @@ mod doctor;
 mod list;
 mod report;
 mod retry;
+mod run;
 mod sync;
 mod transport;
+mod wait;
