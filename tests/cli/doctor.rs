@@ -759,6 +759,14 @@ fn invalid_inputs_are_lines_not_a_usage_error() {
     )
     .has("config", "fail", "--retry-delay")
     .has("role", "ok", "Developer");
+    Doctor::of(Test::new().env("CI_MERGE_REQUEST_IID", "seven"))
+        .code(1)
+        .has(
+            "mr",
+            "fail",
+            "the merge request IID `seven` from CI_MERGE_REQUEST_IID",
+        )
+        .has("checks", "skip", "no merge request");
 }
 
 #[test]
