@@ -3,11 +3,13 @@
 mod support;
 
 mod config;
+mod doctor;
 mod faults;
 mod input;
 mod list;
 mod report;
 mod retry;
 mod run;
+mod sync;
 mod transport;
 mod wait;
