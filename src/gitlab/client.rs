@@ -46,6 +46,9 @@ pub struct Client<'a> {
     retries: usize,
     retry_delay: Duration,
     log: &'a Log,
+    /// `host:port` of the proxy from the environment, when it applies to the
+    /// API host (never its credentials): errors say a proxy was in the way.
+    proxy: Option<String>,
     requests: Cell<u32>,
     deadline: Cell<Option<Instant>>,
 }
@@ -89,13 +92,18 @@ impl<'a> Client<'a> {
         // built-in Mozilla list, which would add ~250 KiB to every job's
         // image. For an http:// URL the list is unused and may be empty.
         let roots = RootCerts::Specific(Arc::new(settings.ca_certs));
+        let proxy = ureq::Proxy::try_from_env();
+        let proxy_in_use = proxy.as_ref().and_then(|p| {
+            let uri: ureq::http::Uri = settings.base_url.parse().ok()?;
+            (!p.is_no_proxy(&uri)).then(|| format!("{}:{}", p.host(), p.port()))
+        });
         let agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             // Never follow a redirect: the token must not reach another host.
             .max_redirects(0)
             .user_agent(concat!("status-check/", env!("CARGO_PKG_VERSION")))
             .timeout_connect(Some(settings.request_timeout.min(Duration::from_secs(10))))
-            .proxy(ureq::Proxy::try_from_env())
+            .proxy(proxy)
             .tls_config(TlsConfig::builder().root_certs(roots).build())
             .build()
             .new_agent();
@@ -107,6 +115,7 @@ impl<'a> Client<'a> {
             retries: settings.retries,
             retry_delay: settings.retry_delay,
             log,
+            proxy: proxy_in_use,
             requests: Cell::new(0),
             deadline: Cell::new(None),
         }
@@ -278,7 +287,7 @@ impl<'a> Client<'a> {
         let mut response = match result {
             Ok(response) => response,
             Err(e) => {
-                let kind = transport_error(&e);
+                let kind = through_proxy(transport_error(&e), self.proxy.as_deref());
                 self.log.detail(format!(
                     "{} {path} → {e} ({} ms)",
                     method.as_str(),
@@ -391,6 +400,23 @@ pub fn decode_detail(body: &str, error: &serde_json::Error) -> String {
     )
 }
 
+/// A connection failure names the proxy when one was in the way.
+fn through_proxy(kind: ApiErrorKind, proxy: Option<&str>) -> ApiErrorKind {
+    match (kind, proxy) {
+        (
+            ApiErrorKind::Transport {
+                kind: Transport::Connect,
+                detail,
+            },
+            Some(proxy),
+        ) => ApiErrorKind::Transport {
+            kind: Transport::Connect,
+            detail: format!("{detail}, through the proxy {proxy} (from the *_PROXY variables)"),
+        },
+        (kind, _) => kind,
+    }
+}
+
 /// A body that broke off after the status line: the transport error, with the status.
 fn body_error(status: u16, e: &ureq::Error) -> ApiErrorKind {
     match transport_error(e) {
@@ -411,8 +437,8 @@ fn body_error(status: u16, e: &ureq::Error) -> ApiErrorKind {
 fn transport_error(e: &ureq::Error) -> ApiErrorKind {
     let kind = match e {
         ureq::Error::HostNotFound => Transport::Dns,
-        ureq::Error::Timeout(_) => Transport::Timeout,
-        ureq::Error::ConnectionFailed => Transport::Connect,
+        ureq::Error::Timeout(_) | ureq::Error::BodyStalled => Transport::Timeout,
+        ureq::Error::ConnectionFailed | ureq::Error::ConnectProxyFailed(_) => Transport::Connect,
         ureq::Error::Tls(_) | ureq::Error::Rustls(_) | ureq::Error::Pem(_) => Transport::Tls,
         ureq::Error::BodyExceedsLimit(_) | ureq::Error::LargeResponseHeader(_, _) => {
             Transport::TooLarge
