@@ -11,5 +11,6 @@ mod report;
 mod retry;
 mod run;
 mod sync;
+mod tls;
 mod transport;
 mod wait;

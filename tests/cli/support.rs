@@ -155,6 +155,12 @@ impl Test {
         self.run_against(server)
     }
 
+    /// Like `run`, against the fake over HTTPS with this certificate chain and key.
+    pub fn run_tls(self, cert_chain_pem: &str, key_pem: &str) -> Run {
+        let server = FakeGitlab::start_tls(self.world.clone(), cert_chain_pem, key_pem);
+        self.run_against(server)
+    }
+
     pub fn run_against(mut self, server: FakeGitlab) -> Run {
         let env = self.env_for(&server);
         let started = std::time::Instant::now();
