@@ -26,7 +26,7 @@ use crate::support::*;
 
 /// Fast retries and short timeouts: the shapes of the retry schedule are
 /// unit-tested; here only the outcome matters.
-const GLOBAL: [&str; 7] = [
+pub(crate) const GLOBAL: [&str; 7] = [
     "--verbose",
     "--retries",
     "1",
@@ -44,7 +44,7 @@ enum Class {
 }
 
 #[derive(Clone, Debug)]
-enum Net {
+pub(crate) enum Net {
     Fault(FaultKind),
     /// Nothing listens at the API URL.
     Refused,
@@ -55,9 +55,9 @@ enum Net {
 }
 
 #[derive(Clone, Debug)]
-struct FaultCase {
-    name: &'static str,
-    net: Net,
+pub(crate) struct FaultCase {
+    pub name: &'static str,
+    pub net: Net,
     class: Class,
     /// What the error line says besides the endpoint.
     says: &'static str,
@@ -78,7 +78,7 @@ fn unix_now() -> u64 {
         .as_secs()
 }
 
-fn fault_cases() -> Vec<FaultCase> {
+pub(crate) fn fault_cases() -> Vec<FaultCase> {
     use Class::*;
     let case = |name, net, class, says| FaultCase {
         name,
@@ -274,6 +274,42 @@ struct Artifacts {
     dotenv: Option<String>,
 }
 
+/// `test` with the fault installed; for a redirect, the second server (keep
+/// it alive until its request log is checked).
+pub(crate) fn with_fault(mut test: Test, net: &Net) -> (Test, Option<FakeGitlab>) {
+    let mut other = None;
+    match net {
+        Net::Fault(kind) => {
+            test = test.fault(Fault::new(kind.clone()).times(100_000));
+        }
+        Net::Refused => {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            let port = listener.local_addr().unwrap().port();
+            drop(listener);
+            test = test.env("CI_API_V4_URL", &format!("http://127.0.0.1:{port}/api/v4"));
+        }
+        Net::Dns => {
+            test = test.env("CI_API_V4_URL", "http://gitlab.status-check.invalid/api/v4");
+        }
+        Net::Redirect => {
+            let second = FakeGitlab::start(World::new("17.5.0"));
+            let location = format!(
+                "{}/api/v4/projects/42/merge_requests/7/status_checks",
+                second.base_url()
+            );
+            test = test.fault(
+                Fault::new(FaultKind::Redirect {
+                    code: 302,
+                    location,
+                })
+                .times(100_000),
+            );
+            other = Some(second);
+        }
+    }
+    (test, other)
+}
+
 fn run_case(cmd: Cmd, case: &FaultCase, mode: Mode) -> (Run, Artifacts, Option<FakeGitlab>) {
     let mut id = 0;
     let mut test = Test::new()
@@ -306,36 +342,7 @@ fn run_case(cmd: Cmd, case: &FaultCase, mode: Mode) -> (Run, Artifacts, Option<F
         Cmd::RunPasses => test.args(&["run", "--check-id", &id, "--", "true"]),
         Cmd::RunFails => test.args(&["run", "--check-id", &id, "--", "sh", "-c", "exit 3"]),
     };
-    let mut other = None;
-    match &case.net {
-        Net::Fault(kind) => {
-            test = test.fault(Fault::new(kind.clone()).times(100_000));
-        }
-        Net::Refused => {
-            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-            let port = listener.local_addr().unwrap().port();
-            drop(listener);
-            test = test.env("CI_API_V4_URL", &format!("http://127.0.0.1:{port}/api/v4"));
-        }
-        Net::Dns => {
-            test = test.env("CI_API_V4_URL", "http://gitlab.status-check.invalid/api/v4");
-        }
-        Net::Redirect => {
-            let second = FakeGitlab::start(World::new("17.5.0"));
-            let location = format!(
-                "{}/api/v4/projects/42/merge_requests/7/status_checks",
-                second.base_url()
-            );
-            test = test.fault(
-                Fault::new(FaultKind::Redirect {
-                    code: 302,
-                    location,
-                })
-                .times(100_000),
-            );
-            other = Some(second);
-        }
-    }
+    let (test, other) = with_fault(test, &case.net);
     let run = test.run();
     let artifacts = Artifacts {
         junit: std::fs::read_to_string(&junit).ok(),
@@ -456,7 +463,11 @@ fn check(cmd: Cmd, case: &FaultCase, mode: Mode) -> Result<(), String> {
 
 /// Runs `jobs` on a few threads (the runs mostly wait on timers), collecting
 /// every failure.
-fn in_parallel<T: Sync>(jobs: &[T], threads: usize, f: impl Fn(&T) -> Result<(), String> + Sync) {
+pub(crate) fn in_parallel<T: Sync>(
+    jobs: &[T],
+    threads: usize,
+    f: impl Fn(&T) -> Result<(), String> + Sync,
+) {
     let next = AtomicUsize::new(0);
     let failures = Mutex::new(Vec::new());
     std::thread::scope(|s| {

@@ -10,6 +10,7 @@ mod list;
 mod report;
 mod retry;
 mod run;
+mod secrets;
 mod sync;
 mod tls;
 mod transport;
