@@ -12,6 +12,8 @@ pub mod config;
 pub mod duration;
 pub mod error;
 pub mod exit;
+#[cfg(test)]
+mod fuzz;
 pub mod gitlab;
 pub mod log;
 pub mod output;

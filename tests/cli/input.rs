@@ -421,7 +421,8 @@ fn files_status_check_writes_or_reads() {
 #[test]
 fn non_utf8_arguments_and_variables_are_named() {
     let bytes = |b: &[u8]| OsString::from_vec(b.to_vec());
-    let cases: Vec<(Vec<OsString>, Vec<(&str, OsString)>, &str)> = vec![
+    type Case = (Vec<OsString>, Vec<(&'static str, OsString)>, &'static str);
+    let cases: Vec<Case> = vec![
         (
             vec![
                 "report".into(),

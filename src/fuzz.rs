@@ -1,0 +1,391 @@
+//! Property tests ("fuzz targets") of everything status-check parses from
+//! GitLab or from the user: response bodies (models), error bodies, the
+//! pagination, `Retry-After` and `Poll-Interval` headers, the 409 message,
+//! durations, and what it writes from GitLab's data (JUnit, dotenv).
+//!
+//! Each `fuzz_*` test runs `PROPTEST_CASES` cases (2,000 when unset, so
+//! `cargo test` stays fast); `scripts/fuzz` runs them with many more. Every
+//! target checks "no panic" on arbitrary input plus a property of the result.
+
+use std::time::{Duration, UNIX_EPOCH};
+
+use proptest::prelude::*;
+use proptest::test_runner::Config;
+use serde_json::{Value, json};
+
+use crate::commands::schedule::{MAX_SERVER_FLOOR, Schedule};
+use crate::commands::short;
+use crate::duration;
+use crate::gitlab::client::{
+    decode_detail, error_message, next_page_from_link, one_line, parse_next_page,
+    parse_poll_interval, parse_retry_after,
+};
+use crate::gitlab::error::head_from_409;
+use crate::gitlab::httpdate;
+use crate::gitlab::models::{
+    CheckStatus, MergeRequest, MrCheck, PostedResponse, Project, ProjectCheck, ProtectedBranch,
+    TokenInfo, User, VersionInfo, role_name,
+};
+use crate::gitlab::version::ServerVersion;
+use crate::reports::{self, CheckResult, GateReport};
+use crate::secret::Token;
+
+/// Cases per target: `PROPTEST_CASES`, else 2,000.
+fn config() -> Config {
+    let mut config = Config::default();
+    if std::env::var_os("PROPTEST_CASES").is_none() {
+        config.cases = 2_000;
+    }
+    config
+}
+
+/// Any JSON value, a few levels deep, with the keys GitLab uses mixed in.
+fn any_json() -> impl Strategy<Value = Value> {
+    let key = prop_oneof![
+        Just("id".to_owned()),
+        Just("iid".to_owned()),
+        Just("name".to_owned()),
+        Just("status".to_owned()),
+        Just("external_url".to_owned()),
+        Just("sha".to_owned()),
+        Just("state".to_owned()),
+        Just("message".to_owned()),
+        Just("error".to_owned()),
+        Just("version".to_owned()),
+        Just("permissions".to_owned()),
+        Just("protected_branches".to_owned()),
+        Just("scopes".to_owned()),
+        ".{0,8}",
+    ];
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i64>().prop_map(Value::from),
+        any::<u64>().prop_map(Value::from),
+        any::<f64>().prop_map(|f| json!(f)),
+        ".{0,20}".prop_map(Value::String),
+    ];
+    leaf.prop_recursive(4, 48, 6, move |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+            prop::collection::vec((key.clone(), inner), 0..8)
+                .prop_map(|pairs| Value::Object(pairs.into_iter().collect())),
+        ]
+    })
+}
+
+/// Decodes `text` as every model; none may panic.
+fn decode_all(text: &str) {
+    let _ = serde_json::from_str::<Vec<MrCheck>>(text);
+    let _ = serde_json::from_str::<MrCheck>(text);
+    let _ = serde_json::from_str::<Vec<MergeRequest>>(text);
+    let _ = serde_json::from_str::<MergeRequest>(text);
+    let _ = serde_json::from_str::<VersionInfo>(text);
+    let _ = serde_json::from_str::<PostedResponse>(text);
+    let _ = serde_json::from_str::<Vec<ProjectCheck>>(text);
+    let _ = serde_json::from_str::<User>(text);
+    let _ = serde_json::from_str::<TokenInfo>(text);
+    let _ = serde_json::from_str::<Vec<ProtectedBranch>>(text);
+    if let Ok(project) = serde_json::from_str::<Project>(text) {
+        let _ = project.access_level().map(role_name);
+    }
+    let _ = serde_json::from_str::<Value>(text);
+}
+
+fn status_word() -> impl Strategy<Value = String> {
+    prop_oneof![
+        Just("passed".to_owned()),
+        Just("failed".to_owned()),
+        Just("pending".to_owned()),
+        Just("approved".to_owned()),
+        Just("pass".to_owned()),
+        ".{0,12}",
+    ]
+}
+
+fn expected_status(word: &str) -> CheckStatus {
+    match word {
+        "passed" | "approved" | "pass" => CheckStatus::Passed,
+        "failed" => CheckStatus::Failed,
+        "pending" => CheckStatus::Pending,
+        other => CheckStatus::Other(other.to_owned()),
+    }
+}
+
+/// A message as error_message must render it: one line, no control
+/// characters, at most 200 characters and an ellipsis.
+fn is_one_short_line(text: &str) -> bool {
+    !text.is_empty()
+        && text.chars().count() <= 201
+        && !text.chars().any(|c| c.is_control())
+        && text.trim() == text
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    /// Every model, from any text and from any JSON value.
+    #[test]
+    fn fuzz_models_from_any_body(text in ".{0,300}", value in any_json()) {
+        decode_all(&text);
+        decode_all(&value.to_string());
+        // A list wrapped around the value, as every list endpoint answers.
+        decode_all(&Value::Array(vec![value.clone(), value]).to_string());
+    }
+
+    /// The MR's status-check list as GitLab sends it (any era's words,
+    /// nulls, extra fields) reads back exactly.
+    #[test]
+    fn fuzz_mr_check_list(
+        checks in prop::collection::vec(
+            (any::<u64>(), ".{0,30}", proptest::option::of(".{0,40}"), status_word(), any::<bool>()),
+            0..20,
+        )
+    ) {
+        let body: Vec<Value> = checks
+            .iter()
+            .map(|(id, name, url, status, extra)| {
+                let mut v = json!({ "id": id, "name": name, "external_url": url, "status": status });
+                if *extra {
+                    v["hmac"] = json!(true);
+                    v["merge_request"] = json!({ "iid": 7 });
+                }
+                v
+            })
+            .collect();
+        let parsed: Vec<MrCheck> = serde_json::from_str(&Value::Array(body).to_string()).unwrap();
+        prop_assert_eq!(parsed.len(), checks.len());
+        for (check, (id, name, url, status, _)) in parsed.iter().zip(&checks) {
+            prop_assert_eq!(check.id, *id);
+            prop_assert_eq!(&check.name, name);
+            prop_assert_eq!(&check.external_url, &url.clone().unwrap_or_default());
+            prop_assert_eq!(&check.status, &expected_status(status));
+        }
+    }
+
+    /// A merge request with any head text; short() of it never panics.
+    #[test]
+    fn fuzz_merge_request(iid in any::<u64>(), sha in proptest::option::of(".{0,64}"), state in ".{0,10}") {
+        let body = json!({ "iid": iid, "sha": sha, "state": state, "project_id": null, "target_branch": null });
+        let mr: MergeRequest = serde_json::from_str(&body.to_string()).unwrap();
+        prop_assert_eq!(mr.iid, iid);
+        prop_assert_eq!(mr.is_open(), state == "opened");
+        if let Some(head) = mr.sha {
+            let s = short(&head);
+            prop_assert!(head.starts_with(s));
+            prop_assert!(s.chars().count() <= 8);
+        }
+    }
+
+    /// GitLab's message from any error body: never a panic, always one short line.
+    #[test]
+    fn fuzz_error_message(
+        status in 100u16..600,
+        content_type in prop_oneof![Just(""), Just("application/json"), Just("text/html"), Just("text/plain")],
+        body in ".{0,400}",
+        value in any_json(),
+        title in ".{0,60}",
+    ) {
+        for body in [
+            body.clone(),
+            value.to_string(),
+            json!({ "message": body }).to_string(),
+            json!({ "message": value }).to_string(),
+            json!({ "error": body, "error_description": title }).to_string(),
+            format!("<html><head><title>{title}</title></head><body>{body}</body></html>"),
+        ] {
+            let message = error_message(status, content_type, &body);
+            prop_assert!(is_one_short_line(&message), "{:?} from {:?}", message, body);
+        }
+    }
+
+    /// A plain message comes through unchanged.
+    #[test]
+    fn fuzz_error_message_keeps_plain_text(words in prop::collection::vec("[A-Za-z0-9:.]{1,10}", 1..10)) {
+        let text = words.join(" ");
+        prop_assert_eq!(error_message(409, "application/json", &json!({ "message": text }).to_string()), text);
+    }
+
+    /// Why a 2xx body is not JSON: one line, whatever the body.
+    #[test]
+    fn fuzz_decode_detail(body in ".{0,400}") {
+        let err = serde_json::from_str::<Vec<MrCheck>>(&body).err();
+        if let Some(err) = err {
+            let detail = decode_detail(&body, &err);
+            prop_assert!(is_one_short_line(&detail), "{:?}", detail);
+        }
+    }
+
+    #[test]
+    fn fuzz_one_line(text in ".{0,300}", max in 0usize..250) {
+        let line = one_line(&text, max);
+        prop_assert!(line.chars().count() <= max + 1);
+        prop_assert!(!line.chars().any(|c| c.is_control() || c == '\n'));
+    }
+
+    /// `Retry-After`: any text; seconds exactly; any HTTP date relative to now.
+    #[test]
+    fn fuzz_retry_after(text in ".{0,40}", secs in any::<u64>(), at in 0u64..253_402_300_799, now in 0u64..253_402_300_799) {
+        let now = UNIX_EPOCH + Duration::from_secs(now);
+        let _ = parse_retry_after(&text, now);
+        prop_assert_eq!(parse_retry_after(&format!(" {secs} "), now), Some(Duration::from_secs(secs)));
+        let date = fake_gitlab::http_date(at);
+        let wanted = (UNIX_EPOCH + Duration::from_secs(at))
+            .duration_since(now)
+            .unwrap_or(Duration::ZERO);
+        prop_assert_eq!(parse_retry_after(&date, now), Some(wanted), "{}", date);
+    }
+
+    /// The HTTP date parser round-trips the fake's own formatter (an
+    /// independent implementation) and never panics on near-misses.
+    #[test]
+    fn fuzz_http_date(at in 0u64..253_402_300_799, mutation in 0usize..29, byte in any::<u8>(), text in ".{0,40}") {
+        let date = fake_gitlab::http_date(at);
+        prop_assert_eq!(httpdate::parse(&date), Some(UNIX_EPOCH + Duration::from_secs(at)));
+        let mut bytes = date.into_bytes();
+        bytes[mutation % 29] = byte;
+        let _ = httpdate::parse(&String::from_utf8_lossy(&bytes));
+        let _ = httpdate::parse(&text);
+    }
+
+    /// A GitLab `Link` header (any order, any extra parameters) gives the
+    /// next page; any text gives no panic.
+    #[test]
+    fn fuzz_link_header(
+        pages in prop::collection::vec((prop_oneof![Just("prev"), Just("next"), Just("first"), Just("last")], any::<u32>()), 0..5),
+        extra in "[a-z_]{1,8}=[a-z0-9%]{0,8}",
+        text in ".{0,200}",
+    ) {
+        let _ = next_page_from_link(&text);
+        let link = pages
+            .iter()
+            .map(|(rel, page)| format!("<https://gitlab.example.com/api/v4/projects/42/merge_requests/7/status_checks?{extra}&page={page}&per_page=100>; rel=\"{rel}\""))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let wanted = pages.iter().find(|(rel, _)| *rel == "next").map(|(_, page)| *page);
+        // `extra` may itself be a `page=` parameter; only then can it differ.
+        if !extra.starts_with("page=") {
+            prop_assert_eq!(next_page_from_link(&link), wanted, "{}", link);
+        }
+    }
+
+    /// `X-Next-Page` wins over `Link`; an empty one (the last page) defers to it.
+    #[test]
+    fn fuzz_next_page_headers(x_next in ".{0,12}", link in ".{0,80}", page in any::<u32>()) {
+        let _ = parse_next_page(Some(&x_next), Some(&link));
+        prop_assert_eq!(parse_next_page(Some(&page.to_string()), Some(&link)), Some(page));
+        prop_assert_eq!(parse_next_page(Some(""), None), None);
+    }
+
+    /// `Poll-Interval`: any header keeps the gate's delay between its
+    /// interval and the larger of --max-interval and the 5-minute cap.
+    #[test]
+    fn fuzz_poll_interval(
+        header in prop_oneof![".{0,24}", any::<i64>().prop_map(|n| n.to_string())],
+        interval_ms in 1u64..60_000,
+        extra_ms in 0u64..600_000,
+        explicit in any::<bool>(),
+        seed in any::<u64>(),
+    ) {
+        let interval = Duration::from_millis(interval_ms);
+        let max_interval = interval + Duration::from_millis(extra_ms);
+        let mut schedule = Schedule::new(interval, max_interval, explicit).seeded(seed);
+        schedule.observe_poll_interval(parse_poll_interval(&header));
+        let ceiling = max_interval.max(MAX_SERVER_FLOOR);
+        for _ in 0..8 {
+            let delay = schedule.next_delay();
+            prop_assert!(delay >= interval && delay <= ceiling, "{:?} for {:?}", delay, header);
+        }
+    }
+
+    /// The head SHA in a 409: found when GitLab names one, nothing invented otherwise.
+    #[test]
+    fn fuzz_409_head(text in ".{0,120}", head in "[0-9a-f]{40}") {
+        if let Some(found) = head_from_409(&text) {
+            prop_assert!(text.contains(found));
+            prop_assert!(found.len() >= 7 && found.bytes().all(|b| b.is_ascii_hexdigit()));
+        }
+        let message = format!("SHA does not match HEAD of source branch: {head}");
+        prop_assert_eq!(head_from_409(&message), Some(head.as_str()));
+    }
+
+    /// `GET /version` and CI_SERVER_VERSION: any text, and every real form.
+    #[test]
+    fn fuzz_server_version(text in ".{0,30}", major in any::<u32>(), minor in any::<u32>(), suffix in prop_oneof![Just(""), Just("-ee"), Just("-pre"), Just("+abc")]) {
+        let _ = ServerVersion::parse(&text);
+        let _ = ServerVersion::from_parts(&text, &text);
+        prop_assert_eq!(
+            ServerVersion::parse(&format!("{major}.{minor}.3{suffix}")),
+            Some(ServerVersion::new(major, minor))
+        );
+    }
+
+    /// Durations: any text; every sum of parts that fits the week reads back.
+    #[test]
+    fn fuzz_duration(
+        text in ".{0,24}",
+        parts in prop::collection::vec((0u64..100_000, prop_oneof![Just("ms"), Just("s"), Just("m"), Just("h")]), 1..5),
+        millis in any::<u64>(),
+    ) {
+        if let Ok(d) = duration::parse(&text) {
+            prop_assert!(d <= Duration::from_secs(7 * 24 * 3600));
+        }
+        let text: String = parts.iter().map(|(n, unit)| format!("{n}{unit}")).collect();
+        let total: u128 = parts
+            .iter()
+            .map(|(n, unit)| u128::from(*n) * match *unit { "ms" => 1, "s" => 1_000, "m" => 60_000, _ => 3_600_000 })
+            .sum();
+        match duration::parse(&text) {
+            Ok(d) => prop_assert_eq!(d.as_millis(), total),
+            Err(_) => prop_assert!(total > 7 * 24 * 3_600_000, "{} refused", text),
+        }
+        let _ = duration::human(Duration::from_millis(millis));
+    }
+
+    /// Tokens: whatever is accepted carries no whitespace or control character.
+    #[test]
+    fn fuzz_token(raw in ".{0,40}") {
+        if let Ok(token) = Token::parse(&raw, "fuzz") {
+            prop_assert!(!token.expose().chars().any(|c| c.is_whitespace() || c.is_control()));
+            prop_assert_eq!(format!("{token:?}"), "Token(redacted)");
+        }
+    }
+
+    /// Project references: an accepted one is URL-safe.
+    #[test]
+    fn fuzz_project(raw in ".{0,40}") {
+        if let Some(project) = crate::config::parse_project(&raw) {
+            prop_assert!(!project.encoded.contains('/'));
+            prop_assert!(project.encoded.bytes().all(|b| b.is_ascii_alphanumeric() || b"%_-.".contains(&b)));
+        }
+    }
+
+    /// Reports from GitLab's names and words: the JUnit file parses as XML
+    /// with one testcase per check; the dotenv file has one KEY=VALUE line
+    /// per variable and nothing a name or status could add.
+    #[test]
+    fn fuzz_reports(
+        checks in prop::collection::vec((1u64..4, ".{0,20}", status_word(), 0f64..1e6), 0..25),
+        result in prop_oneof![Just("passed"), Just("failed"), Just("timeout"), Just("stale"), Just("error")],
+        waited in 0f64..1e7,
+    ) {
+        let checks: Vec<CheckResult> = checks
+            .into_iter()
+            .map(|(iid, name, status, seconds)| CheckResult { iid, name, status, seconds })
+            .collect();
+        let report = GateReport { result, sha: "0123456789abcdef0123456789abcdef01234567", waited_seconds: waited, checks: &checks };
+        let xml = reports::junit(&report);
+        let doc = roxmltree::Document::parse(&xml);
+        prop_assert!(doc.is_ok(), "{:?}\n{}", doc.err(), xml);
+        let doc = doc.unwrap();
+        let cases = doc.descendants().filter(|n| n.has_tag_name("testcase")).count();
+        prop_assert_eq!(cases, checks.len());
+        let env = reports::dotenv(&report);
+        let lines: Vec<&str> = env.lines().collect();
+        prop_assert_eq!(lines.len(), 5 + checks.len().min(15), "{}", env);
+        for line in lines {
+            let (key, _) = line.split_once('=').unwrap();
+            prop_assert!(key.starts_with("STATUS_CHECK") && key.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_'), "{}", line);
+        }
+    }
+}
