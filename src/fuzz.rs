@@ -55,7 +55,7 @@ fn any_json() -> impl Strategy<Value = Value> {
         Just("permissions".to_owned()),
         Just("protected_branches".to_owned()),
         Just("scopes".to_owned()),
-        ".{0,8}",
+        "(?s).{0,8}",
     ];
     let leaf = prop_oneof![
         Just(Value::Null),
@@ -63,7 +63,7 @@ fn any_json() -> impl Strategy<Value = Value> {
         any::<i64>().prop_map(Value::from),
         any::<u64>().prop_map(Value::from),
         any::<f64>().prop_map(|f| json!(f)),
-        ".{0,20}".prop_map(Value::String),
+        "(?s).{0,20}".prop_map(Value::String),
     ];
     leaf.prop_recursive(4, 48, 6, move |inner| {
         prop_oneof![
@@ -99,7 +99,7 @@ fn status_word() -> impl Strategy<Value = String> {
         Just("pending".to_owned()),
         Just("approved".to_owned()),
         Just("pass".to_owned()),
-        ".{0,12}",
+        "(?s).{0,12}",
     ]
 }
 
@@ -126,7 +126,7 @@ proptest! {
 
     /// Every model, from any text and from any JSON value.
     #[test]
-    fn fuzz_models_from_any_body(text in ".{0,300}", value in any_json()) {
+    fn fuzz_models_from_any_body(text in "(?s).{0,300}", value in any_json()) {
         decode_all(&text);
         decode_all(&value.to_string());
         // A list wrapped around the value, as every list endpoint answers.
@@ -138,7 +138,7 @@ proptest! {
     #[test]
     fn fuzz_mr_check_list(
         checks in prop::collection::vec(
-            (any::<u64>(), ".{0,30}", proptest::option::of(".{0,40}"), status_word(), any::<bool>()),
+            (any::<u64>(), "(?s).{0,30}", proptest::option::of("(?s).{0,40}"), status_word(), any::<bool>()),
             0..20,
         )
     ) {
@@ -165,7 +165,7 @@ proptest! {
 
     /// A merge request with any head text; short() of it never panics.
     #[test]
-    fn fuzz_merge_request(iid in any::<u64>(), sha in proptest::option::of(".{0,64}"), state in ".{0,10}") {
+    fn fuzz_merge_request(iid in any::<u64>(), sha in proptest::option::of("(?s).{0,64}"), state in "(?s).{0,10}") {
         let body = json!({ "iid": iid, "sha": sha, "state": state, "project_id": null, "target_branch": null });
         let mr: MergeRequest = serde_json::from_str(&body.to_string()).unwrap();
         prop_assert_eq!(mr.iid, iid);
@@ -182,9 +182,9 @@ proptest! {
     fn fuzz_error_message(
         status in 100u16..600,
         content_type in prop_oneof![Just(""), Just("application/json"), Just("text/html"), Just("text/plain")],
-        body in ".{0,400}",
+        body in "(?s).{0,400}",
         value in any_json(),
-        title in ".{0,60}",
+        title in "(?s).{0,60}",
     ) {
         for body in [
             body.clone(),
@@ -208,7 +208,7 @@ proptest! {
 
     /// Why a 2xx body is not JSON: one line, whatever the body.
     #[test]
-    fn fuzz_decode_detail(body in ".{0,400}") {
+    fn fuzz_decode_detail(body in "(?s).{0,400}") {
         let err = serde_json::from_str::<Vec<MrCheck>>(&body).err();
         if let Some(err) = err {
             let detail = decode_detail(&body, &err);
@@ -217,7 +217,7 @@ proptest! {
     }
 
     #[test]
-    fn fuzz_one_line(text in ".{0,300}", max in 0usize..250) {
+    fn fuzz_one_line(text in "(?s).{0,300}", max in 0usize..250) {
         let line = one_line(&text, max);
         prop_assert!(line.chars().count() <= max + 1);
         prop_assert!(!line.chars().any(|c| c.is_control() || c == '\n'));
@@ -225,7 +225,7 @@ proptest! {
 
     /// `Retry-After`: any text; seconds exactly; any HTTP date relative to now.
     #[test]
-    fn fuzz_retry_after(text in ".{0,40}", secs in any::<u64>(), at in 0u64..253_402_300_799, now in 0u64..253_402_300_799) {
+    fn fuzz_retry_after(text in "(?s).{0,40}", secs in any::<u64>(), at in 0u64..253_402_300_799, now in 0u64..253_402_300_799) {
         let now = UNIX_EPOCH + Duration::from_secs(now);
         let _ = parse_retry_after(&text, now);
         prop_assert_eq!(parse_retry_after(&format!(" {secs} "), now), Some(Duration::from_secs(secs)));
@@ -239,7 +239,7 @@ proptest! {
     /// The HTTP date parser round-trips the fake's own formatter (an
     /// independent implementation) and never panics on near-misses.
     #[test]
-    fn fuzz_http_date(at in 0u64..253_402_300_799, mutation in 0usize..29, byte in any::<u8>(), text in ".{0,40}") {
+    fn fuzz_http_date(at in 0u64..253_402_300_799, mutation in 0usize..29, byte in any::<u8>(), text in "(?s).{0,40}") {
         let date = fake_gitlab::http_date(at);
         prop_assert_eq!(httpdate::parse(&date), Some(UNIX_EPOCH + Duration::from_secs(at)));
         let mut bytes = date.into_bytes();
@@ -254,7 +254,7 @@ proptest! {
     fn fuzz_link_header(
         pages in prop::collection::vec((prop_oneof![Just("prev"), Just("next"), Just("first"), Just("last")], any::<u32>()), 0..5),
         extra in "[a-z_]{1,8}=[a-z0-9%]{0,8}",
-        text in ".{0,200}",
+        text in "(?s).{0,200}",
     ) {
         let _ = next_page_from_link(&text);
         let link = pages
@@ -271,7 +271,7 @@ proptest! {
 
     /// `X-Next-Page` wins over `Link`; an empty one (the last page) defers to it.
     #[test]
-    fn fuzz_next_page_headers(x_next in ".{0,12}", link in ".{0,80}", page in any::<u32>()) {
+    fn fuzz_next_page_headers(x_next in "(?s).{0,12}", link in "(?s).{0,80}", page in any::<u32>()) {
         let _ = parse_next_page(Some(&x_next), Some(&link));
         prop_assert_eq!(parse_next_page(Some(&page.to_string()), Some(&link)), Some(page));
         prop_assert_eq!(parse_next_page(Some(""), None), None);
@@ -281,7 +281,7 @@ proptest! {
     /// interval and the larger of --max-interval and the 5-minute cap.
     #[test]
     fn fuzz_poll_interval(
-        header in prop_oneof![".{0,24}", any::<i64>().prop_map(|n| n.to_string())],
+        header in prop_oneof!["(?s).{0,24}", any::<i64>().prop_map(|n| n.to_string())],
         interval_ms in 1u64..60_000,
         extra_ms in 0u64..600_000,
         explicit in any::<bool>(),
@@ -300,7 +300,7 @@ proptest! {
 
     /// The head SHA in a 409: found when GitLab names one, nothing invented otherwise.
     #[test]
-    fn fuzz_409_head(text in ".{0,120}", head in "[0-9a-f]{40}") {
+    fn fuzz_409_head(text in "(?s).{0,120}", head in "[0-9a-f]{40}") {
         if let Some(found) = head_from_409(&text) {
             prop_assert!(text.contains(found));
             prop_assert!(found.len() >= 7 && found.bytes().all(|b| b.is_ascii_hexdigit()));
@@ -311,7 +311,7 @@ proptest! {
 
     /// `GET /version` and CI_SERVER_VERSION: any text, and every real form.
     #[test]
-    fn fuzz_server_version(text in ".{0,30}", major in any::<u32>(), minor in any::<u32>(), suffix in prop_oneof![Just(""), Just("-ee"), Just("-pre"), Just("+abc")]) {
+    fn fuzz_server_version(text in "(?s).{0,30}", major in any::<u32>(), minor in any::<u32>(), suffix in prop_oneof![Just(""), Just("-ee"), Just("-pre"), Just("+abc")]) {
         let _ = ServerVersion::parse(&text);
         let _ = ServerVersion::from_parts(&text, &text);
         prop_assert_eq!(
@@ -323,7 +323,7 @@ proptest! {
     /// Durations: any text; every sum of parts that fits the week reads back.
     #[test]
     fn fuzz_duration(
-        text in ".{0,24}",
+        text in "(?s).{0,24}",
         parts in prop::collection::vec((0u64..100_000, prop_oneof![Just("ms"), Just("s"), Just("m"), Just("h")]), 1..5),
         millis in any::<u64>(),
     ) {
@@ -344,7 +344,7 @@ proptest! {
 
     /// Tokens: whatever is accepted carries no whitespace or control character.
     #[test]
-    fn fuzz_token(raw in ".{0,40}") {
+    fn fuzz_token(raw in "(?s).{0,40}") {
         if let Ok(token) = Token::parse(&raw, "fuzz") {
             prop_assert!(!token.expose().chars().any(|c| c.is_whitespace() || c.is_control()));
             prop_assert_eq!(format!("{token:?}"), "Token(redacted)");
@@ -353,7 +353,7 @@ proptest! {
 
     /// Project references: an accepted one is URL-safe.
     #[test]
-    fn fuzz_project(raw in ".{0,40}") {
+    fn fuzz_project(raw in "(?s).{0,40}") {
         if let Some(project) = crate::config::parse_project(&raw) {
             prop_assert!(!project.encoded.contains('/'));
             prop_assert!(project.encoded.bytes().all(|b| b.is_ascii_alphanumeric() || b"%_-.".contains(&b)));
@@ -365,7 +365,7 @@ proptest! {
     /// per variable and nothing a name or status could add.
     #[test]
     fn fuzz_reports(
-        checks in prop::collection::vec((1u64..4, ".{0,20}", status_word(), 0f64..1e6), 0..25),
+        checks in prop::collection::vec((1u64..4, "(?s).{0,20}", status_word(), 0f64..1e6), 0..25),
         result in prop_oneof![Just("passed"), Just("failed"), Just("timeout"), Just("stale"), Just("error")],
         waited in 0f64..1e7,
     ) {
