@@ -96,8 +96,10 @@ fn escape(text: &str) -> String {
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&apos;"),
-            // Characters XML 1.0 cannot carry at all.
+            // Characters XML 1.0 cannot carry at all: C0 controls but
+            // tab and line breaks, and the non-characters U+FFFE, U+FFFF.
             c if (c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r') => out.push('?'),
+            '\u{fffe}' | '\u{ffff}' => out.push('?'),
             c => out.push(c),
         }
     }
@@ -240,6 +242,23 @@ mod tests {
         assert!(xml.contains("<failure type=\"failed\""));
         assert!(xml.contains("<error type=\"timeout\""));
         assert!(!xml.contains("<ense>"));
+    }
+
+    #[test]
+    fn junit_replaces_what_xml_cannot_carry() {
+        let checks = vec![CheckResult {
+            iid: 7,
+            name: "a\u{fffe}b\u{ffff}\u{1}c".into(),
+            status: "passed".into(),
+            seconds: 1.0,
+        }];
+        let xml = junit(&GateReport {
+            result: "passed",
+            sha: "abc",
+            waited_seconds: 1.0,
+            checks: &checks,
+        });
+        assert!(xml.contains("name=\"a?b??c\""), "{xml}");
     }
 
     #[test]
