@@ -16,6 +16,7 @@ pub mod gitlab;
 pub mod log;
 pub mod output;
 pub mod secret;
+pub mod signals;
 
 use std::ffi::OsString;
 

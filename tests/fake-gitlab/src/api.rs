@@ -140,6 +140,8 @@ fn push_json(out: &mut Vec<(String, String)>, k: &str, v: Value) {
     match v {
         Value::Null => {}
         Value::String(s) => out.push((k.to_string(), s)),
+        // An empty array is present but empty (e.g. `protected_branch_ids: []` clears).
+        Value::Array(a) if a.is_empty() => out.push((k.to_string(), String::new())),
         Value::Array(a) => a.into_iter().for_each(|x| push_json(out, k, x)),
         other => out.push((k.to_string(), other.to_string())),
     }

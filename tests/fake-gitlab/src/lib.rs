@@ -5,6 +5,25 @@
 //! checks (authentication, project, licence, role, parameters), pagination headers,
 //! version-dependent status values. Tests set up a [`World`], start a [`FakeGitlab`],
 //! inject [`Fault`]s and timeline [`Event`]s, and inspect the request log.
+//!
+//! Decisions worth knowing when writing tests against it:
+//! - Per request, in order: log it, fire due `AfterMs` events, count an MR-list poll and
+//!   fire due `AfterPolls` events, then the first matching fault (which skips the rate
+//!   limiter), else the rate limiter, else the endpoint.
+//! - The rate limiter's window holds the requests it admitted; `Retry-After` is the time
+//!   until the oldest of them leaves the 60 s window.
+//! - `Reset` and `ResetMidBody` log status 0. `ResetMidBody`, `SlowDrip` and `Delay` run the
+//!   real endpoint, so a POST hit by them does change the world.
+//! - Unknown routes (and the retry route before 15.7) answer 404 before authentication.
+//! - A job token acts as Reporter and is accepted only by `GET merge_requests/:iid` and
+//!   `GET repository/commits/:sha/merge_requests`.
+//! - Statuses as read: before 15.0 `passed` shows as `approved`; from 15.0 a stored
+//!   `approved` shows as `passed`; a stored `pending` at least `pending_timeout_ms` old shows
+//!   as `failed` (so `Some(0)` times out at once).
+//! - `detailed_merge_status` is `not_open` for MRs that are not opened.
+//! - [`SHA_B`], [`SHA_C`], [`MERGE_SHA`] and [`BASE_SHA`] are known commits of project 42
+//!   (in no MR until pushed), so `commits/:sha/merge_requests` answers `[]` for them; any
+//!   other unknown SHA gets 404 Commit Not Found.
 
 mod api;
 mod http;
