@@ -1,4 +1,5 @@
 # shellcheck shell=bash
+# shellcheck disable=SC2034 # variables set here are read by the scripts that source this
 # Shared helpers for scripts/ and scripts/suites/: sourced, never run.
 #
 # Everything a suite needs is installed here, idempotently: a tool that is
@@ -189,10 +190,11 @@ stop_fake_gitlab() {
   fi
 }
 
-# The MR's checks as "name=status" lines, sorted by name, read from the API
-# with the fake Developer token (python3: curl is not on a bare machine).
+# The checks of MR !7 of project 42 as "name=status" lines, sorted by name,
+# read from the API with the fake Developer token (python3: curl is not on a
+# bare machine).
 fake_statuses() {
-  python3 - "$FAKE_URL/api/v4/projects/${1:-42}/merge_requests/${2:-7}/status_checks" <<'EOF'
+  python3 - "$FAKE_URL/api/v4/projects/42/merge_requests/7/status_checks" <<'EOF'
 import json, sys, urllib.request
 req = urllib.request.Request(sys.argv[1], headers={"PRIVATE-TOKEN": "glpat-dev-0000000000000000001"})
 checks = json.load(urllib.request.urlopen(req, timeout=10))
