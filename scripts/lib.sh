@@ -31,8 +31,10 @@ AARCH64_TARGET=aarch64-unknown-linux-musl
 
 # ---------------------------------------------------------------- output
 
-step() { printf '\n==> %s\n' "$*"; }
-info() { printf '    %s\n' "$*"; }
+# step and info go to stderr: the build helpers run inside $(...), where
+# stdout is their result.
+step() { printf '\n==> %s\n' "$*" >&2; }
+info() { printf '    %s\n' "$*" >&2; }
 warn() { printf '\n!!! WARNING: %s\n\n' "$*" >&2; }
 die() {
   printf '\nFAILED: %s\n' "$*" >&2
@@ -43,7 +45,7 @@ die() {
 PASSED=0
 ok() {
   PASSED=$((PASSED + 1))
-  printf '    ok: %s\n' "$*"
+  printf '    ok: %s\n' "$*" >&2
 }
 
 # Human-readable size: 2048248 -> "2048248 bytes (1.95 MiB)".
