@@ -137,6 +137,10 @@ pub enum Command {
     /// Wait until every selected check has passed (a merge gate)
     Wait(WaitArgs),
     /// Run a command as a status check: pending, run, passed/failed
+    #[command(
+        after_help = "Exit code: CMD's own (127 not found, 126 not executable, 128+N ended by signal N). \
+                      Only when CMD succeeded does a failed final report change it: 4 stale SHA, 5 API error."
+    )]
     Run(RunArgs),
     /// Diagnose why status checks do or do not work in this pipeline
     Doctor(DoctorArgs),
@@ -256,7 +260,7 @@ pub struct RunArgs {
     )]
     pub heartbeat: String,
 
-    /// Do not post `pending` before running the command
+    /// Do not post `pending` before running the command (nor heartbeats)
     #[arg(long)]
     pub no_pending: bool,
 
@@ -285,4 +289,9 @@ pub struct SyncArgs {
     /// Delete checks that are not in the file
     #[arg(long)]
     pub prune: bool,
+
+    /// Send every check's shared secret again (GitLab cannot show a secret,
+    /// so sync otherwise sends one only when a check gains one)
+    #[arg(long, env = "STATUS_CHECK_ROTATE_SECRETS")]
+    pub rotate_secrets: bool,
 }

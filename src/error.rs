@@ -12,6 +12,10 @@ pub struct Error {
     pub code: Code,
     pub message: String,
     pub hints: Vec<String>,
+    /// GitLab or the network failed in a way a later attempt may not
+    /// (a 5xx, 429, reset or timeout that outlived the retries). Lets a
+    /// command tell "GitLab is having a bad minute" from "this cannot work".
+    pub transient: bool,
 }
 
 impl Error {
@@ -20,6 +24,7 @@ impl Error {
             code,
             message: message.into(),
             hints: Vec::new(),
+            transient: false,
         }
     }
 
@@ -41,6 +46,12 @@ impl Error {
     /// A check failed or a retry was refused.
     pub fn check_failed(message: impl Into<String>) -> Error {
         Error::new(Code::CheckFailed, message)
+    }
+
+    /// Marks the failure as one a later attempt may not repeat.
+    pub fn as_transient(mut self) -> Error {
+        self.transient = true;
+        self
     }
 
     pub fn hint(mut self, hint: impl Into<String>) -> Error {

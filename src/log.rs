@@ -51,10 +51,10 @@ impl Log {
     }
 
     /// Opens a collapsible section in the GitLab job log (plain header outside CI).
-    pub fn section_start(&self, id: &str, header: &str) {
+    pub fn section_start(&self, id: &str, header: &str, collapsed: bool) {
         if self.in_ci {
             write_line(&format!(
-                "\x1b[0Ksection_start:{}:{id}[collapsed=true]\r\x1b[0K{header}",
+                "\x1b[0Ksection_start:{}:{id}[collapsed={collapsed}]\r\x1b[0K{header}",
                 unix_now()
             ));
         } else {

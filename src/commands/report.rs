@@ -2,12 +2,13 @@
 
 use serde_json::{Value, json};
 
+use super::scope::{self, Scope};
 use super::targets::{self, Targets};
 use super::{CheckRef, Ctx, short};
 use crate::cli::{ReportArgs, ReportStatus};
 use crate::error::Error;
 use crate::exit::Code;
-use crate::gitlab::models::{PostedResponse, ProjectCheck};
+use crate::gitlab::models::PostedResponse;
 use crate::gitlab::version::StatusParam;
 use crate::gitlab::{ApiError, CheckStatus, MrCheck};
 use crate::output::Outcome;
@@ -79,25 +80,48 @@ pub fn report_one(
     status: ReportStatus,
     include_status: bool,
 ) -> Result<Option<Reported>, Error> {
-    let resolved = match check {
-        CheckRef::Id(id) => MrCheck {
+    let Some(resolved) = resolve(ctx, check, iid)? else {
+        return Ok(None);
+    };
+    post_status(ctx, check, &resolved, iid, sha, status, include_status).map(Some)
+}
+
+/// The check as MR `iid` lists it: by id without a request, by name through
+/// the MR's own list (which a Developer may read). `None` when the name is
+/// not listed on this MR.
+pub fn resolve(ctx: &Ctx, check: &CheckRef, iid: u64) -> Result<Option<MrCheck>, Error> {
+    match check {
+        CheckRef::Id(id) => Ok(Some(MrCheck {
             id: *id,
             name: format!("#{id}"),
             external_url: String::new(),
             status: CheckStatus::Pending,
-        },
+        })),
         CheckRef::Name(_) => {
             let listing = ctx.mr_checks(iid)?;
-            match listing.items.into_iter().find(|c| check.matches(c)) {
-                Some(found) => found,
-                None => {
-                    ctx.log
-                        .detail(format!("{} does not apply to !{iid}", check.describe()));
-                    return Ok(None);
-                }
+            let found = listing.items.into_iter().find(|c| check.matches(c));
+            if found.is_none() {
+                ctx.log
+                    .detail(format!("{} does not apply to !{iid}", check.describe()));
             }
+            Ok(found)
         }
-    };
+    }
+}
+
+/// Posts one response for a check already resolved on MR `iid` (`check` is
+/// how the user named it, for messages). A 409 becomes `stale()`; a POST
+/// whose outcome is unknown is checked against the MR's list before it is
+/// sent again.
+pub fn post_status(
+    ctx: &Ctx,
+    check: &CheckRef,
+    resolved: &MrCheck,
+    iid: u64,
+    sha: &str,
+    status: ReportStatus,
+    include_status: bool,
+) -> Result<Reported, Error> {
     let path = format!("{}/status_check_responses", ctx.mr_path(iid)?);
     let mut body = json!({ "sha": sha, "external_status_check_id": resolved.id });
     if include_status {
@@ -106,11 +130,11 @@ pub fn report_one(
     for _ in 0..MAX_UNCERTAIN_POSTS {
         match ctx.client.post::<PostedResponse>(&path, &body) {
             Ok(posted) => {
-                return Ok(Some(Reported {
+                return Ok(Reported {
                     iid,
-                    check: resolved,
+                    check: resolved.clone(),
                     response_id: Some(posted.id),
-                }));
+                });
             }
             Err(e) if e.status() == Some(409) => return Err(stale(iid, sha, &e)),
             Err(e) if e.status() == Some(404) && matches!(check, CheckRef::Id(_)) => {
@@ -126,11 +150,11 @@ pub fn report_one(
                         resolved.name,
                         status_word(status)
                     ));
-                    return Ok(Some(Reported {
+                    return Ok(Reported {
                         iid,
-                        check: resolved,
+                        check: resolved.clone(),
                         response_id: None,
-                    }));
+                    });
                 }
             }
             Err(e) => {
@@ -143,7 +167,8 @@ pub fn report_one(
     Err(Error::api(format!(
         "reporting {} on !{iid}: GitLab did not confirm the response after {MAX_UNCERTAIN_POSTS} attempts",
         check.describe()
-    )))
+    ))
+    .as_transient())
 }
 
 fn already_reported(
@@ -202,7 +227,7 @@ fn no_merge_request(ctx: &Ctx, args: &ReportArgs, sha: &str) -> Result<Outcome, 
 
 /// The check name was found on none of the MRs: list what exists and, when
 /// the token may read the project's checks, whether it is branch-scoped.
-fn not_on_any(ctx: &Ctx, check: &CheckRef, targets: &Targets) -> Error {
+pub fn not_on_any(ctx: &Ctx, check: &CheckRef, targets: &Targets) -> Error {
     let CheckRef::Name(name) = check else {
         return Error::usage(format!(
             "{} applies to none of {}",
@@ -239,30 +264,26 @@ fn not_on_any(ctx: &Ctx, check: &CheckRef, targets: &Targets) -> Error {
 
 fn scope_hint(ctx: &Ctx, name: &str, iid: u64) -> Option<String> {
     let project = ctx.project().ok()?;
-    let path = format!("/projects/{}/external_status_checks", project.encoded);
-    let checks = match ctx.client.get_all::<ProjectCheck>(&path) {
-        Ok(listing) => listing.items,
-        Err(_) => {
-            return Some(format!(
-                "if \"{name}\" exists but is limited to protected branches, it is not listed on MRs targeting other branches; listing the project's checks to tell needs Maintainer"
-            ));
-        }
+    let Ok(checks) = scope::project_checks(ctx, project) else {
+        return Some(format!(
+            "if \"{name}\" exists but is limited to protected branches, it is not listed on MRs targeting other branches; listing the project's checks to tell needs Maintainer"
+        ));
     };
-    let found = checks.iter().find(|c| c.name == name)?;
-    let branches: Vec<&str> = found
-        .protected_branches
-        .iter()
-        .map(|b| b.name.as_str())
-        .collect();
+    if scope::scope_of(&checks, name, "") == Scope::Missing {
+        return None;
+    }
     let target = ctx
         .client
         .get::<crate::gitlab::MergeRequest>(&ctx.mr_path(iid).ok()?)
         .map(|mr| mr.target_branch)
         .unwrap_or_else(|_| "another branch".into());
-    Some(format!(
-        "\"{name}\" exists in the project but applies only to merge requests targeting {}; !{iid} targets {target}",
-        branches.join(", ")
-    ))
+    match scope::scope_of(&checks, name, &target) {
+        Scope::OtherBranches(branches) => Some(format!(
+            "\"{name}\" exists in the project but applies only to merge requests targeting {}; !{iid} targets {target}",
+            scope::join(&branches)
+        )),
+        _ => None,
+    }
 }
 
 fn outcome(status: ReportStatus, sha: &str, reported: &[Reported], skipped: &[u64]) -> Outcome {

@@ -135,6 +135,16 @@ impl From<ApiError> for Error {
     /// GitLab traps behind each status. Commands that know better (409, 422)
     /// match on the status before falling back to this.
     fn from(e: ApiError) -> Error {
+        let transient = e.is_transient() || e.outcome_unknown();
+        let mut error = ApiError::reading(e);
+        error.transient = transient;
+        error
+    }
+}
+
+impl ApiError {
+    /// The message, exit code and hints for each kind of API failure.
+    fn reading(e: ApiError) -> Error {
         let text = e.to_string();
         match &e.kind {
             ApiErrorKind::Status { status: 401, message, .. } => {

@@ -156,6 +156,43 @@ impl Test {
     }
 
     pub fn run_against(mut self, server: FakeGitlab) -> Run {
+        let env = self.env_for(&server);
+        let started = std::time::Instant::now();
+        let output = command(&env, &self.args)
+            .output()
+            .expect("the status-check binary runs");
+        Run {
+            elapsed: started.elapsed(),
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+            server,
+            args: self.args,
+            _dir: self.dir,
+        }
+    }
+
+    /// Starts the fake and the binary, without waiting for it: for tests
+    /// that act while it runs (move the MR's head, send a signal).
+    pub fn spawn(mut self) -> Running {
+        let server = FakeGitlab::start(self.world.clone());
+        let env = self.env_for(&server);
+        let child = command(&env, &self.args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the status-check binary starts");
+        Running {
+            started: std::time::Instant::now(),
+            child,
+            server,
+            args: self.args,
+            dir: self.dir,
+        }
+    }
+
+    /// Installs the faults and events on `server`; the environment pointing at it.
+    fn env_for(&mut self, server: &FakeGitlab) -> BTreeMap<String, String> {
         for fault in self.faults.drain(..) {
             server.fault(fault);
         }
@@ -167,18 +204,80 @@ impl Test {
             .or_insert_with(|| server.api_url());
         env.entry("CI_SERVER_URL".into())
             .or_insert_with(|| server.base_url());
-        let output = command(&env, &self.args)
-            .output()
-            .expect("the status-check binary runs");
+        env
+    }
+}
+
+/// The binary while it runs (from `Test::spawn`).
+pub struct Running {
+    started: std::time::Instant,
+    pub child: std::process::Child,
+    pub server: FakeGitlab,
+    args: Vec<String>,
+    dir: Option<tempdir::TempDir>,
+}
+
+impl Running {
+    /// Sends `signal` (`TERM`, `INT`, ...) to the status-check process only.
+    pub fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .args(["-s", signal, &self.child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success(), "kill -s {signal} failed");
+    }
+
+    /// Waits until the fake's state or request log satisfies `pred`; fails
+    /// the test (with the binary's output) after `secs` seconds.
+    pub fn wait_for(
+        self,
+        what: &str,
+        secs: u64,
+        pred: impl Fn(&World, &[LoggedRequest]) -> bool,
+    ) -> Running {
+        if self
+            .server
+            .wait_until(std::time::Duration::from_secs(secs), pred)
+        {
+            return self;
+        }
+        let run = self.finish_after_kill();
+        panic!("timed out waiting for {what}{}", run.context());
+    }
+
+    /// Waits for the binary to exit.
+    pub fn wait(self) -> Run {
+        let output = self
+            .child
+            .wait_with_output()
+            .expect("the status-check binary ends");
         Run {
+            elapsed: self.started.elapsed(),
             code: output.status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
             stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-            server,
+            server: self.server,
             args: self.args,
             _dir: self.dir,
         }
     }
+
+    fn finish_after_kill(mut self) -> Run {
+        let _ = self.child.kill();
+        self.wait()
+    }
+}
+
+/// Waits until `path` exists (a command under test writes it); false after `secs`.
+pub fn wait_for_file(path: &std::path::Path, secs: u64) -> bool {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    while std::time::Instant::now() < deadline {
+        if path.exists() {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    path.exists()
 }
 
 /// The binary with exactly this environment (nothing inherited but PATH).
@@ -201,6 +300,8 @@ fn major_minor(version: &str) -> (u32, u32) {
 
 pub struct Run {
     pub code: i32,
+    /// Wall time of the process, for deadline checks (not benchmarks).
+    pub elapsed: std::time::Duration,
     pub stdout: String,
     pub stderr: String,
     pub server: FakeGitlab,
