@@ -194,12 +194,22 @@ impl Config {
             // An explicit CA file is checked even for http: a broken one is a mistake.
             certs = load_pem_certs(&ca.value, ca.source)?;
         }
-        if https {
-            if let Some(system) = system_bundle(self.ci.ssl_cert_file.as_deref()) {
-                if let Ok(mut system_certs) = load_pem_certs(&system, "the system store") {
-                    certs.append(&mut system_certs);
-                }
+        if !https {
+            return Ok(certs);
+        }
+        if let Some(path) = &self.ci.ssl_cert_file {
+            // Named explicitly: a broken bundle is an error, not a fallback.
+            certs.append(&mut load_pem_certs(Path::new(path), "SSL_CERT_FILE")?);
+        } else if let Some(system) = system_bundle() {
+            if let Ok(mut system_certs) = load_pem_certs(&system, "the system store") {
+                certs.append(&mut system_certs);
             }
+        }
+        if certs.is_empty() {
+            return Err(Error::usage(
+                "no CA certificates to verify the GitLab server: no system bundle was found and no CA file was given",
+            )
+            .hint("install the ca-certificates package, point SSL_CERT_FILE at a PEM bundle, or pass --ca-file (CI_SERVER_TLS_CA_FILE is used automatically in jobs)"));
         }
         Ok(certs)
     }
@@ -215,10 +225,8 @@ fn keep<T>(problems: &mut Vec<Problem>, input: Input, result: Result<T, Error>) 
     }
 }
 
-fn system_bundle(ssl_cert_file: Option<&str>) -> Option<PathBuf> {
-    if let Some(path) = ssl_cert_file {
-        return Some(PathBuf::from(path));
-    }
+/// The usual places of the system's CA bundle (Debian/Alpine, macOS/BSD, Red Hat).
+fn system_bundle() -> Option<PathBuf> {
     [
         "/etc/ssl/certs/ca-certificates.crt",
         "/etc/ssl/cert.pem",
