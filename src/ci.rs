@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 
-use crate::secret::RawToken;
+use crate::secret::{RawToken, SharedSecret};
 
 #[derive(Clone, Debug, Default)]
 pub struct CiContext {
@@ -31,6 +31,9 @@ pub struct CiContext {
     /// Only whether it is present: the job token is never used, but its
     /// presence explains a missing access token.
     pub has_job_token: bool,
+    /// A hash of the job token (never the value), so `doctor` can tell when
+    /// the access token given is in fact the job token.
+    pub job_token_fingerprint: Option<u64>,
     /// `GITLAB_TOKEN`, the conventional fallback for the access token.
     pub gitlab_token: Option<RawToken>,
     /// `SSL_CERT_FILE`: where the system CA bundle is, when not in the usual place.
@@ -67,9 +70,16 @@ impl CiContext {
             server_version_minor: get("CI_SERVER_VERSION_MINOR"),
             tls_ca_file: get("CI_SERVER_TLS_CA_FILE"),
             has_job_token: get("CI_JOB_TOKEN").is_some(),
+            job_token_fingerprint: get("CI_JOB_TOKEN")
+                .map(|t| crate::secret::fingerprint(t.trim_end_matches(['\n', '\r']))),
             gitlab_token: lookup("GITLAB_TOKEN").map(RawToken::new),
             ssl_cert_file: get("SSL_CERT_FILE"),
         }
+    }
+
+    /// Does the validated access token equal CI_JOB_TOKEN?
+    pub fn is_job_token(&self, token: &crate::secret::Token) -> bool {
+        token.looks_like_job_token() || self.job_token_fingerprint == Some(token.fingerprint())
     }
 
     /// What kind of pipeline this is, in GitLab's words, for logs and `doctor`.
@@ -88,6 +98,16 @@ impl CiContext {
     pub fn is_fork_mr(&self) -> bool {
         matches!((&self.mr_project_id, &self.project_id), (Some(mr), Some(p)) if mr != p)
     }
+}
+
+/// A shared secret for `sync`, from the variable the checks file names.
+/// Read here because this module is the one reader of the environment; an
+/// empty value counts as unset.
+pub fn shared_secret(name: &str) -> Option<SharedSecret> {
+    std::env::var(name)
+        .ok()
+        .filter(|v| !v.is_empty())
+        .map(SharedSecret::new)
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -162,5 +182,12 @@ mod tests {
         let c = ctx(&[("CI_JOB_TOKEN", "glcbt-x")]);
         assert!(c.has_job_token);
         assert!(!format!("{c:?}").contains("glcbt"));
+        let same = crate::secret::Token::parse("glcbt-x", "t").unwrap();
+        assert!(c.is_job_token(&same));
+        let old_style = ctx(&[("CI_JOB_TOKEN", "abcdef123456")]);
+        let token = crate::secret::Token::parse("abcdef123456", "t").unwrap();
+        assert!(old_style.is_job_token(&token));
+        let other = crate::secret::Token::parse("glpat-1", "t").unwrap();
+        assert!(!old_style.is_job_token(&other));
     }
 }

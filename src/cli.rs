@@ -289,4 +289,9 @@ pub struct SyncArgs {
     /// Delete checks that are not in the file
     #[arg(long)]
     pub prune: bool,
+
+    /// Send every check's shared secret again (GitLab cannot show a secret,
+    /// so sync otherwise sends one only when a check gains one)
+    #[arg(long, env = "STATUS_CHECK_ROTATE_SECRETS")]
+    pub rotate_secrets: bool,
 }

@@ -19,6 +19,11 @@ use crate::gitlab::ServerVersion;
 use crate::gitlab::client::load_pem_certs;
 use crate::secret::Token;
 
+/// The defaults of `cli.rs`, used by `build_lenient` when a value is invalid.
+const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+const DEFAULT_RETRIES: usize = 4;
+const DEFAULT_RETRY_DELAY: Duration = Duration::from_secs(1);
+
 /// A value and the flag or variable it came from, for messages.
 #[derive(Clone, Debug)]
 pub struct Sourced<T> {
@@ -49,26 +54,93 @@ pub struct Config {
     pub retries: usize,
     pub retry_delay: Duration,
     pub ci: CiContext,
+    /// Invalid inputs set aside by `build_lenient` (always empty after `build`).
+    pub problems: Vec<Problem>,
+}
+
+/// An input `build_lenient` could not use: which one, and the error `build`
+/// would have returned for it. The value is left unset (or at its default).
+#[derive(Debug)]
+pub struct Problem {
+    pub input: Input,
+    pub error: Error,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Input {
+    ApiUrl,
+    Token,
+    Project,
+    Mr,
+    Sha,
+    RequestTimeout,
+    Retries,
+    RetryDelay,
 }
 
 impl Config {
+    /// The validated configuration, or the first invalid input's error.
     pub fn build(args: &GlobalArgs, ci: CiContext) -> Result<Config, Error> {
-        Ok(Config {
-            api_url: api_url(args, &ci)?,
-            token: token(args, &ci)?,
-            project: project(args, &ci)?,
-            mr: mr(args, &ci)?,
-            sha: sha(args, &ci)?,
+        let mut cfg = Config::build_lenient(args, ci);
+        if cfg.problems.is_empty() {
+            Ok(cfg)
+        } else {
+            Err(cfg.problems.remove(0).error)
+        }
+    }
+
+    /// Like `build`, but an invalid input is recorded in `problems` and left
+    /// unset instead of failing: `doctor` reports every problem as a line.
+    pub fn build_lenient(args: &GlobalArgs, ci: CiContext) -> Config {
+        let mut problems = Vec::new();
+        let api_url = keep(&mut problems, Input::ApiUrl, api_url(args, &ci)).flatten();
+        let token = keep(&mut problems, Input::Token, token(args, &ci)).flatten();
+        let project = keep(&mut problems, Input::Project, project(args, &ci)).flatten();
+        let mr = keep(&mut problems, Input::Mr, mr(args, &ci)).flatten();
+        let sha = keep(&mut problems, Input::Sha, sha(args, &ci)).flatten();
+        let request_timeout = keep(
+            &mut problems,
+            Input::RequestTimeout,
+            parse_duration(&args.request_timeout, "--request-timeout"),
+        )
+        .unwrap_or(DEFAULT_REQUEST_TIMEOUT)
+        .max(Duration::from_millis(100));
+        let retries = keep(
+            &mut problems,
+            Input::Retries,
+            parse_count(&args.retries, "--retries", 20),
+        )
+        .unwrap_or(DEFAULT_RETRIES);
+        let retry_delay = keep(
+            &mut problems,
+            Input::RetryDelay,
+            parse_duration(&args.retry_delay, "--retry-delay"),
+        )
+        .unwrap_or(DEFAULT_RETRY_DELAY);
+        Config {
+            api_url,
+            token,
+            project,
+            mr,
+            sha,
             ca_file: ca_file(args, &ci),
             server_version: server_version(&ci),
             output: args.output,
             verbose: args.verbose,
-            request_timeout: parse_duration(&args.request_timeout, "--request-timeout")?
-                .max(Duration::from_millis(100)),
-            retries: parse_count(&args.retries, "--retries", 20)?,
-            retry_delay: parse_duration(&args.retry_delay, "--retry-delay")?,
+            request_timeout,
+            retries,
+            retry_delay,
             ci,
-        })
+            problems,
+        }
+    }
+
+    /// The problem with `input`, if `build_lenient` set it aside.
+    pub fn problem(&self, input: Input) -> Option<&Error> {
+        self.problems
+            .iter()
+            .find(|p| p.input == input)
+            .map(|p| &p.error)
     }
 
     pub fn require_api_url(&self) -> Result<&str, Error> {
@@ -122,21 +194,39 @@ impl Config {
             // An explicit CA file is checked even for http: a broken one is a mistake.
             certs = load_pem_certs(&ca.value, ca.source)?;
         }
-        if https {
-            if let Some(system) = system_bundle(self.ci.ssl_cert_file.as_deref()) {
-                if let Ok(mut system_certs) = load_pem_certs(&system, "the system store") {
-                    certs.append(&mut system_certs);
-                }
+        if !https {
+            return Ok(certs);
+        }
+        if let Some(path) = &self.ci.ssl_cert_file {
+            // Named explicitly: a broken bundle is an error, not a fallback.
+            certs.append(&mut load_pem_certs(Path::new(path), "SSL_CERT_FILE")?);
+        } else if let Some(system) = system_bundle() {
+            if let Ok(mut system_certs) = load_pem_certs(&system, "the system store") {
+                certs.append(&mut system_certs);
             }
+        }
+        if certs.is_empty() {
+            return Err(Error::usage(
+                "no CA certificates to verify the GitLab server: no system bundle was found and no CA file was given",
+            )
+            .hint("install the ca-certificates package, point SSL_CERT_FILE at a PEM bundle, or pass --ca-file (CI_SERVER_TLS_CA_FILE is used automatically in jobs)"));
         }
         Ok(certs)
     }
 }
 
-fn system_bundle(ssl_cert_file: Option<&str>) -> Option<PathBuf> {
-    if let Some(path) = ssl_cert_file {
-        return Some(PathBuf::from(path));
+fn keep<T>(problems: &mut Vec<Problem>, input: Input, result: Result<T, Error>) -> Option<T> {
+    match result {
+        Ok(value) => Some(value),
+        Err(error) => {
+            problems.push(Problem { input, error });
+            None
+        }
     }
+}
+
+/// The usual places of the system's CA bundle (Debian/Alpine, macOS/BSD, Red Hat).
+fn system_bundle() -> Option<PathBuf> {
     [
         "/etc/ssl/certs/ca-certificates.crt",
         "/etc/ssl/cert.pem",
@@ -434,6 +524,32 @@ mod tests {
         assert!(!e.message.contains("a b"));
         let e = build(&["--request-timeout", "10x"], &[]).unwrap_err();
         assert!(e.message.contains("--request-timeout"));
+    }
+
+    #[test]
+    fn lenient_build_collects_every_problem_in_order() {
+        let cli = crate::cli::Cli::try_parse_from([
+            "status-check",
+            "--api-url",
+            "gitlab.com",
+            "--retries",
+            "x",
+            "doctor",
+        ])
+        .unwrap();
+        let map = [("CI_COMMIT_SHA", "abc"), ("CI_PROJECT_ID", "42")]
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let cfg = Config::build_lenient(&cli.global, CiContext::from_map(&map));
+        let inputs: Vec<Input> = cfg.problems.iter().map(|p| p.input).collect();
+        assert_eq!(inputs, [Input::ApiUrl, Input::Sha, Input::Retries]);
+        assert!(cfg.api_url.is_none() && cfg.sha.is_none());
+        assert_eq!(cfg.project.unwrap().value.raw, "42");
+        assert_eq!(cfg.retries, DEFAULT_RETRIES);
+        // `build` reports the first of them.
+        let e = Config::build(&cli.global, CiContext::from_map(&map)).unwrap_err();
+        assert!(e.message.contains("gitlab.com"), "{}", e.message);
     }
 
     #[test]

@@ -40,8 +40,13 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> u8 {
     let ci = ci::CiContext::from_env();
     let log = log::Log::new(cli.global.verbose, ci.in_ci);
     let format = cli.global.output;
-    let result = config::Config::build(&cli.global, ci)
-        .and_then(|cfg| commands::dispatch(&cli.command, &cfg, &log));
+    // `doctor` reports invalid inputs as lines instead of stopping at the first.
+    let cfg = if matches!(cli.command, cli::Command::Doctor(_)) {
+        Ok(config::Config::build_lenient(&cli.global, ci))
+    } else {
+        config::Config::build(&cli.global, ci)
+    };
+    let result = cfg.and_then(|cfg| commands::dispatch(&cli.command, &cfg, &log));
     match result {
         Ok(outcome) => output::emit(&outcome, format),
         Err(error) => output::emit_error(&error, format),

@@ -28,6 +28,46 @@ impl Token {
     pub(crate) fn expose(&self) -> &str {
         &self.0
     }
+
+    /// A hash of the value, to compare tokens without keeping a second copy.
+    pub fn fingerprint(&self) -> u64 {
+        fingerprint(&self.0)
+    }
+
+    /// GitLab 16.8+ prefixes CI job tokens with `glcbt-`.
+    pub fn looks_like_job_token(&self) -> bool {
+        self.0.starts_with("glcbt-")
+    }
+}
+
+/// A hash of a secret value (SipHash with fixed keys: stable within a run).
+pub fn fingerprint(value: &str) -> u64 {
+    use std::hash::{DefaultHasher, Hash, Hasher};
+    let mut hasher = DefaultHasher::new();
+    value.hash(&mut hasher);
+    hasher.finish()
+}
+
+/// A check's shared secret (HMAC key), read from the variable the sync file
+/// names. Like `Token`: no `Display`, a redacted `Debug`, and it leaves the
+/// type only in the request body that sets it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SharedSecret(String);
+
+impl SharedSecret {
+    pub fn new(value: String) -> SharedSecret {
+        SharedSecret(value)
+    }
+
+    pub(crate) fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for SharedSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SharedSecret(redacted)")
+    }
 }
 
 impl fmt::Debug for Token {

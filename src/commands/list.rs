@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use super::{Ctx, targets};
+use super::{Ctx, short, targets};
 use crate::error::Error;
 use crate::exit::Code;
 use crate::output::{Outcome, table};
@@ -16,7 +16,7 @@ pub fn run(ctx: &Ctx) -> Result<Outcome, Error> {
         }
         return Ok(Outcome::new(
             Code::Ok,
-            format!("no open merge request: {}", found.how),
+            format!("no open merge request has {} as its head", short(sha)),
             json!([]),
         ));
     }

@@ -1,10 +1,14 @@
 //! One module per command, and the context they share.
 
+mod doctor;
 mod list;
 mod report;
 mod retry;
 mod run;
 mod schedule;
+pub mod scope;
+mod sync;
+pub mod sync_file;
 pub mod targets;
 mod wait;
 
@@ -25,9 +29,8 @@ pub fn dispatch(command: &Command, cfg: &Config, log: &Log) -> Result<Outcome, E
         Command::Retry(args) => retry::run(&Ctx::connect(cfg, log)?, args),
         Command::Wait(args) => wait::run(&Ctx::connect(cfg, log)?, args),
         Command::Run(args) => run::run(&Ctx::connect(cfg, log)?, args),
-        Command::Doctor(_) | Command::Sync(_) => {
-            Err(Error::usage("this command is not available in this build"))
-        }
+        Command::Doctor(args) => Ok(doctor::run(cfg, log, args)),
+        Command::Sync(args) => sync::run(cfg, log, args, &crate::ci::shared_secret),
     }
 }
 
@@ -43,18 +46,24 @@ impl<'a> Ctx<'a> {
     pub fn connect(cfg: &'a Config, log: &'a Log) -> Result<Ctx<'a>, Error> {
         let settings = ClientSettings {
             base_url: cfg.require_api_url()?.to_owned(),
-            token: cfg.require_token()?.clone(),
+            token: Some(cfg.require_token()?.clone()),
             ca_certs: cfg.tls_roots()?,
             request_timeout: cfg.request_timeout,
             retries: cfg.retries,
             retry_delay: cfg.retry_delay,
         };
-        Ok(Ctx {
+        Ok(Ctx::with_client(cfg, log, Client::new(settings, log)))
+    }
+
+    /// A context around a client built by the caller (`doctor` builds its
+    /// own, since a missing token or URL is a finding there, not an error).
+    pub fn with_client(cfg: &'a Config, log: &'a Log, client: Client<'a>) -> Ctx<'a> {
+        Ctx {
             cfg,
             log,
-            client: Client::new(settings, log),
+            client,
             version: OnceCell::new(),
-        })
+        }
     }
 
     pub fn project(&self) -> Result<&ProjectRef, Error> {

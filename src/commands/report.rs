@@ -2,12 +2,13 @@
 
 use serde_json::{Value, json};
 
+use super::scope::{self, Scope};
 use super::targets::{self, Targets};
 use super::{CheckRef, Ctx, short};
 use crate::cli::{ReportArgs, ReportStatus};
 use crate::error::Error;
 use crate::exit::Code;
-use crate::gitlab::models::{PostedResponse, ProjectCheck};
+use crate::gitlab::models::PostedResponse;
 use crate::gitlab::version::StatusParam;
 use crate::gitlab::{ApiError, CheckStatus, MrCheck};
 use crate::output::Outcome;
@@ -263,30 +264,26 @@ pub fn not_on_any(ctx: &Ctx, check: &CheckRef, targets: &Targets) -> Error {
 
 fn scope_hint(ctx: &Ctx, name: &str, iid: u64) -> Option<String> {
     let project = ctx.project().ok()?;
-    let path = format!("/projects/{}/external_status_checks", project.encoded);
-    let checks = match ctx.client.get_all::<ProjectCheck>(&path) {
-        Ok(listing) => listing.items,
-        Err(_) => {
-            return Some(format!(
-                "if \"{name}\" exists but is limited to protected branches, it is not listed on MRs targeting other branches; listing the project's checks to tell needs Maintainer"
-            ));
-        }
+    let Ok(checks) = scope::project_checks(ctx, project) else {
+        return Some(format!(
+            "if \"{name}\" exists but is limited to protected branches, it is not listed on MRs targeting other branches; listing the project's checks to tell needs Maintainer"
+        ));
     };
-    let found = checks.iter().find(|c| c.name == name)?;
-    let branches: Vec<&str> = found
-        .protected_branches
-        .iter()
-        .map(|b| b.name.as_str())
-        .collect();
+    if scope::scope_of(&checks, name, "") == Scope::Missing {
+        return None;
+    }
     let target = ctx
         .client
         .get::<crate::gitlab::MergeRequest>(&ctx.mr_path(iid).ok()?)
         .map(|mr| mr.target_branch)
         .unwrap_or_else(|_| "another branch".into());
-    Some(format!(
-        "\"{name}\" exists in the project but applies only to merge requests targeting {}; !{iid} targets {target}",
-        branches.join(", ")
-    ))
+    match scope::scope_of(&checks, name, &target) {
+        Scope::OtherBranches(branches) => Some(format!(
+            "\"{name}\" exists in the project but applies only to merge requests targeting {}; !{iid} targets {target}",
+            scope::join(&branches)
+        )),
+        _ => None,
+    }
 }
 
 fn outcome(status: ReportStatus, sha: &str, reported: &[Reported], skipped: &[u64]) -> Outcome {

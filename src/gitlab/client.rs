@@ -30,7 +30,8 @@ const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
 pub struct ClientSettings {
     pub base_url: String,
-    pub token: Token,
+    /// `None` only for `doctor`'s reachability probe: requests carry no credential.
+    pub token: Option<Token>,
     pub ca_certs: Vec<Certificate<'static>>,
     pub request_timeout: Duration,
     pub retries: usize,
@@ -40,7 +41,7 @@ pub struct ClientSettings {
 pub struct Client<'a> {
     agent: ureq::Agent,
     base: String,
-    token: Token,
+    token: Option<Token>,
     request_timeout: Duration,
     retries: usize,
     retry_delay: Duration,
@@ -84,11 +85,10 @@ impl Method {
 
 impl<'a> Client<'a> {
     pub fn new(settings: ClientSettings, log: &'a Log) -> Client<'a> {
-        let roots = if settings.ca_certs.is_empty() {
-            RootCerts::WebPki
-        } else {
-            RootCerts::Specific(Arc::new(settings.ca_certs))
-        };
+        // Trust exactly what the config found (system store + CA file); no
+        // built-in Mozilla list, which would add ~250 KiB to every job's
+        // image. For an http:// URL the list is unused and may be empty.
+        let roots = RootCerts::Specific(Arc::new(settings.ca_certs));
         let agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             // Never follow a redirect: the token must not reach another host.
@@ -239,35 +239,32 @@ impl<'a> Client<'a> {
         let started = Instant::now();
         self.requests.set(self.requests.get() + 1);
         let timeout = Some(self.attempt_timeout());
-        let token = ("PRIVATE-TOKEN", self.token.expose());
+        // The one place the token leaves its type: the auth header.
+        let token = self.token.as_ref().map(Token::expose);
         let result = match method {
-            Method::Get => self
-                .agent
-                .get(&url)
-                .config()
-                .timeout_global(timeout)
-                .build()
-                .header(token.0, token.1)
-                .call(),
-            Method::Delete => self
-                .agent
-                .delete(&url)
-                .config()
-                .timeout_global(timeout)
-                .build()
-                .header(token.0, token.1)
-                .call(),
+            Method::Get | Method::Delete => {
+                let request = if method == Method::Get {
+                    self.agent.get(&url)
+                } else {
+                    self.agent.delete(&url)
+                };
+                let mut request = request.config().timeout_global(timeout).build();
+                if let Some(token) = token {
+                    request = request.header("PRIVATE-TOKEN", token);
+                }
+                request.call()
+            }
             Method::Post | Method::Put => {
                 let request = if method == Method::Post {
                     self.agent.post(&url)
                 } else {
                     self.agent.put(&url)
                 };
+                let mut request = request.config().timeout_global(timeout).build();
+                if let Some(token) = token {
+                    request = request.header("PRIVATE-TOKEN", token);
+                }
                 request
-                    .config()
-                    .timeout_global(timeout)
-                    .build()
-                    .header(token.0, token.1)
                     .content_type("application/json")
                     .send(body.unwrap_or("{}"))
             }

@@ -122,11 +122,106 @@ pub struct ProjectCheck {
     pub protected_branches: Vec<BranchRef>,
 }
 
+impl ProjectCheck {
+    /// The names of the protected branches it is limited to (empty: all branches).
+    pub fn branch_names(&self) -> Vec<String> {
+        self.protected_branches
+            .iter()
+            .map(|b| b.name.clone())
+            .collect()
+    }
+}
+
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 pub struct BranchRef {
     pub id: u64,
     pub name: String,
 }
+
+/// `GET /user`: who the token belongs to.
+#[derive(Clone, Debug, Deserialize)]
+pub struct User {
+    pub id: u64,
+    #[serde(default, deserialize_with = "null_as_empty")]
+    pub username: String,
+    /// Project and group access tokens belong to bot users.
+    #[serde(default)]
+    pub bot: bool,
+}
+
+/// `GET /personal_access_tokens/self` (15.5+): the token's own scopes.
+#[derive(Clone, Debug, Deserialize)]
+pub struct TokenInfo {
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    #[serde(default)]
+    pub expires_at: Option<String>,
+}
+
+/// `GET /projects/:id`: the parts doctor and sync use.
+#[derive(Clone, Debug, Deserialize)]
+pub struct Project {
+    pub id: u64,
+    #[serde(default, deserialize_with = "null_as_empty")]
+    pub path_with_namespace: String,
+    /// "Status checks must succeed" (15.9+, Ultimate); absent where unsupported.
+    #[serde(default)]
+    pub only_allow_merge_if_all_status_checks_passed: Option<bool>,
+    #[serde(default)]
+    pub permissions: Option<Permissions>,
+}
+
+impl Project {
+    /// The token user's access level: the higher of the project and group
+    /// memberships, `None` when GitLab shows neither.
+    pub fn access_level(&self) -> Option<u32> {
+        let p = self.permissions.as_ref()?;
+        let levels = [&p.project_access, &p.group_access];
+        levels
+            .iter()
+            .filter_map(|a| a.as_ref())
+            .map(|a| a.access_level)
+            .max()
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct Permissions {
+    #[serde(default)]
+    pub project_access: Option<AccessLevel>,
+    #[serde(default)]
+    pub group_access: Option<AccessLevel>,
+}
+
+/// An access level: in `permissions`, and `GET /projects/:id/members/all/:user_id`.
+#[derive(Clone, Debug, Deserialize)]
+pub struct AccessLevel {
+    pub access_level: u32,
+}
+
+/// `GET /projects/:id/protected_branches`.
+#[derive(Clone, Debug, Deserialize)]
+pub struct ProtectedBranch {
+    pub id: u64,
+    pub name: String,
+}
+
+/// GitLab's name for an access level.
+pub fn role_name(level: u32) -> &'static str {
+    match level {
+        0 => "no access",
+        1..=9 => "Minimal access",
+        10..=14 => "Guest",
+        15..=19 => "Planner",
+        20..=29 => "Reporter",
+        30..=39 => "Developer",
+        40..=49 => "Maintainer",
+        _ => "Owner",
+    }
+}
+
+pub const DEVELOPER: u32 = 30;
+pub const MAINTAINER: u32 = 40;
 
 fn null_as_empty<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
     Ok(Option::<String>::deserialize(d)?.unwrap_or_default())
@@ -155,6 +250,26 @@ mod tests {
                 .unwrap();
         assert_eq!(odd.status, CheckStatus::Other("weird".into()));
         assert_eq!(odd.external_url, "");
+    }
+
+    #[test]
+    fn reads_a_project_and_its_access_level() {
+        let p: Project = serde_json::from_str(
+            r#"{"id":42,"path_with_namespace":"acme/app","only_allow_merge_if_all_status_checks_passed":true,
+                "permissions":{"project_access":{"access_level":30,"notification_level":3},
+                               "group_access":{"access_level":40}}}"#,
+        )
+        .unwrap();
+        assert_eq!(p.access_level(), Some(40));
+        assert_eq!(p.only_allow_merge_if_all_status_checks_passed, Some(true));
+        let bare: Project = serde_json::from_str(
+            r#"{"id":42,"permissions":{"project_access":null,"group_access":null}}"#,
+        )
+        .unwrap();
+        assert_eq!(bare.access_level(), None);
+        assert_eq!(bare.only_allow_merge_if_all_status_checks_passed, None);
+        assert_eq!(role_name(30), "Developer");
+        assert_eq!(role_name(20), "Reporter");
     }
 
     #[test]

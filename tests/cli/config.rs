@@ -169,3 +169,18 @@ fn non_utf8_argument_is_a_usage_error() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("UTF-8"));
 }
+
+#[test]
+fn a_broken_ssl_cert_file_is_named_for_https() {
+    let mut test = Test::new();
+    let file = test.tempdir().join("bundle.pem");
+    std::fs::write(&file, "no certificates here\n").unwrap();
+    test.env("SSL_CERT_FILE", file.to_str().unwrap())
+        .env("STATUS_CHECK_API_URL", "https://gitlab.example.invalid/api/v4")
+        .args(&["list"])
+        .run()
+        .code(2)
+        .stderr_has("SSL_CERT_FILE")
+        .stderr_has("holds no PEM certificate")
+        .request_count(0);
+}

@@ -143,3 +143,14 @@ fn branch_pipeline_lists_every_open_mr() {
         .run();
     run.code(0).stdout_has("!7").stdout_has("!8");
 }
+
+#[test]
+fn branch_pipeline_without_an_open_mr_says_so() {
+    Test::new()
+        .branch_pipeline()
+        .world(|w| w.mr_mut(42, 7).state = "merged".into())
+        .args(&["list"])
+        .run()
+        .code(0)
+        .stdout_has("no open merge request has a1a1a1a1 as its head");
+}

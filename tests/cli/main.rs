@@ -3,9 +3,11 @@
 mod support;
 
 mod config;
+mod doctor;
 mod list;
 mod report;
 mod retry;
 mod run;
+mod sync;
 mod transport;
 mod wait;

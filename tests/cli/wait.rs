@@ -7,22 +7,6 @@ use crate::support::*;
 /// Fast polling for tests: the schedule's shape is unit-tested separately.
 const FAST: [&str; 5] = ["wait", "--interval", "50ms", "--max-interval", "100ms"];
 
-fn at_poll(polls: usize, check: &str, status: &str) -> Event {
-    Event {
-        trigger: Trigger::AfterPolls {
-            project_id: 42,
-            iid: 7,
-            polls,
-        },
-        action: Action::SetStatus {
-            project_id: 42,
-            iid: 7,
-            check: check.into(),
-            status: status.into(),
-        },
-    }
-}
-
 fn gate(test: Test) -> Test {
     test.args(&FAST)
 }
@@ -34,8 +18,8 @@ fn list_gets(run: &Run) -> Vec<LoggedRequest> {
 #[test]
 fn all_pass_after_some_polls() {
     let run = gate(Test::new().checks(&["security-scan", "license-check"]))
-        .event(at_poll(2, "security-scan", "passed"))
-        .event(at_poll(4, "license-check", "passed"))
+        .event(Event::status_at_poll(2, "security-scan", "passed"))
+        .event(Event::status_at_poll(4, "license-check", "passed"))
         .run();
     run.code(0)
         .stdout_has("all 2 checks passed on !7")
@@ -63,7 +47,7 @@ fn already_passed_takes_one_poll_and_one_head_read() {
 #[test]
 fn a_failed_check_fails_fast() {
     let run = gate(Test::new().checks(&["scan", "slow"]))
-        .event(at_poll(2, "scan", "failed"))
+        .event(Event::status_at_poll(2, "scan", "failed"))
         .run();
     run.code(1).stdout_has("status checks failed on !7: scan");
     assert_eq!(list_gets(&run).len(), 2);
@@ -73,8 +57,8 @@ fn a_failed_check_fails_fast() {
 fn no_fail_fast_waits_for_the_others() {
     let run = gate(Test::new().checks(&["scan", "slow"]))
         .args(&["--no-fail-fast"])
-        .event(at_poll(2, "scan", "failed"))
-        .event(at_poll(5, "slow", "passed"))
+        .event(Event::status_at_poll(2, "scan", "failed"))
+        .event(Event::status_at_poll(5, "slow", "passed"))
         .run();
     run.code(1)
         .stdout_has("failed on !7: scan")
@@ -86,8 +70,8 @@ fn no_fail_fast_waits_for_the_others() {
 fn retry_failed_asks_gitlab_then_passes() {
     let run = gate(Test::new().checks(&["flaky"]))
         .args(&["--retry-failed", "2"])
-        .event(at_poll(2, "flaky", "failed"))
-        .event(at_poll(5, "flaky", "passed"))
+        .event(Event::status_at_poll(2, "flaky", "failed"))
+        .event(Event::status_at_poll(5, "flaky", "passed"))
         .run();
     run.code(0).stderr_has("flaky: failed → retrying (1/2)");
     assert_eq!(run.requests_to("POST", "/retry").len(), 1);
@@ -97,8 +81,8 @@ fn retry_failed_asks_gitlab_then_passes() {
 fn retry_failed_gives_up_after_n() {
     let run = gate(Test::new().checks(&["flaky"]))
         .args(&["--retry-failed", "1"])
-        .event(at_poll(2, "flaky", "failed"))
-        .event(at_poll(4, "flaky", "failed"))
+        .event(Event::status_at_poll(2, "flaky", "failed"))
+        .event(Event::status_at_poll(4, "flaky", "failed"))
         .run();
     run.code(1).stdout_has("failed on !7: flaky");
     assert_eq!(run.requests_to("POST", "/retry").len(), 1);
@@ -150,18 +134,7 @@ fn the_deadline_holds_while_retrying_a_rate_limit() {
 fn a_push_during_the_wait_is_stale() {
     let run = gate(Test::new().checks(&["a", "b"]))
         .world(|w| w.set_status(42, 7, "a", "passed"))
-        .event(Event {
-            trigger: Trigger::AfterPolls {
-                project_id: 42,
-                iid: 7,
-                polls: 3,
-            },
-            action: Action::PushHead {
-                project_id: 42,
-                iid: 7,
-                sha: SHA_B.into(),
-            },
-        })
+        .event(Event::push_at_poll(3, SHA_B))
         .run();
     run.code(4)
         .stdout_has(&format!("moved from {SHA_A} to {SHA_B}"));
@@ -170,18 +143,7 @@ fn a_push_during_the_wait_is_stale() {
 #[test]
 fn a_push_is_noticed_even_when_nothing_changes_in_the_list() {
     let run = gate(Test::new().checks(&["a"]))
-        .event(Event {
-            trigger: Trigger::AfterPolls {
-                project_id: 42,
-                iid: 7,
-                polls: 2,
-            },
-            action: Action::PushHead {
-                project_id: 42,
-                iid: 7,
-                sha: SHA_B.into(),
-            },
-        })
+        .event(Event::push_at_poll(2, SHA_B))
         .run();
     run.code(4);
     let heads = run.requests_to("GET", "/merge_requests/7").len();
@@ -234,7 +196,7 @@ fn transient_faults_never_count_as_failures() {
                     .on("GET", "/status_checks")
                     .times(times),
             )
-            .event(at_poll(6, "a", "passed"))
+            .event(Event::status_at_poll(6, "a", "passed"))
             .run();
         run.code(0).stdout_has("all 1 checks passed");
         assert!(list_gets(&run).len() >= 6, "{kind:?}");
@@ -267,7 +229,7 @@ fn poll_interval_header_is_a_floor() {
     let run = Test::new()
         .checks(&["a"])
         .world(|w| w.poll_interval_ms = 2500)
-        .event(at_poll(3, "a", "passed"))
+        .event(Event::status_at_poll(3, "a", "passed"))
         .args(&["wait", "--max-interval", "3s"])
         .run();
     run.code(0);
@@ -286,7 +248,7 @@ fn polling_disabled_on_the_server_means_the_max_interval() {
     let run = Test::new()
         .checks(&["a"])
         .world(|w| w.poll_interval_ms = -1)
-        .event(at_poll(3, "a", "passed"))
+        .event(Event::status_at_poll(3, "a", "passed"))
         .args(&["wait", "--interval", "50ms", "--max-interval", "400ms"])
         .run();
     run.code(0);
@@ -304,21 +266,21 @@ fn name_selects_and_ignore_and_self_exclude() {
     };
     gate(failing(Test::new()))
         .args(&["--name", "a"])
-        .event(at_poll(2, "a", "passed"))
+        .event(Event::status_at_poll(2, "a", "passed"))
         .run()
         .code(0)
         .stdout_has("all 1 checks passed");
     gate(failing(Test::new()))
         .args(&["--ignore", "b"])
-        .event(at_poll(2, "a", "passed"))
-        .event(at_poll(2, "c", "passed"))
+        .event(Event::status_at_poll(2, "a", "passed"))
+        .event(Event::status_at_poll(2, "c", "passed"))
         .run()
         .code(0)
         .stderr_has("ignoring b");
     gate(failing(Test::new()))
         .env("STATUS_CHECK_NAME", "b")
-        .event(at_poll(2, "a", "passed"))
-        .event(at_poll(2, "c", "passed"))
+        .event(Event::status_at_poll(2, "a", "passed"))
+        .event(Event::status_at_poll(2, "c", "passed"))
         .run()
         .code(0);
 }
@@ -355,20 +317,16 @@ fn nothing_to_wait_for_fails_unless_allowed() {
 #[test]
 fn checks_that_appear_late_are_waited_for() {
     let run = gate(Test::new().checks(&["a"]))
-        .event(Event {
-            trigger: Trigger::AfterPolls {
-                project_id: 42,
-                iid: 7,
-                polls: 2,
-            },
-            action: Action::AddCheck {
+        .event(Event::at_poll(
+            2,
+            Action::AddCheck {
                 project_id: 42,
                 name: "late".into(),
                 external_url: "https://x".into(),
             },
-        })
-        .event(at_poll(3, "a", "passed"))
-        .event(at_poll(6, "late", "passed"))
+        ))
+        .event(Event::status_at_poll(3, "a", "passed"))
+        .event(Event::status_at_poll(6, "late", "passed"))
         .run();
     run.code(0)
         .stderr_has("late: appeared on !7 as pending")
@@ -407,7 +365,7 @@ fn gitlab_16_6_turns_an_old_pending_into_failed() {
 #[test]
 fn approved_on_14_x_is_passed() {
     gate(Test::on_version("14.5.0").checks(&["a"]))
-        .event(at_poll(2, "a", "approved"))
+        .event(Event::status_at_poll(2, "a", "approved"))
         .run()
         .code(0);
 }
@@ -457,7 +415,7 @@ fn dotenv_report_for_later_jobs() {
     let mut test = Test::new().checks(&["security-scan"]);
     let env = test.tempdir().join("gate.env");
     let run = gate(test)
-        .event(at_poll(2, "security-scan", "passed"))
+        .event(Event::status_at_poll(2, "security-scan", "passed"))
         .args(&["--dotenv", env.to_str().unwrap()])
         .run();
     run.code(0);
@@ -503,7 +461,7 @@ fn unwritable_report_path_fails_before_any_request() {
 #[test]
 fn json_summary() {
     let run = gate(Test::new().checks(&["a"]))
-        .event(at_poll(2, "a", "passed"))
+        .event(Event::status_at_poll(2, "a", "passed"))
         .args(&["--output", "json"])
         .run();
     run.code(0);
@@ -522,7 +480,7 @@ fn branch_pipeline_gates_every_open_mr() {
             w.add_mr(42, 8, "feature", "release", SHA_A, "opened");
             w.set_status(42, 8, "a", "passed");
         })
-        .event(at_poll(2, "a", "passed"))
+        .event(Event::status_at_poll(2, "a", "passed"))
         .run();
     run.code(0).stdout_has("all 2 checks passed on !7, !8");
 }

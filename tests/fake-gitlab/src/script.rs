@@ -247,6 +247,45 @@ impl LoggedRequest {
 /// The demo timeline (`--scenario demo-timeline`): while something polls MR !7 of project
 /// 42, "security-scan" passes at the 2nd poll, "license-check" at the 4th and
 /// "deploy-approval" at the 6th.
+impl Event {
+    /// When MR !7 of project 42 has been polled `polls` times: `action`.
+    pub fn at_poll(polls: usize, action: Action) -> Event {
+        Event {
+            trigger: Trigger::AfterPolls {
+                project_id: 42,
+                iid: 7,
+                polls,
+            },
+            action,
+        }
+    }
+
+    /// At poll `polls` of MR !7 (project 42), `check` gets `status`.
+    pub fn status_at_poll(polls: usize, check: &str, status: &str) -> Event {
+        Event::at_poll(
+            polls,
+            Action::SetStatus {
+                project_id: 42,
+                iid: 7,
+                check: check.to_string(),
+                status: status.to_string(),
+            },
+        )
+    }
+
+    /// At poll `polls`, someone pushes `sha` to MR !7's source branch.
+    pub fn push_at_poll(polls: usize, sha: &str) -> Event {
+        Event::at_poll(
+            polls,
+            Action::PushHead {
+                project_id: 42,
+                iid: 7,
+                sha: sha.to_string(),
+            },
+        )
+    }
+}
+
 pub fn demo_events() -> Vec<Event> {
     [
         (2, "security-scan"),
@@ -254,18 +293,6 @@ pub fn demo_events() -> Vec<Event> {
         (6, "deploy-approval"),
     ]
     .into_iter()
-    .map(|(polls, check)| Event {
-        trigger: Trigger::AfterPolls {
-            project_id: 42,
-            iid: 7,
-            polls,
-        },
-        action: Action::SetStatus {
-            project_id: 42,
-            iid: 7,
-            check: check.to_string(),
-            status: "passed".to_string(),
-        },
-    })
+    .map(|(polls, check)| Event::status_at_poll(polls, check, "passed"))
     .collect()
 }
