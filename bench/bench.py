@@ -308,22 +308,26 @@ class Bench:
                 m = self.measure(f"report-{latency}ms", commands, env, self.runs(runs), self.warmup(3))
             sc = m["status-check"]["median"]
             for name, _ in commands:
-                rows.append(
-                    [f"{latency} ms", name, counts[name]["requests"], *fmt3(m[name]), ratio(sc, m[name]["median"])]
-                )
+                rows.append([f"{latency} ms", name, counts[name]["requests"], *fmt3(m[name]), ratios2(m, name)])
             ratios[latency] = {name: sc / m[name]["median"] for name, _ in commands}
+            ratios[f"{latency}-min"] = {name: m["status-check"]["min"] / m[name]["min"] for name, _ in commands}
             self.data[f"report-{latency}ms"] = {"stats": m, "requests": {k: v["requests"] for k, v in counts.items()}}
         self.data["report-ratios"] = ratios
         for latency in (0, 50):
-            r = ratios[latency]
-            self.goal(f"report, {latency} ms: status-check ÷ curl + jq ≤ 1.05", r["curl + jq"], 1.05)
-            if "python-gitlab" in r:
-                self.goal(f"report, {latency} ms: status-check ÷ python-gitlab ≤ 0.2", r["python-gitlab"], 0.2)
+            r, rmin = ratios[latency], ratios[f"{latency}-min"]
+            for tool, limit in (("curl + jq", 1.05), ("python-gitlab", 0.2)):
+                if tool in r:
+                    self.goal(
+                        f"report, {latency} ms: status-check ÷ {tool} ≤ {limit} (medians)",
+                        r[tool],
+                        limit,
+                        detail=f"{rmin[tool]:.2f} on the minimums",
+                    )
         self.section(
             "1. Report by name (list the MR's checks, find the id, post `passed`)",
             "Added latency is per request, on the fake's side. Ratio = status-check's median ÷ "
-            "this tool's median (below 1: status-check is faster).",
-            ["Latency", "Tool", "Requests", "min", "median", "max", "status-check ÷ this"],
+            "this tool's median (below 1: status-check is faster), and the same on the minimums.",
+            ["Latency", "Tool", "Requests", "min", "median", "max", "status-check ÷ this (median; min)"],
             rows,
         )
 
@@ -336,13 +340,12 @@ class Bench:
             commands.append(("python -c 'import gitlab'", [str(self.python), "-c", "import gitlab"]))
             commands.append(("python -c pass (interpreter alone)", [str(self.python), "-c", "pass"]))
         m = self.measure("startup", commands, dict(os.environ), self.runs(50), self.warmup(5))
-        sc = m[commands[0][0]]["median"]
-        rows = [[name, *fmt3(m[name]), ratio(sc, m[name]["median"])] for name, _ in commands]
+        rows = [[name, *fmt3(m[name]), ratios2(m, name, commands[0][0])] for name, _ in commands]
         self.data["startup"] = m
         self.section(
             "2. Start-up",
             "",
-            ["Command", "min", "median", "max", "status-check ÷ this"],
+            ["Command", "min", "median", "max", "status-check ÷ this (median; min)"],
             rows,
         )
 
@@ -362,11 +365,10 @@ class Bench:
                 env = client_env(fake)
                 counts = self.probe(fake, commands, env)
                 m = self.measure(f"list300-{latency}ms", commands, env, self.runs(runs), self.warmup(2))
-            sc = m["status-check"]["median"]
             for name, _ in commands:
                 c = counts[name]
                 rows.append(
-                    [f"{latency} ms", name, c["requests"], ", ".join(c["per_page"]), *fmt3(m[name]), ratio(sc, m[name]["median"])]
+                    [f"{latency} ms", name, c["requests"], ", ".join(c["per_page"]), *fmt3(m[name]), ratios2(m, name)]
                 )
             self.data[f"list300-{latency}ms"] = {"stats": m, "requests": {k: v["requests"] for k, v in counts.items()}}
             if latency == 0:
@@ -381,7 +383,7 @@ class Bench:
             "3. List with 300 checks",
             "`per_page` as sent on the GETs (not sent: GitLab's default of 20). python-gitlab follows the `Link` header, "
             "whose URLs repeat the page size GitLab used.",
-            ["Latency", "Client", "Requests", "per_page", "min", "median", "max", "status-check ÷ this"],
+            ["Latency", "Client", "Requests", "per_page", "min", "median", "max", "status-check ÷ this (median; min)"],
             rows,
         )
 
@@ -576,9 +578,13 @@ class Bench:
 
     def growth(self):
         rows = []
-        cases = [(f"MR pipeline, 1 MR, {n} checks", world(n, passed=check_names(n)), True) for n in (1, 10, 100, 300)]
+        cases = [
+            (f"MR pipeline, 1 MR, {n} check{'s' if n > 1 else ''}", world(n, passed=check_names(n)), True)
+            for n in (1, 10, 100, 300)
+        ]
         cases += [
-            (f"branch pipeline, {n} open MRs of the SHA, 3 checks each", world(3, mrs=n, passed=DEMO_CHECKS), False)
+            (f"branch pipeline, {n} open MR{'s' if n > 1 else ''} of the SHA, 3 checks each",
+             world(3, mrs=n, passed=DEMO_CHECKS), False)
             for n in (1, 5, 20)
         ]
         argv = [str(self.sc), "wait", "--output", "json", "--timeout", "1m"]
@@ -663,8 +669,11 @@ def fmt3(s):
     return [f"{s['min']:.1f}", f"{s['median']:.1f}", f"{s['max']:.1f}"]
 
 
-def ratio(a, b):
-    return "—" if a == b else f"{a / b:.2f}×"
+def ratios2(m, name, base="status-check"):
+    """status-check ÷ `name`, on the medians and on the minimums."""
+    if name == base:
+        return "—"
+    return f"{m[base]['median'] / m[name]['median']:.2f}×; {m[base]['min'] / m[name]['min']:.2f}×"
 
 
 def fit(xs, ys):
