@@ -176,7 +176,10 @@ fn a_broken_ssl_cert_file_is_named_for_https() {
     let file = test.tempdir().join("bundle.pem");
     std::fs::write(&file, "no certificates here\n").unwrap();
     test.env("SSL_CERT_FILE", file.to_str().unwrap())
-        .env("STATUS_CHECK_API_URL", "https://gitlab.example.invalid/api/v4")
+        .env(
+            "STATUS_CHECK_API_URL",
+            "https://gitlab.example.invalid/api/v4",
+        )
         .args(&["list"])
         .run()
         .code(2)

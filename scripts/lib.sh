@@ -1,0 +1,258 @@
+# shellcheck shell=bash
+# shellcheck disable=SC2034 # variables set here are read by the scripts that source this
+# Shared helpers for scripts/ and scripts/suites/: sourced, never run.
+#
+# Everything a suite needs is installed here, idempotently: a tool that is
+# already present is not installed again. Versions are pinned so a clean
+# machine gets what this repository was tested with.
+
+set -euo pipefail
+
+REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+export REPO_ROOT
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$REPO_ROOT/target}"
+
+# Tools that come from PyPI and npm live here, outside the repository.
+TOOLS_DIR="${STATUS_CHECK_TOOLS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/status-check-tools}"
+export TOOLS_DIR
+
+# Pinned tool versions.
+CHECK_JSONSCHEMA_VERSION=0.39.0
+CARGO_ZIGBUILD_VERSION=0.24.0
+ZIGLANG_VERSION=0.17.1
+GITLAB_CI_LOCAL_VERSION=4.64.1
+
+# Sizes (bytes). The goals of issue 6 are 2 MiB for the binary and 5 MiB for
+# the image. The binary outgrew its goal when doctor and sync landed (YAML
+# parser, more commands): over the goal is a loud warning, over the ceiling
+# (a regression guard) a failure.
+BINARY_GOAL=$((2 * 1024 * 1024))
+BINARY_CEILING=$((5 * 1024 * 1024 / 2))
+IMAGE_BUDGET=$((5 * 1024 * 1024))
+
+# check_binary_size PATH: fails over the ceiling, warns over the goal.
+check_binary_size() {
+  local size
+  size="$(stat -c %s "$1")"
+  info "size: $(human_size "$size")"
+  [ "$size" -le "$BINARY_CEILING" ] ||
+    die "$1 is $(human_size "$size"), over the ceiling of $(human_size "$BINARY_CEILING")"
+  if [ "$size" -le "$BINARY_GOAL" ]; then
+    ok "size within the goal of $(human_size "$BINARY_GOAL")"
+  else
+    warn "$1 is $(human_size "$size"): over the goal of $(human_size "$BINARY_GOAL") (ceiling $(human_size "$BINARY_CEILING"))"
+    ok "size within the ceiling of $(human_size "$BINARY_CEILING")"
+  fi
+}
+
+MUSL_TARGET=x86_64-unknown-linux-musl
+AARCH64_TARGET=aarch64-unknown-linux-musl
+
+# ---------------------------------------------------------------- output
+
+# step and info go to stderr: the build helpers run inside $(...), where
+# stdout is their result.
+step() { printf '\n==> %s\n' "$*" >&2; }
+info() { printf '    %s\n' "$*" >&2; }
+warn() { printf '\n!!! WARNING: %s\n\n' "$*" >&2; }
+die() {
+  printf '\nFAILED: %s\n' "$*" >&2
+  exit 1
+}
+
+# ok DESCRIPTION: prints a passed assertion and counts it.
+PASSED=0
+ok() {
+  PASSED=$((PASSED + 1))
+  printf '    ok: %s\n' "$*" >&2
+}
+
+# Human-readable size: 2048248 -> "2048248 bytes (1.95 MiB)".
+human_size() {
+  awk -v b="$1" 'BEGIN { printf "%d bytes (%.2f MiB)", b, b / 1048576 }'
+}
+
+# ---------------------------------------------------------------- installs
+
+APT_UPDATED=""
+# apt_install PKG...: installs the Debian packages that are not installed yet.
+apt_install() {
+  local missing=() pkg
+  for pkg in "$@"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' ||
+      missing+=("$pkg")
+  done
+  [ "${#missing[@]}" -eq 0 ] && return 0
+  command -v apt-get >/dev/null || die "apt-get not found: install ${missing[*]} by hand"
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  info "apt-get install ${missing[*]}"
+  if [ -z "$APT_UPDATED" ]; then
+    $sudo apt-get update -qq >/dev/null || die "apt-get update failed"
+    APT_UPDATED=1
+  fi
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
+    "${missing[@]}" >/dev/null || die "apt-get install ${missing[*]} failed"
+}
+
+# rust_target TRIPLE: adds a Rust standard library target when missing.
+rust_target() {
+  rustup target list --installed | grep -qx "$1" && return 0
+  info "rustup target add $1"
+  rustup target add "$1" >/dev/null 2>&1 || die "rustup target add $1 failed"
+}
+
+# Python tools (check-jsonschema, cargo-zigbuild, ziglang) in one venv.
+VENV="$TOOLS_DIR/venv"
+# pip_tool PACKAGE==VERSION...: installs into the tools venv when missing.
+pip_tool() {
+  if [ ! -x "$VENV/bin/python" ]; then
+    info "python3 -m venv $VENV"
+    mkdir -p "$TOOLS_DIR"
+    python3 -m venv "$VENV" || die "python3 -m venv failed (Debian: apt-get install python3-venv)"
+  fi
+  local missing=() spec
+  for spec in "$@"; do
+    [ "$("$VENV/bin/pip" show "${spec%%==*}" 2>/dev/null | sed -n 's/^Version: //p')" = "${spec##*==}" ] ||
+      missing+=("$spec")
+  done
+  [ "${#missing[@]}" -eq 0 ] && return 0
+  info "pip install ${missing[*]}"
+  "$VENV/bin/pip" install -q --disable-pip-version-check "${missing[@]}" ||
+    die "pip install ${missing[*]} failed"
+}
+
+need_check_jsonschema() {
+  pip_tool "check-jsonschema==$CHECK_JSONSCHEMA_VERSION"
+  CHECK_JSONSCHEMA="$VENV/bin/check-jsonschema"
+}
+
+need_zigbuild() {
+  pip_tool "cargo-zigbuild==$CARGO_ZIGBUILD_VERSION" "ziglang==$ZIGLANG_VERSION"
+  export PATH="$VENV/bin:$PATH"
+}
+
+need_gitlab_ci_local() {
+  GITLAB_CI_LOCAL="$TOOLS_DIR/npm/node_modules/.bin/gitlab-ci-local"
+  if [ ! -x "$GITLAB_CI_LOCAL" ] ||
+    [ "$("$GITLAB_CI_LOCAL" --version 2>/dev/null)" != "$GITLAB_CI_LOCAL_VERSION" ]; then
+    command -v npm >/dev/null || die "npm not found: gitlab-ci-local needs Node.js 20 and npm"
+    info "npm install gitlab-ci-local@$GITLAB_CI_LOCAL_VERSION"
+    mkdir -p "$TOOLS_DIR/npm"
+    npm install --prefix "$TOOLS_DIR/npm" --no-audit --no-fund --loglevel=error \
+      "gitlab-ci-local@$GITLAB_CI_LOCAL_VERSION" >/dev/null || die "npm install gitlab-ci-local failed"
+  fi
+  # gitlab-ci-local copies the project with rsync and reads the git remote.
+  apt_install rsync git
+}
+
+# ---------------------------------------------------------------- builds
+
+# The static x86_64 binary (release profile), built when out of date.
+# Prints its path.
+build_static() {
+  apt_install musl-tools
+  rust_target "$MUSL_TARGET"
+  (cd "$REPO_ROOT" && CC_x86_64_unknown_linux_musl=musl-gcc \
+    cargo build --quiet --release --locked --target "$MUSL_TARGET" -p status-check) >&2 ||
+    die "cargo build --target $MUSL_TARGET failed"
+  echo "$CARGO_TARGET_DIR/$MUSL_TARGET/release/status-check"
+}
+
+# The static aarch64 binary, cross-linked with zig (cargo-zigbuild). Prints its path.
+build_static_aarch64() {
+  need_zigbuild
+  rust_target "$AARCH64_TARGET"
+  (cd "$REPO_ROOT" && cargo zigbuild --quiet --release --locked \
+    --target "$AARCH64_TARGET" -p status-check) >&2 ||
+    die "cargo zigbuild --target $AARCH64_TARGET failed"
+  echo "$CARGO_TARGET_DIR/$AARCH64_TARGET/release/status-check"
+}
+
+# The fake GitLab (debug build is enough). Prints its path.
+build_fake_gitlab() {
+  (cd "$REPO_ROOT" && cargo build --quiet --locked -p fake-gitlab --bin fake-gitlab) >&2 ||
+    die "cargo build -p fake-gitlab failed"
+  echo "$CARGO_TARGET_DIR/debug/fake-gitlab"
+}
+
+# ---------------------------------------------------------------- fake GitLab
+
+# start_fake_gitlab LOGFILE ARGS...: starts the fake GitLab on 127.0.0.1 in the
+# background and sets FAKE_PID and FAKE_URL (http://127.0.0.1:PORT). The caller
+# stops it with stop_fake_gitlab (a trap on EXIT is set up by with_cleanup).
+FAKE_PID=""
+FAKE_URL=""
+start_fake_gitlab() {
+  local log="$1"
+  shift
+  local fake out
+  fake="$(build_fake_gitlab)"
+  out="$(mktemp)"
+  "$fake" --listen 127.0.0.1:0 --log "$@" >"$out" 2>"$log" &
+  FAKE_PID=$!
+  local i
+  for i in $(seq 1 100); do
+    FAKE_URL="$(sed -n 's/^listening on //p' "$out")"
+    [ -n "$FAKE_URL" ] && break
+    kill -0 "$FAKE_PID" 2>/dev/null || die "fake-gitlab exited: $(cat "$log")"
+    sleep 0.1
+    [ "$i" -lt 100 ] || die "fake-gitlab did not start within 10s"
+  done
+  rm -f "$out"
+  info "fake GitLab at $FAKE_URL (pid $FAKE_PID)"
+}
+
+stop_fake_gitlab() {
+  if [ -n "$FAKE_PID" ]; then
+    kill "$FAKE_PID" 2>/dev/null || true
+    wait "$FAKE_PID" 2>/dev/null || true
+    FAKE_PID=""
+  fi
+}
+
+# The checks of MR !7 of project 42 as "name=status" lines, sorted by name,
+# read from the API with the fake Developer token (python3: curl is not on a
+# bare machine).
+fake_statuses() {
+  python3 - "$FAKE_URL/api/v4/projects/42/merge_requests/7/status_checks" <<'EOF'
+import json, sys, urllib.request
+req = urllib.request.Request(sys.argv[1], headers={"PRIVATE-TOKEN": "glpat-dev-0000000000000000001"})
+checks = json.load(urllib.request.urlopen(req, timeout=10))
+for check in sorted(checks, key=lambda c: c["name"]):
+    print(f"{check['name']}={check['status']}")
+EOF
+}
+
+# The fake tokens of tests/fake-gitlab/src/world.rs: no log may show them.
+FAKE_TOKENS=(
+  glpat-dev-0000000000000000001
+  glpat-maint-000000000000000002
+  glpat-rep-0000000000000000003
+  glpat-guest-000000000000000004
+  glpat-proj-0000000000000000005
+  glcbt-job-00000000000000000006
+  glpat-expired-0000000000000007
+)
+
+# assert_no_tokens FILE...: fails when any fake token appears in the files.
+assert_no_tokens() {
+  local t
+  for t in "${FAKE_TOKENS[@]}"; do
+    if grep -qF -- "$t" "$@"; then
+      grep -nF -- "$t" "$@" >&2 || true
+      die "a token was printed in $*"
+    fi
+  done
+  ok "no token in $(basename -a "$@" | tr '\n' ' ')"
+}
+
+# ---------------------------------------------------------------- cleanup
+
+CLEANUP=()
+run_cleanup() {
+  local c
+  stop_fake_gitlab
+  for c in "${CLEANUP[@]+"${CLEANUP[@]}"}"; do eval "$c" || true; done
+}
+trap run_cleanup EXIT
