@@ -325,7 +325,8 @@ class Bench:
                     )
         self.section(
             "1. Report by name (list the MR's checks, find the id, post `passed`)",
-            "Added latency is per request, on the fake's side. Ratio = status-check's median ÷ "
+            "status-check is the glibc release build (the goals are checked on it); the static musl build is "
+            "what the job image ships. Added latency is per request, on the fake's side. Ratio = status-check's median ÷ "
             "this tool's median (below 1: status-check is faster), and the same on the minimums.",
             ["Latency", "Tool", "Requests", "min", "median", "max", "status-check ÷ this (median; min)"],
             rows,
