@@ -452,7 +452,7 @@ class Bench:
                     f"{s['lists_per_min']:.2f} + {s['heads_per_min']:.2f}",
                     f"{s['p50']:.1f} s",
                     f"**{s['p95']:.1f} s** ({lo:.1f}–{hi:.1f})",
-                    f"{slow * 100:.0f} %",
+                    f"{slow * 100:.1f} %",
                     f"{s['max']:.1f} s",
                 ]
             )
@@ -464,7 +464,7 @@ class Bench:
             d["p95"],
             POLL_INTERVAL_MS / 1000,
             detail=f"90 % CI {d['p95_ci90'][0]:.1f}–{d['p95_ci90'][1]:.1f} s; "
-            f"{d['slower_than_poll_interval'] * 100:.0f} % of detections slower than 10 s",
+            f"{d['slower_than_poll_interval'] * 100:.1f} % of detections slower than 10 s",
         )
         self.section(
             "4. Gate efficiency (`wait`) vs a fixed 10 s poller",
