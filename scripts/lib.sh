@@ -79,7 +79,7 @@ APT_UPDATED=""
 apt_install() {
   local missing=() pkg
   for pkg in "$@"; do
-    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' ||
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep 'install ok installed' >/dev/null ||
       missing+=("$pkg")
   done
   [ "${#missing[@]}" -eq 0 ] && return 0
@@ -97,7 +97,7 @@ apt_install() {
 
 # rust_target TRIPLE: adds a Rust standard library target when missing.
 rust_target() {
-  rustup target list --installed | grep -qx "$1" && return 0
+  rustup target list --installed | grep -x "$1" >/dev/null && return 0
   info "rustup target add $1"
   rustup target add "$1" >/dev/null 2>&1 || die "rustup target add $1 failed"
 }
@@ -222,6 +222,15 @@ checks = json.load(urllib.request.urlopen(req, timeout=10))
 for check in sorted(checks, key=lambda c: c["name"]):
     print(f"{check['name']}={check['status']}")
 EOF
+}
+
+# fake_shows "name=status": true when MR !7 lists that check with that status.
+# (Reads the whole list first: `fake_statuses | grep -q` under pipefail fails
+# whenever grep exits before python has written everything.)
+fake_shows() {
+  local all
+  all="$(fake_statuses)" || die "could not read the fake GitLab's statuses"
+  grep -qxF -- "$1" <<<"$all"
 }
 
 # The fake tokens of tests/fake-gitlab/src/world.rs: no log may show them.

@@ -1,6 +1,13 @@
-//! When the gate polls next: exponential backoff with full jitter from the
-//! first interval up to the longest, never faster than the server's
-//! `Poll-Interval` unless the user asked for a lower interval explicitly.
+//! When the gate polls next.
+//!
+//! When GitLab sends a `Poll-Interval` (10 s by default), that is the pace:
+//! GitLab's own frontend polls at the interval it receives, and polling
+//! slower only delays the verdict (a pass landing in a 30 s gap waits up to
+//! 30 s). The pace is stretched by one poll in `head_every_polls`, so the
+//! gate's occasional read of the MR's head stays within the server's rate.
+//! Without a `Poll-Interval`, or when the user asked for a lower interval
+//! explicitly, polls back off exponentially with full jitter from the first
+//! interval to the longest; `Poll-Interval: -1` means the longest.
 
 use std::time::Duration;
 
@@ -20,17 +27,25 @@ pub struct Schedule {
     explicit: bool,
     /// What the server's `Poll-Interval` said, if anything.
     server: ServerHint,
+    /// One MR head read is made per this many polls (see wait.rs).
+    head_every_polls: u32,
     attempt: u32,
     rng: fastrand::Rng,
 }
 
 impl Schedule {
-    pub fn new(interval: Duration, max_interval: Duration, explicit: bool) -> Schedule {
+    pub fn new(
+        interval: Duration,
+        max_interval: Duration,
+        explicit: bool,
+        head_every_polls: u32,
+    ) -> Schedule {
         Schedule {
             interval,
             max_interval: max_interval.max(interval),
             explicit,
             server: ServerHint::Silent,
+            head_every_polls: head_every_polls.max(1),
             attempt: 0,
             rng: fastrand::Rng::new(),
         }
@@ -58,27 +73,26 @@ impl Schedule {
         self.attempt = 0;
     }
 
-    /// The shortest delay allowed now.
-    pub fn floor(&self) -> Duration {
+    pub fn next_delay(&mut self) -> Duration {
         match self.server {
             ServerHint::Disabled => self.max_interval,
-            // The server's floor wins, even above --max-interval, unless the
-            // user explicitly asked for a shorter interval.
-            ServerHint::Floor(floor) if !self.explicit => floor.max(self.interval),
-            _ => self.interval,
+            ServerHint::Floor(pace) if !self.explicit => {
+                let pace = pace.max(self.interval);
+                pace + pace / self.head_every_polls
+            }
+            _ => self.backoff(),
         }
     }
 
-    pub fn next_delay(&mut self) -> Duration {
+    /// Full jitter: uniform in [0, cap], kept at or above the first interval.
+    fn backoff(&mut self) -> Duration {
         let exponent = self.attempt.min(20);
         self.attempt = self.attempt.saturating_add(1);
         let cap = self
             .interval
             .saturating_mul(1u32 << exponent)
             .min(self.max_interval);
-        // Full jitter: uniform in [0, cap], then kept at or above the floor.
-        let jittered = cap.mul_f64(self.rng.f64());
-        jittered.max(self.floor())
+        cap.mul_f64(self.rng.f64()).max(self.interval)
     }
 }
 
@@ -88,53 +102,63 @@ mod tests {
 
     const MS: fn(u64) -> Duration = Duration::from_millis;
 
+    fn schedule(interval: u64, max: u64, explicit: bool) -> Schedule {
+        Schedule::new(MS(interval), MS(max), explicit, 30).seeded(7)
+    }
+
     #[test]
-    fn grows_to_the_max_and_stays_within_bounds() {
-        let mut s = Schedule::new(MS(100), MS(1000), false).seeded(7);
+    fn without_a_poll_interval_it_backs_off_within_bounds() {
+        let mut s = schedule(100, 1000, false);
         let delays: Vec<Duration> = (0..50).map(|_| s.next_delay()).collect();
         assert!(delays.iter().all(|d| *d >= MS(100) && *d <= MS(1000)));
         assert!(delays.iter().skip(10).any(|d| *d > MS(500)), "backs off");
+        assert!(delays.windows(2).any(|w| w[0] != w[1]), "jittered");
     }
 
     #[test]
-    fn first_delay_is_the_interval_floor() {
-        let mut s = Schedule::new(MS(2000), MS(30_000), false).seeded(1);
-        assert!(s.next_delay() >= MS(2000));
-    }
-
-    #[test]
-    fn poll_interval_is_a_floor_unless_a_lower_interval_was_asked_for() {
-        let mut s = Schedule::new(MS(2000), MS(30_000), false).seeded(3);
+    fn the_servers_poll_interval_sets_a_steady_pace_with_room_for_head_reads() {
+        let mut s = schedule(2000, 30_000, false);
         s.observe_poll_interval(Some(10_000));
-        assert!((0..30).all(|_| s.next_delay() >= MS(10_000)));
+        let delays: Vec<Duration> = (0..40).map(|_| s.next_delay()).collect();
+        let pace = MS(10_000) + MS(10_000) / 30;
+        assert!(delays.iter().all(|d| *d == pace), "{delays:?}");
+    }
 
-        let mut explicit = Schedule::new(MS(100), MS(30_000), true).seeded(3);
-        explicit.observe_poll_interval(Some(10_000));
-        assert_eq!(explicit.floor(), MS(100));
+    #[test]
+    fn an_explicit_lower_interval_goes_below_the_poll_interval() {
+        let mut s = schedule(100, 1000, true);
+        s.observe_poll_interval(Some(10_000));
+        assert!((0..30).all(|_| s.next_delay() <= MS(1000)));
+    }
+
+    #[test]
+    fn an_interval_above_the_poll_interval_is_kept() {
+        let mut s = schedule(20_000, 30_000, false);
+        s.observe_poll_interval(Some(10_000));
+        assert!(s.next_delay() >= MS(20_000));
     }
 
     #[test]
     fn disabled_polling_means_the_longest_interval() {
-        let mut s = Schedule::new(MS(100), MS(3000), true).seeded(5);
+        let mut s = schedule(100, 3000, true);
         s.observe_poll_interval(Some(-1));
         assert!((0..10).all(|_| s.next_delay() == MS(3000)));
     }
 
     #[test]
-    fn a_server_floor_above_the_max_wins() {
-        let mut s = Schedule::new(MS(2000), MS(5000), false).seeded(9);
+    fn a_server_pace_above_the_max_wins() {
+        let mut s = schedule(2000, 5000, false);
         s.observe_poll_interval(Some(60_000));
-        assert_eq!(s.next_delay(), MS(60_000));
+        assert!(s.next_delay() >= MS(60_000));
     }
 
     #[test]
     fn reset_brings_short_delays_back() {
-        let mut s = Schedule::new(MS(100), MS(10_000), false).seeded(11);
+        let mut s = schedule(100, 10_000, false);
         for _ in 0..20 {
             s.next_delay();
         }
         s.reset();
-        let d = s.next_delay();
-        assert!(d <= MS(100), "{d:?}");
+        assert!(s.next_delay() <= MS(100));
     }
 }

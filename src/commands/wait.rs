@@ -25,9 +25,11 @@ use crate::reports::{self, CheckResult, GateReport};
 use crate::signals;
 
 const DEFAULT_INTERVAL: Duration = Duration::from_secs(2);
-/// The MR's head is re-read at least this often (and before any verdict).
-const HEAD_EVERY_POLLS: u32 = 6;
-const HEAD_EVERY: Duration = Duration::from_secs(60);
+/// Besides before any verdict and when a check falls back to `pending` (what
+/// a push does to every check), the MR's head is re-read this often: a push
+/// that leaves every check pending changes nothing in the list.
+const HEAD_EVERY_POLLS: u32 = 30;
+const HEAD_EVERY: Duration = Duration::from_secs(300);
 /// A body that is not JSON this many times in a row is not a passing glitch.
 const MAX_DECODE_ERRORS: u32 = 3;
 
@@ -97,6 +99,14 @@ fn open_report(path: Option<&Path>, flag: &str) -> Result<Option<(PathBuf, File)
             Error::usage(format!("{flag}: cannot write {}: {e}", path.display()))
                 .hint("give a path in a writable directory, e.g. inside $CI_PROJECT_DIR")
         })
+}
+
+/// What a poll saw change.
+#[derive(Clone, Copy, Default)]
+struct Changes {
+    any: bool,
+    /// A decided check is pending again: the signature of a push.
+    back_to_pending: bool,
 }
 
 /// One check on one MR, as the gate tracks it.
@@ -171,6 +181,7 @@ pub fn run(ctx: &Ctx, args: &WaitArgs) -> Result<Outcome, Error> {
         settings.interval,
         settings.max_interval,
         settings.interval_explicit,
+        HEAD_EVERY_POLLS,
     );
     let mut gate = Gate {
         ctx,
@@ -231,8 +242,8 @@ impl Gate<'_, '_> {
                 continue;
             }
             // `None`: a transient error, already logged; the last statuses stand.
-            let changed = polled.unwrap_or(false);
-            if changed {
+            let changes = polled.unwrap_or_default();
+            if changes.any {
                 self.schedule.reset();
             }
             if let Some(verdict) = self.verdict_from_statuses()? {
@@ -242,7 +253,7 @@ impl Gate<'_, '_> {
                 }
                 return Ok(verdict);
             }
-            let due = changed
+            let due = changes.back_to_pending
                 || self.polls_since_head >= HEAD_EVERY_POLLS
                 || self.last_head_read.elapsed() >= HEAD_EVERY;
             if due && self.head_moved()? {
@@ -255,7 +266,7 @@ impl Gate<'_, '_> {
     }
 
     /// Reads every MR's list. `Ok(None)` on a transient failure.
-    fn poll_once(&mut self) -> Result<Option<bool>, Error> {
+    fn poll_once(&mut self) -> Result<Option<Changes>, Error> {
         let mut lists = Vec::new();
         for &iid in &self.iids {
             let path = format!("{}/status_checks", self.ctx.mr_path(iid)?);
@@ -276,13 +287,15 @@ impl Gate<'_, '_> {
             self.polls,
             human(self.elapsed())
         ));
-        let mut changed = false;
+        let mut changes = Changes::default();
         for (iid, items) in lists {
             for check in items {
-                changed |= self.track(iid, check);
+                let change = self.track(iid, check);
+                changes.any |= change.any;
+                changes.back_to_pending |= change.back_to_pending;
             }
         }
-        Ok(Some(changed))
+        Ok(Some(changes))
     }
 
     fn transient_or_fatal(&mut self, e: ApiError, iid: u64) -> Result<(), Error> {
@@ -300,10 +313,10 @@ impl Gate<'_, '_> {
         Err(Error::from(e).context(format!("listing the status checks of !{iid}")))
     }
 
-    /// Updates one check; true when its status changed.
-    fn track(&mut self, iid: u64, check: MrCheck) -> bool {
+    /// Updates one check and says how it changed.
+    fn track(&mut self, iid: u64, check: MrCheck) -> Changes {
         if !self.selected(&check.name) {
-            return false;
+            return Changes::default();
         }
         let now = self.elapsed();
         let key = (iid, check.id);
@@ -321,12 +334,18 @@ impl Gate<'_, '_> {
                     check.status,
                     human(now)
                 );
+                let back_to_pending =
+                    matches!(tracked.status, CheckStatus::Passed | CheckStatus::Failed)
+                        && check.status == CheckStatus::Pending;
                 tracked.status = check.status;
                 tracked.since = now;
                 self.ctx.log.info(line);
-                true
+                Changes {
+                    any: true,
+                    back_to_pending,
+                }
             }
-            Some(_) => false,
+            Some(_) => Changes::default(),
             None => {
                 if !first_poll {
                     self.ctx.log.info(format!(
@@ -347,7 +366,10 @@ impl Gate<'_, '_> {
                         retries: 0,
                     },
                 );
-                !first_poll
+                Changes {
+                    any: !first_poll,
+                    back_to_pending: false,
+                }
             }
         }
     }
