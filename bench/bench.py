@@ -475,7 +475,7 @@ class Bench:
             f"poller's sleep are divided by {scale}; all figures are in unscaled seconds. "
             f"**Requests/min of waiting** is the slope of a least-squares fit of requests against minutes waited "
             f"over the trials (what one more minute of waiting costs); **fixed per wait** is its intercept (the "
-            f"first poll, the head read before the verdict, the reads a check's change brings); **overall** is all "
+            f"first poll, the head read before the verdict, whatever does not grow with the wait); **overall** is all "
             f"requests ÷ all minutes, which counts the fixed part too (mean wait "
             f"{statistics.mean(r['waited_s'] for r in results):.0f} s). List + head: the slope split into list GETs "
             f"and MR head reads. Detection delay = arrival of the first list GET that could see the last pass − "
