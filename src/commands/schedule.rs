@@ -1,11 +1,10 @@
 //! When the gate polls next.
 //!
-//! When GitLab sends a `Poll-Interval` (10 s by default), that is the pace:
-//! GitLab's own frontend polls at the interval it receives, and polling
-//! slower only delays the verdict (a pass landing in a 30 s gap waits up to
-//! 30 s). The pace is stretched by one poll in `head_every_polls`, so the
-//! gate's occasional read of the MR's head stays within the server's rate.
-//! Without a `Poll-Interval`, or when the user asked for a lower interval
+//! When GitLab sends a `Poll-Interval` (10 s by default) on the MR's
+//! status-check list, that is the pace of the list: GitLab's own frontend
+//! polls at the interval it receives, and polling slower only delays the
+//! verdict (a pass landing in a 30 s gap waits up to 30 s). The gate's rare
+//! reads of the MR's head (another endpoint) come on top. Without a `Poll-Interval`, or when the user asked for a lower interval
 //! explicitly, polls back off exponentially with full jitter from the first
 //! interval to the longest; `Poll-Interval: -1` means the longest.
 
@@ -31,25 +30,17 @@ pub struct Schedule {
     explicit: bool,
     /// What the server's `Poll-Interval` said, if anything.
     server: ServerHint,
-    /// One MR head read is made per this many polls (see wait.rs).
-    head_every_polls: u32,
     attempt: u32,
     rng: fastrand::Rng,
 }
 
 impl Schedule {
-    pub fn new(
-        interval: Duration,
-        max_interval: Duration,
-        explicit: bool,
-        head_every_polls: u32,
-    ) -> Schedule {
+    pub fn new(interval: Duration, max_interval: Duration, explicit: bool) -> Schedule {
         Schedule {
             interval,
             max_interval: max_interval.max(interval),
             explicit,
             server: ServerHint::Silent,
-            head_every_polls: head_every_polls.max(1),
             attempt: 0,
             rng: fastrand::Rng::new(),
         }
@@ -83,10 +74,7 @@ impl Schedule {
     pub fn next_delay(&mut self) -> Duration {
         match self.server {
             ServerHint::Disabled => self.max_interval,
-            ServerHint::Floor(pace) if !self.explicit => {
-                let pace = pace.max(self.interval);
-                pace + pace / self.head_every_polls
-            }
+            ServerHint::Floor(pace) if !self.explicit => pace.max(self.interval),
             _ => self.backoff(),
         }
     }
@@ -110,7 +98,7 @@ mod tests {
     const MS: fn(u64) -> Duration = Duration::from_millis;
 
     fn schedule(interval: u64, max: u64, explicit: bool) -> Schedule {
-        Schedule::new(MS(interval), MS(max), explicit, 30).seeded(7)
+        Schedule::new(MS(interval), MS(max), explicit).seeded(7)
     }
 
     #[test]
@@ -123,12 +111,11 @@ mod tests {
     }
 
     #[test]
-    fn the_servers_poll_interval_sets_a_steady_pace_with_room_for_head_reads() {
+    fn the_servers_poll_interval_sets_a_steady_pace() {
         let mut s = schedule(2000, 30_000, false);
         s.observe_poll_interval(Some(10_000));
         let delays: Vec<Duration> = (0..40).map(|_| s.next_delay()).collect();
-        let pace = MS(10_000) + MS(10_000) / 30;
-        assert!(delays.iter().all(|d| *d == pace), "{delays:?}");
+        assert!(delays.iter().all(|d| *d == MS(10_000)), "{delays:?}");
     }
 
     #[test]

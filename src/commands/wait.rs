@@ -187,7 +187,6 @@ pub fn run(ctx: &Ctx, args: &WaitArgs) -> Result<Outcome, Error> {
         settings.interval,
         settings.max_interval,
         settings.interval_explicit,
-        HEAD_EVERY_POLLS,
     );
     let mut gate = Gate {
         ctx,

@@ -7,7 +7,7 @@
 //! inject [`Fault`]s and timeline [`Event`]s, and inspect the request log.
 //!
 //! Decisions worth knowing when writing tests against it:
-//! - Per request, in order: log it, fire due `AfterMs` events, count an MR-list poll and
+//! - Per request, in order: wait the world's `latency_ms` (0 by default), log it, fire due `AfterMs` events, count an MR-list poll and
 //!   fire due `AfterPolls` events, then the first matching fault (which skips the rate
 //!   limiter), else the rate limiter, else the endpoint.
 //! - The rate limiter's window holds the requests it admitted; `Retry-After` is the time

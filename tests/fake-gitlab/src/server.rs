@@ -95,6 +95,7 @@ struct Shared {
     conns: Mutex<HashMap<u64, TcpStream>>,
     next_conn: AtomicU64,
     log_stderr: AtomicBool,
+    log_json: AtomicBool,
     started: Instant,
     scheme: &'static str,
 }
@@ -317,13 +318,32 @@ impl Shared {
         if let Some(entry) = st.log.get_mut(idx) {
             entry.status = status;
             if self.log_stderr.load(Ordering::Relaxed) {
-                // method, path, status only: never headers, query or body (tokens).
-                eprintln!("{} {} {}", entry.method, entry.path, status);
+                if self.log_json.load(Ordering::Relaxed) {
+                    eprintln!("{}", json_log_line(entry));
+                } else {
+                    // method, path, status only: never headers, query or body (tokens).
+                    eprintln!("{} {} {}", entry.method, entry.path, status);
+                }
             }
         }
         drop(st);
         self.cond.notify_all();
     }
+}
+
+/// One request as a JSON log line: arrival time, method, path, status and the pagination
+/// parameters `page` / `per_page` (as sent, or null); never headers, the rest of the query
+/// or the body, so never a token.
+fn json_log_line(entry: &LoggedRequest) -> String {
+    json!({
+        "at_ms": entry.at_ms,
+        "method": entry.method,
+        "path": entry.path,
+        "page": entry.query_param("page"),
+        "per_page": entry.query_param("per_page"),
+        "status": entry.status,
+    })
+    .to_string()
 }
 
 /// Serves HTTP/1.1 requests on one connection until it closes or a fault closes it.
@@ -343,6 +363,10 @@ fn serve<S: Read + Write>(shared: &Shared, stream: S, fallback_host: &str) {
             Err(ReadError::Eof | ReadError::Io) => return,
         };
         let keep = req.keep_alive();
+        let latency = lock(&shared.state).world.latency_ms;
+        if latency > 0 {
+            thread::sleep(Duration::from_millis(latency));
+        }
         let (idx, mut plan) = shared.begin(&req, fallback_host);
         if let Plan::Delayed(ms) = plan {
             thread::sleep(Duration::from_millis(ms));
@@ -457,6 +481,7 @@ impl FakeGitlab {
             conns: Mutex::new(HashMap::new()),
             next_conn: AtomicU64::new(0),
             log_stderr: AtomicBool::new(false),
+            log_json: AtomicBool::new(false),
             started,
             scheme: if tls.is_some() { "https" } else { "http" },
         });
@@ -558,6 +583,13 @@ impl FakeGitlab {
     /// the brief; used by the binary's `--log`).
     pub fn log_to_stderr(&self, on: bool) {
         self.shared.log_stderr.store(on, Ordering::Relaxed);
+    }
+
+    /// With [`FakeGitlab::log_to_stderr`]: one JSON object per line instead, with the
+    /// arrival time (`at_ms`) and the `page` / `per_page` parameters (used by the
+    /// benchmarks; still never a header value, any other query parameter or a body).
+    pub fn log_json(&self, on: bool) {
+        self.shared.log_json.store(on, Ordering::Relaxed);
     }
 
     /// Waits until `pred` holds (checked on every state change and every 20 ms) or the

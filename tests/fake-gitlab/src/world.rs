@@ -192,6 +192,9 @@ pub struct World {
     pub poll_interval_ms: i64,
     /// Sliding 60 s window over all requests; beyond it -> 429.
     pub rate_limit_per_minute: Option<u32>,
+    /// Added latency: every request is handled (and answered) this many ms after it
+    /// arrived, as over a slow network or a busy server. 0 = none (the default).
+    pub latency_ms: u64,
     /// `X-Total`/`X-Total-Pages` are omitted when the total is above this.
     pub total_headers_limit: u64,
     pub projects: Vec<Project>,
@@ -245,6 +248,7 @@ impl World {
             pending_timeout_ms,
             poll_interval_ms: 10_000,
             rate_limit_per_minute: None,
+            latency_ms: 0,
             total_headers_limit: 10_000,
             projects: Vec::new(),
             tokens: vec![

@@ -337,6 +337,33 @@ fn wait_until_times_out_false() {
     assert!(!fg.wait_until(Duration::from_millis(30), |_, log| !log.is_empty()));
 }
 
+// ------------------------------------------------------------------ added latency
+
+#[test]
+fn latency_ms_delays_every_answer_and_is_off_by_default() {
+    assert_eq!(World::demo().latency_ms, 0);
+    let fg = demo();
+    fg.world(|w| w.latency_ms = 80);
+    for _ in 0..2 {
+        let started = std::time::Instant::now();
+        assert_eq!(get(&fg, LIST, DEV_TOKEN).status, 200);
+        assert!(
+            started.elapsed() >= Duration::from_millis(80),
+            "answered after {:?}",
+            started.elapsed()
+        );
+    }
+    // Refused requests wait too: the latency is the network's, not the endpoint's.
+    let started = std::time::Instant::now();
+    assert_eq!(get(&fg, LIST, "glpat-WRONG").status, 401);
+    assert!(started.elapsed() >= Duration::from_millis(80));
+    // A world loaded from JSON without the field has none.
+    let w: World = serde_json::from_str(r#"{"version":"17.5.0-ee"}"#).unwrap();
+    assert_eq!(w.latency_ms, 0);
+    let w: World = serde_json::from_str(r#"{"latency_ms":50}"#).unwrap();
+    assert_eq!(w.latency_ms, 50);
+}
+
 // ------------------------------------------------------------------ log
 
 #[test]
