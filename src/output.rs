@@ -68,6 +68,15 @@ fn print_stdout(text: &str) -> io::Result<()> {
     out.flush()
 }
 
+/// `1 check`, `3 checks`.
+pub fn plural(n: usize, word: &str) -> String {
+    if n == 1 {
+        format!("1 {word}")
+    } else {
+        format!("{n} {word}s")
+    }
+}
+
 /// A plain left-aligned table; the last column is not padded.
 pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
     let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();

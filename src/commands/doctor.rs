@@ -27,7 +27,7 @@ use crate::gitlab::models::{
 };
 use crate::gitlab::{ApiError, Client, ClientSettings, MergeRequest, MrCheck, ServerVersion};
 use crate::log::Log;
-use crate::output::Outcome;
+use crate::output::{Outcome, plural};
 
 /// The lines, in the order they are printed.
 const ORDER: [&str; 14] = [
@@ -1311,14 +1311,6 @@ fn is_loopback(host: &str) -> bool {
         || name
             .parse::<std::net::IpAddr>()
             .is_ok_and(|ip| ip.is_loopback())
-}
-
-fn plural(n: usize, word: &str) -> String {
-    if n == 1 {
-        format!("1 {word}")
-    } else {
-        format!("{n} {word}s")
-    }
 }
 
 #[cfg(test)]

@@ -26,7 +26,7 @@ use crate::exit::Code;
 use crate::gitlab::models::{MAINTAINER, Project, ProjectCheck, ProtectedBranch, role_name};
 use crate::gitlab::{ApiError, ServerVersion};
 use crate::log::Log;
-use crate::output::Outcome;
+use crate::output::{Outcome, plural};
 use crate::secret::SharedSecret;
 
 /// Looks up a shared secret by variable name (`ci::shared_secret` outside tests).
@@ -814,14 +814,6 @@ fn render(plan: &Plan, project: &str, file: &str, mode: Mode) -> Outcome {
         Code::Ok
     };
     Outcome::new(code, text, json)
-}
-
-fn plural(n: usize, word: &str) -> String {
-    if n == 1 {
-        format!("1 {word}")
-    } else {
-        format!("{n} {word}s")
-    }
 }
 
 #[cfg(test)]

@@ -20,7 +20,7 @@ use crate::error::Error;
 use crate::exit::Code;
 use crate::gitlab::error::ApiErrorKind;
 use crate::gitlab::{ApiError, CheckStatus, MergeRequest, MrCheck};
-use crate::output::{Outcome, table};
+use crate::output::{Outcome, plural, table};
 use crate::reports::{self, CheckResult, GateReport};
 use crate::signals;
 
@@ -225,11 +225,7 @@ impl Gate<'_, '_> {
     }
 
     fn label(&self, check: &Tracked) -> String {
-        if self.iids.len() > 1 {
-            format!("!{} {}", check.iid, check.name)
-        } else {
-            check.name.clone()
-        }
+        label(self.iids.len() > 1, check.iid, &check.name)
     }
 
     fn poll_until_verdict(&mut self) -> Result<Verdict, Error> {
@@ -335,11 +331,7 @@ impl Gate<'_, '_> {
             Some(tracked) if tracked.status != check.status => {
                 let line = format!(
                     "{}: {} → {} ({})",
-                    if self.iids.len() > 1 {
-                        format!("!{iid} {}", check.name)
-                    } else {
-                        check.name.clone()
-                    },
+                    label(self.iids.len() > 1, iid, &check.name),
                     tracked.status,
                     check.status,
                     human(now)
@@ -441,9 +433,8 @@ impl Gate<'_, '_> {
             .map(|c| format!("{} ({})", self.label(c), c.status))
             .collect();
         let mut line = format!(
-            "waiting for {} check{} on {} at {} (timeout {}): {}",
-            self.checks.len(),
-            if self.checks.len() == 1 { "" } else { "s" },
+            "waiting for {} on {} at {} (timeout {}): {}",
+            plural(self.checks.len(), "check"),
             self.mr_list(),
             short(&self.sha),
             human(self.settings.timeout),
@@ -514,11 +505,7 @@ impl Gate<'_, '_> {
                 tracked.since = now;
                 let line = format!(
                     "{}: failed → retrying ({}/{limit}) ({})",
-                    if self.iids.len() > 1 {
-                        format!("!{iid} {}", check.name)
-                    } else {
-                        check.name.clone()
-                    },
+                    label(self.iids.len() > 1, iid, &check.name),
                     tracked.retries,
                     human(now)
                 );
@@ -726,6 +713,15 @@ impl Gate<'_, '_> {
             &["CHECK", "STATUS", "AT"]
         };
         self.ctx.log.info(table(headers, &rows));
+    }
+}
+
+/// How a check is named in the log: with its MR when the gate covers several.
+fn label(several_mrs: bool, iid: u64, name: &str) -> String {
+    if several_mrs {
+        format!("!{iid} {name}")
+    } else {
+        name.to_owned()
     }
 }
 
