@@ -25,6 +25,7 @@ use crate::gitlab::error::{ApiErrorKind, Transport};
 use crate::gitlab::models::{
     AccessLevel, DEVELOPER, MAINTAINER, Project, ProjectCheck, TokenInfo, User, role_name,
 };
+use crate::gitlab::paths;
 use crate::gitlab::{ApiError, Client, ClientSettings, MergeRequest, MrCheck, ServerVersion};
 use crate::log::Log;
 use crate::output::{Outcome, plural};
@@ -693,7 +694,7 @@ impl<'a> Doctor<'a> {
             return;
         };
         let user = found.user.clone().expect("role is checked with a user");
-        let path = format!("/projects/{}", project.value.encoded);
+        let path = paths::project(&project.value.encoded);
         let fetched = match ctx.client.get::<Project>(&path) {
             Ok(p) => p,
             Err(e) if e.status() == Some(404) => {
@@ -725,10 +726,7 @@ impl<'a> Doctor<'a> {
         let message = self.project_message(Some(&fetched.path_with_namespace));
         self.ok("project", message);
         let level = fetched.access_level().or_else(|| {
-            let path = format!(
-                "/projects/{}/members/all/{}",
-                project.value.encoded, user.id
-            );
+            let path = paths::member(&project.value.encoded, user.id);
             ctx.client
                 .get::<AccessLevel>(&path)
                 .ok()
@@ -788,10 +786,7 @@ impl<'a> Doctor<'a> {
         };
         let sha = self.cfg.sha.as_ref().map(|s| s.value.clone());
         if let Some(mr) = &self.cfg.mr {
-            let path = format!(
-                "/projects/{}/merge_requests/{}",
-                project.value.encoded, mr.value
-            );
+            let path = paths::merge_request(&project.value.encoded, mr.value);
             match ctx.client.get::<MergeRequest>(&path) {
                 Ok(found_mr) => {
                     self.mr_found(&found_mr, &format!("from {}", mr.source), sha.as_deref());
@@ -823,10 +818,7 @@ impl<'a> Doctor<'a> {
             );
             return;
         };
-        let path = format!(
-            "/projects/{}/repository/commits/{sha}/merge_requests",
-            project.value.encoded
-        );
+        let path = paths::commit_mrs(&project.value.encoded, &sha);
         let listing = match ctx.client.get_all::<MergeRequest>(&path) {
             Ok(listing) => listing.items,
             Err(e) if e.message().contains("Commit") => {
@@ -937,10 +929,7 @@ impl<'a> Doctor<'a> {
             self.licence_without_mr(ctx, found, project);
             return;
         };
-        let path = format!(
-            "/projects/{}/merge_requests/{}/status_checks",
-            project.value.encoded, mr.iid
-        );
+        let path = paths::mr_checks(&project.value.encoded, mr.iid);
         match ctx.client.get_all::<MrCheck>(&path) {
             Ok(listing) => {
                 self.ok(

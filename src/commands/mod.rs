@@ -18,6 +18,7 @@ use crate::cli::Command;
 use crate::config::{Config, ProjectRef};
 use crate::error::Error;
 use crate::gitlab::models::VersionInfo;
+use crate::gitlab::paths;
 use crate::gitlab::{Client, ClientSettings, Listing, MrCheck, ServerVersion};
 use crate::log::Log;
 use crate::output::Outcome;
@@ -71,10 +72,7 @@ impl<'a> Ctx<'a> {
     }
 
     pub fn mr_path(&self, iid: u64) -> Result<String, Error> {
-        Ok(format!(
-            "/projects/{}/merge_requests/{iid}",
-            self.project()?.encoded
-        ))
+        Ok(paths::merge_request(&self.project()?.encoded, iid))
     }
 
     /// From `CI_SERVER_VERSION_MAJOR/MINOR` when set, else `GET /version`
@@ -108,7 +106,7 @@ impl<'a> Ctx<'a> {
 
     /// The MR's status checks, every page.
     pub fn mr_checks(&self, iid: u64) -> Result<Listing<MrCheck>, Error> {
-        let path = format!("{}/status_checks", self.mr_path(iid)?);
+        let path = paths::mr_checks(&self.project()?.encoded, iid);
         self.client
             .get_all(&path)
             .map_err(|e| Error::from(e).context(format!("listing the status checks of !{iid}")))

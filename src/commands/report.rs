@@ -9,6 +9,7 @@ use crate::cli::{ReportArgs, ReportStatus};
 use crate::error::Error;
 use crate::exit::Code;
 use crate::gitlab::models::PostedResponse;
+use crate::gitlab::paths;
 use crate::gitlab::version::StatusParam;
 use crate::gitlab::{ApiError, CheckStatus, MrCheck};
 use crate::output::Outcome;
@@ -122,7 +123,7 @@ pub fn post_status(
     status: ReportStatus,
     include_status: bool,
 ) -> Result<Reported, Error> {
-    let path = format!("{}/status_check_responses", ctx.mr_path(iid)?);
+    let path = paths::mr_responses(&ctx.project()?.encoded, iid);
     let mut body = json!({ "sha": sha, "external_status_check_id": resolved.id });
     if include_status {
         body["status"] = json!(status_word(status));

@@ -6,6 +6,7 @@ use super::{CheckRef, Ctx, targets};
 use crate::cli::CheckSelector;
 use crate::error::Error;
 use crate::exit::Code;
+use crate::gitlab::paths;
 use crate::gitlab::{CheckStatus, MrCheck};
 use crate::output::Outcome;
 
@@ -68,7 +69,7 @@ fn resolve(ctx: &Ctx, check: &CheckRef, iid: u64) -> Result<MrCheck, Error> {
 }
 
 pub fn retry_one(ctx: &Ctx, iid: u64, check: &MrCheck) -> Result<(), Error> {
-    let path = format!("{}/status_checks/{}/retry", ctx.mr_path(iid)?, check.id);
+    let path = paths::mr_check_retry(&ctx.project()?.encoded, iid, check.id);
     match ctx.client.post::<serde_json::Value>(&path, &json!({})) {
         Ok(_) => Ok(()),
         Err(e) if e.status() == Some(422) => {

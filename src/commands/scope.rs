@@ -9,6 +9,7 @@ use super::Ctx;
 use crate::config::ProjectRef;
 use crate::gitlab::ApiError;
 use crate::gitlab::models::ProjectCheck;
+use crate::gitlab::paths;
 
 /// What the project's check list says about a name and a target branch.
 #[derive(Debug, PartialEq, Eq)]
@@ -40,8 +41,9 @@ pub fn scope_of(checks: &[ProjectCheck], name: &str, target: &str) -> Scope {
 /// `GET /projects/:id/external_status_checks`, every page (Maintainer only:
 /// a lower role gets 401, like a missing licence).
 pub fn project_checks(ctx: &Ctx, project: &ProjectRef) -> Result<Vec<ProjectCheck>, ApiError> {
-    let path = format!("/projects/{}/external_status_checks", project.encoded);
-    ctx.client.get_all(&path).map(|listing| listing.items)
+    ctx.client
+        .get_all(&paths::project_checks(&project.encoded))
+        .map(|listing| listing.items)
 }
 
 /// The branch list of a scoped check, for messages: `main, release`.

@@ -24,6 +24,7 @@ use crate::config::{Config, ProjectRef};
 use crate::error::Error;
 use crate::exit::Code;
 use crate::gitlab::models::{MAINTAINER, Project, ProjectCheck, ProtectedBranch, role_name};
+use crate::gitlab::paths;
 use crate::gitlab::{ApiError, ServerVersion};
 use crate::log::Log;
 use crate::output::{Outcome, plural};
@@ -122,10 +123,6 @@ fn secrets(
 
 // ---------------------------------------------------------------- reading GitLab
 
-fn checks_path(project: &ProjectRef) -> String {
-    format!("/projects/{}/external_status_checks", project.encoded)
-}
-
 /// The project's checks; a 401 or 403 is told apart (role or licence) with
 /// one more request.
 fn list_checks(ctx: &Ctx, project: &ProjectRef) -> Result<Vec<ProjectCheck>, Error> {
@@ -138,10 +135,7 @@ fn list_checks(ctx: &Ctx, project: &ProjectRef) -> Result<Vec<ProjectCheck>, Err
 
 fn explain_refusal(ctx: &Ctx, project: &ProjectRef, e: ApiError) -> Error {
     let status = e.status().unwrap_or(401);
-    let Ok(p) = ctx
-        .client
-        .get::<Project>(&format!("/projects/{}", project.encoded))
-    else {
+    let Ok(p) = ctx.client.get::<Project>(&paths::project(&project.encoded)) else {
         return Error::from(e).context("listing the project's external status checks");
     };
     let name = if p.path_with_namespace.is_empty() {
@@ -172,7 +166,7 @@ fn protected_branches(
     if file.checks.iter().all(|c| c.protected_branches.is_empty()) {
         return Ok(HashMap::new());
     }
-    let path = format!("/projects/{}/protected_branches", project.encoded);
+    let path = paths::protected_branches(&project.encoded);
     let listing = ctx.client.get_all::<ProtectedBranch>(&path).map_err(|e| {
         let hint_403 = e.status() == Some(403);
         let err = Error::from(e).context("listing the project's protected branches");
@@ -217,7 +211,7 @@ fn current_setting(ctx: &Ctx, project: &ProjectRef) -> Result<bool, Error> {
     }
     let p: Project = ctx
         .client
-        .get(&format!("/projects/{}", project.encoded))
+        .get(&paths::project(&project.encoded))
         .map_err(|e| Error::from(e).context(format!("reading project {}", project.raw)))?;
     p.only_allow_merge_if_all_status_checks_passed.ok_or_else(|| {
         Error::usage(format!(
@@ -577,7 +571,7 @@ fn apply(
     secrets: &[Secret],
 ) -> Result<(), Error> {
     let total = plan.changes();
-    let base = checks_path(project);
+    let base = paths::project_checks(&project.encoded);
     for i in apply_order(&plan.steps) {
         let step = &plan.steps[i];
         let mut body = step.body.clone();
@@ -628,7 +622,7 @@ fn apply(
         }
     }
     if let Some(change) = plan.setting.filter(|s| s.old != s.new) {
-        let path = format!("/projects/{}", project.encoded);
+        let path = paths::project(&project.encoded);
         match ctx
             .client
             .put::<Value>(&path, &json!({ SETTING: change.new }))

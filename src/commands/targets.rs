@@ -8,6 +8,7 @@
 use super::Ctx;
 use crate::error::Error;
 use crate::gitlab::MergeRequest;
+use crate::gitlab::paths;
 
 #[derive(Debug)]
 pub struct Targets {
@@ -34,10 +35,7 @@ pub fn find(ctx: &Ctx, sha: Option<&str>) -> Result<Targets, Error> {
         None => ctx.cfg.require_sha()?,
     };
     let project = ctx.project()?;
-    let path = format!(
-        "/projects/{}/repository/commits/{sha}/merge_requests",
-        project.encoded
-    );
+    let path = paths::commit_mrs(&project.encoded, sha);
     let found = ctx.client.get_all::<MergeRequest>(&path).map_err(|e| {
         Error::from(e).context(format!(
             "finding the merge requests of {} (no MR IID: CI_MERGE_REQUEST_IID is unset)",

@@ -19,6 +19,7 @@ use crate::duration::human;
 use crate::error::Error;
 use crate::exit::Code;
 use crate::gitlab::error::ApiErrorKind;
+use crate::gitlab::paths;
 use crate::gitlab::{ApiError, CheckStatus, MergeRequest, MrCheck};
 use crate::output::{Outcome, plural, table};
 use crate::reports::{self, CheckResult, GateReport};
@@ -272,7 +273,7 @@ impl Gate<'_, '_> {
     fn poll_once(&mut self) -> Result<Option<Changes>, Error> {
         let mut lists = Vec::new();
         for &iid in &self.iids {
-            let path = format!("{}/status_checks", self.ctx.mr_path(iid)?);
+            let path = paths::mr_checks(&self.ctx.project()?.encoded, iid);
             match self.ctx.client.get_all::<MrCheck>(&path) {
                 Ok(listing) => {
                     self.schedule

@@ -238,6 +238,19 @@ impl<'a> Client<'a> {
         }
     }
 
+    /// This attempt's timeout, and the auth header: the one place the token
+    /// leaves its type.
+    fn authorized<B>(&self, request: ureq::RequestBuilder<B>) -> ureq::RequestBuilder<B> {
+        let request = request
+            .config()
+            .timeout_global(Some(self.attempt_timeout()))
+            .build();
+        match &self.token {
+            Some(token) => request.header("PRIVATE-TOKEN", token.expose()),
+            None => request,
+        }
+    }
+
     fn send_once(
         &self,
         method: Method,
@@ -247,36 +260,16 @@ impl<'a> Client<'a> {
         let url = format!("{}{path}", self.base);
         let started = Instant::now();
         self.requests.set(self.requests.get() + 1);
-        let timeout = Some(self.attempt_timeout());
-        // The one place the token leaves its type: the auth header.
-        let token = self.token.as_ref().map(Token::expose);
+        let json = |request: ureq::RequestBuilder<ureq::typestate::WithBody>| {
+            request
+                .content_type("application/json")
+                .send(body.unwrap_or("{}"))
+        };
         let result = match method {
-            Method::Get | Method::Delete => {
-                let request = if method == Method::Get {
-                    self.agent.get(&url)
-                } else {
-                    self.agent.delete(&url)
-                };
-                let mut request = request.config().timeout_global(timeout).build();
-                if let Some(token) = token {
-                    request = request.header("PRIVATE-TOKEN", token);
-                }
-                request.call()
-            }
-            Method::Post | Method::Put => {
-                let request = if method == Method::Post {
-                    self.agent.post(&url)
-                } else {
-                    self.agent.put(&url)
-                };
-                let mut request = request.config().timeout_global(timeout).build();
-                if let Some(token) = token {
-                    request = request.header("PRIVATE-TOKEN", token);
-                }
-                request
-                    .content_type("application/json")
-                    .send(body.unwrap_or("{}"))
-            }
+            Method::Get => self.authorized(self.agent.get(&url)).call(),
+            Method::Delete => self.authorized(self.agent.delete(&url)).call(),
+            Method::Post => json(self.authorized(self.agent.post(&url))),
+            Method::Put => json(self.authorized(self.agent.put(&url))),
         };
         let endpoint = strip_query(path);
         let fail = |kind: ApiErrorKind| ApiError {

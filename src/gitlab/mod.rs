@@ -4,6 +4,7 @@ pub mod client;
 pub mod error;
 pub(crate) mod httpdate;
 pub mod models;
+pub mod paths;
 pub mod version;
 
 pub use client::{Client, ClientSettings, Listing};
