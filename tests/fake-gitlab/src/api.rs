@@ -1,8 +1,12 @@
 //! The REST v4 endpoints: routing, authentication, authorisation, parameters, JSON.
 //!
-//! Order on every status-check endpoint (gitlab-facts.md): authentication (401), project
-//! lookup (404), licence (401), role, parameters (400), then the MR / check lookups.
+//! Order on every status-check endpoint (`docs/gitlab-api.md`, row `error-order`):
+//! authentication (401), project lookup (404), licence (401), parameters (400), then in the
+//! endpoint body the MR (404), the role (403), the check (404) and the SHA (409).
+//! Version-dependent rules ask [`crate::era::Era`], whose methods are named after the rows
+//! of `docs/gitlab-api.md` they implement.
 
+use crate::era::StatusParam;
 use crate::http::{Request, Response, parse_form, percent_decode};
 use crate::script::{Auth, auth_of};
 use crate::world::{
@@ -241,7 +245,8 @@ pub(crate) fn handle(w: &mut World, req: &Request, base: &str) -> Response {
     let Some(route) = route(&req.method, &req.path) else {
         return route_not_found();
     };
-    if matches!(route, Route::MrRetry(..)) && w.version_mm() < (15, 7) {
+    // `retry-15-7`: before, the route does not exist.
+    if matches!(route, Route::MrRetry(..)) && !w.era().has_retry() {
         return route_not_found();
     }
     let ctx = Ctx {
@@ -334,7 +339,9 @@ fn access(w: &World, ctx: &Ctx, id: &str, allow_job: bool, licence: bool) -> R<A
     let token = authenticate(w, ctx.req, allow_job)?;
     let pi = find_project(w, id).ok_or_else(project_not_found)?;
     let role = World::role_in(&w.projects[pi], &token).ok_or_else(project_not_found)?;
-    if licence && !w.projects[pi].ultimate {
+    // `ff-14-0`: 14.0 also needs the feature flag `ff_external_status_checks`, off by
+    // default (the fake models it off).
+    if licence && (!w.projects[pi].ultimate || w.era().needs_feature_flag()) {
         return Err(unauthorized());
     }
     Ok(Access { pi, role })
@@ -366,21 +373,25 @@ fn branch_json(p: &Project, b: &ProtectedBranch) -> Value {
     })
 }
 
-fn check_json(p: &Project, c: &Check) -> Value {
+fn check_json(w: &World, p: &Project, c: &Check) -> Value {
     let branches: Vec<Value> = c
         .protected_branch_ids
         .iter()
         .filter_map(|id| p.protected_branches.iter().find(|b| b.id == *id))
         .map(|b| branch_json(p, b))
         .collect();
-    json!({
+    let mut v = json!({
         "id": c.id,
         "name": c.name,
         "project_id": p.id,
         "external_url": c.external_url,
-        "hmac": c.shared_secret.as_deref().is_some_and(|s| !s.is_empty()),
         "protected_branches": branches
-    })
+    });
+    // `hmac-17-3`: the key exists only where shared secrets do.
+    if w.era().has_hmac() {
+        v["hmac"] = json!(c.shared_secret.as_deref().is_some_and(|s| !s.is_empty()));
+    }
+    v
 }
 
 fn is_passed(s: &str) -> bool {
@@ -394,7 +405,7 @@ fn detailed_merge_status(w: &World, p: &Project, mr: &MergeRequest) -> &'static 
     let blocked = p.only_allow_merge_if_all_status_checks_passed
         && p.checks
             .iter()
-            .filter(|c| World::check_applies(p, c, &mr.target_branch))
+            .filter(|c| w.check_applies(p, c, &mr.target_branch))
             .any(|c| !is_passed(&w.read_status(mr, c.id)));
     if blocked {
         "status_checks_must_pass"
@@ -413,7 +424,7 @@ fn mr_json(w: &World, p: &Project, mr: &MergeRequest, base: &str) -> Value {
         "state": mr.state,
         "created_at": CREATED,
         "updated_at": CREATED,
-        "merged_at": null,
+        "merged_at": if mr.state == "merged" { json!(CREATED) } else { Value::Null },
         "closed_at": null,
         "target_branch": mr.target_branch,
         "source_branch": mr.source_branch,
@@ -426,8 +437,8 @@ fn mr_json(w: &World, p: &Project, mr: &MergeRequest, base: &str) -> Value {
         "merge_status": "can_be_merged",
         "detailed_merge_status": detailed_merge_status(w, p, mr),
         "sha": mr.sha,
-        "merge_commit_sha": null,
-        "squash_commit_sha": null,
+        "merge_commit_sha": mr.merge_commit_sha,
+        "squash_commit_sha": mr.squash_commit_sha,
         "diff_refs": {"base_sha": BASE_SHA, "head_sha": mr.sha, "start_sha": BASE_SHA},
         "references": {
             "short": format!("!{}", mr.iid),
@@ -438,9 +449,9 @@ fn mr_json(w: &World, p: &Project, mr: &MergeRequest, base: &str) -> Value {
     })
 }
 
-fn project_json(p: &Project, role: Role, base: &str) -> Value {
+fn project_json(w: &World, p: &Project, role: Role, base: &str) -> Value {
     let name = p.path.rsplit('/').next().unwrap_or(&p.path);
-    json!({
+    let mut v = json!({
         "id": p.id,
         "name": name,
         "path": name,
@@ -449,12 +460,18 @@ fn project_json(p: &Project, role: Role, base: &str) -> Value {
         "default_branch": "main",
         "visibility": "private",
         "web_url": format!("{base}/{}", p.path),
-        "only_allow_merge_if_all_status_checks_passed": p.only_allow_merge_if_all_status_checks_passed,
         "permissions": {
             "project_access": {"access_level": role.access_level(), "notification_level": 3},
             "group_access": null
         }
-    })
+    });
+    // `must-succeed-15-9`: exposed only where the setting exists and the project has the
+    // licensed feature.
+    if w.era().has_must_succeed() && p.ultimate {
+        v["only_allow_merge_if_all_status_checks_passed"] =
+            json!(p.only_allow_merge_if_all_status_checks_passed);
+    }
+    v
 }
 
 // ---------------------------------------------------------------- pagination
@@ -583,7 +600,7 @@ fn project_get(w: &World, ctx: &Ctx, id: &str) -> R<Response> {
     let a = access(w, ctx, id, false, false)?;
     Ok(Response::json(
         200,
-        &project_json(&w.projects[a.pi], a.role, &ctx.base),
+        &project_json(w, &w.projects[a.pi], a.role, &ctx.base),
     ))
 }
 
@@ -599,7 +616,8 @@ fn project_put(w: &mut World, ctx: &Ctx, id: &str) -> R<Response> {
     if let Some(v) = v {
         p.only_allow_merge_if_all_status_checks_passed = v;
     }
-    Ok(Response::json(200, &project_json(p, a.role, &ctx.base)))
+    let p = &w.projects[a.pi];
+    Ok(Response::json(200, &project_json(w, p, a.role, &ctx.base)))
 }
 
 fn member(w: &World, ctx: &Ctx, id: &str, uid: &str) -> R<Response> {
@@ -656,7 +674,7 @@ fn project_checks(w: &World, ctx: &Ctx, id: &str) -> R<Response> {
         return Err(unauthorized());
     }
     let p = &w.projects[a.pi];
-    let items = p.checks.iter().map(|c| check_json(p, c)).collect();
+    let items = p.checks.iter().map(|c| check_json(w, p, c)).collect();
     paginate(w, ctx, items)
 }
 
@@ -682,7 +700,12 @@ fn project_check_save(w: &mut World, ctx: &Ctx, id: &str, cid: Option<&String>) 
         }
     }
     let branch_ids = ctx.params.ids("protected_branch_ids")?;
-    let secret = ctx.params.get("shared_secret").map(str::to_string);
+    // `hmac-17-3`: before 17.3 the parameter is unknown, and Grape drops it silently.
+    let secret = ctx
+        .params
+        .get("shared_secret")
+        .filter(|_| w.era().has_hmac())
+        .map(str::to_string);
     let p = &w.projects[a.pi];
     let existing = match cid {
         Some(c) => Some(
@@ -747,7 +770,7 @@ fn project_check_save(w: &mut World, ctx: &Ctx, id: &str, cid: Option<&String>) 
         c.protected_branch_ids = ids;
     }
     let p = &w.projects[a.pi];
-    Ok(Response::json(status, &check_json(p, &p.checks[idx])))
+    Ok(Response::json(status, &check_json(w, p, &p.checks[idx])))
 }
 
 fn project_check_delete(w: &mut World, ctx: &Ctx, id: &str, cid: &str) -> R<Response> {
@@ -781,51 +804,82 @@ fn mr_get(w: &World, ctx: &Ctx, id: &str, iid: &str) -> R<Response> {
 
 fn mr_checks(w: &World, ctx: &Ctx, id: &str, iid: &str) -> R<Response> {
     let a = access(w, ctx, id, false, true)?;
-    if a.role < Role::Developer {
-        return Err(forbidden());
-    }
     let iid = parse_path_id(iid, "merge_request_iid")?;
     let p = &w.projects[a.pi];
     let mi = find_mr(p, iid)?;
+    let era = w.era();
+    // `reporter-read-19-4`: from 19.4 a Reporter may read the list; before, Developer.
+    let reader = if era.reporter_reads_mr_checks() {
+        Role::Reporter
+    } else {
+        Role::Developer
+    };
+    if a.role < reader {
+        return Err(forbidden());
+    }
     let mr = &p.merge_requests[mi];
     let items = p
         .checks
         .iter()
-        .filter(|c| World::check_applies(p, c, &mr.target_branch))
+        .filter(|c| w.check_applies(p, c, &mr.target_branch))
         .map(|c| {
-            let url = if a.role >= Role::Maintainer {
-                c.external_url.clone()
-            } else if a.role >= Role::Developer {
-                c.external_url
-                    .split('?')
-                    .next()
-                    .unwrap_or_default()
-                    .to_string()
-            } else {
-                String::new()
-            };
             json!({
                 "id": c.id,
                 "name": c.name,
-                "external_url": url,
+                "external_url": listed_url(w, a.role, &c.external_url),
                 "status": w.read_status(mr, c.id)
             })
         })
         .collect();
-    Ok(paginate(w, ctx, items)?.header("Poll-Interval", w.poll_interval_ms.to_string()))
+    let page = paginate(w, ctx, items)?;
+    // `poll-interval-15-11`: older servers send no Poll-Interval.
+    Ok(if era.sends_poll_interval() {
+        page.header("Poll-Interval", w.poll_interval_ms.to_string())
+    } else {
+        page
+    })
+}
+
+/// `url-cut-15-0`: from 15.0 the MR list cuts the URL at `?` (its query may hold a
+/// secret) for Developers and Maintainers, and shows nothing to lower roles; 14.x shows
+/// the whole URL.
+fn listed_url(w: &World, role: Role, url: &str) -> String {
+    if !w.era().cuts_urls() {
+        url.to_string()
+    } else if role >= Role::Developer {
+        url.split('?').next().unwrap_or_default().to_string()
+    } else {
+        String::new()
+    }
+}
+
+/// The status a response stores, by era; `Err` is the parameter error (400).
+fn response_status(w: &World, given: Option<&str>) -> Result<String, String> {
+    let invalid = || Err("status does not have a valid value".to_string());
+    match w.era().status_param() {
+        // `status-param-14`: no such parameter; Grape ignores it, the response approves.
+        StatusParam::Absent => Ok("approved".to_string()),
+        // `status-param-14-9`: optional, stored as given.
+        StatusParam::OptionalFlagOff => match given {
+            None | Some("approved" | "passed") => Ok("approved".to_string()),
+            Some("failed") => Ok("failed".to_string()),
+            Some(_) => invalid(),
+        },
+        // `status-param-15`, `pending-16-5`.
+        StatusParam::Required => match given {
+            None => Err("status is missing".to_string()),
+            Some(s @ ("passed" | "failed")) => Ok(s.to_string()),
+            Some("pending") if w.era().accepts_pending() => Ok("pending".to_string()),
+            Some(_) => invalid(),
+        },
+    }
 }
 
 fn mr_response(w: &mut World, ctx: &Ctx, id: &str, iid: &str) -> R<Response> {
     let a = access(w, ctx, id, false, true)?;
-    if a.role < Role::Reporter {
-        return Err(forbidden());
-    }
-    if a.role < Role::Developer {
-        return Err(message(404, "404 Not Found"));
-    }
-    let iid = parse_path_id(iid, "merge_request_iid")?;
-    // parameters
+    // `error-order`: parameters (400) before the MR (404), the role (403) and the check.
     let mut errors = Vec::new();
+    let iid = parse_path_id(iid, "merge_request_iid")?;
     let sha = ctx.params.get("sha").map(str::to_string);
     if sha.is_none() {
         errors.push("sha is missing".to_string());
@@ -843,33 +897,9 @@ fn mr_response(w: &mut World, ctx: &Ctx, id: &str, iid: &str) -> R<Response> {
             }
         },
     };
-    let ver = w.version_mm();
-    let given = ctx.params.get("status");
-    let status = if ver < (14, 9) {
-        Some("approved".to_string())
-    } else if ver < (15, 0) {
-        match given {
-            None => Some("approved".to_string()),
-            Some(s @ ("passed" | "failed")) => Some(s.to_string()),
-            Some(_) => {
-                errors.push("status does not have a valid value".to_string());
-                None
-            }
-        }
-    } else {
-        match given {
-            None => {
-                errors.push("status is missing".to_string());
-                None
-            }
-            Some(s @ ("passed" | "failed")) => Some(s.to_string()),
-            Some("pending") if ver >= (16, 5) => Some("pending".to_string()),
-            Some(_) => {
-                errors.push("status does not have a valid value".to_string());
-                None
-            }
-        }
-    };
+    let status = response_status(w, ctx.params.get("status"))
+        .map_err(|e| errors.push(e))
+        .ok();
     if !errors.is_empty() {
         return Err(error(400, &errors.join(", ")));
     }
@@ -880,11 +910,16 @@ fn mr_response(w: &mut World, ctx: &Ctx, id: &str, iid: &str) -> R<Response> {
     );
     let p = &w.projects[a.pi];
     let mi = find_mr(p, iid)?;
+    if a.role < Role::Developer {
+        return Err(forbidden());
+    }
     let mr = &p.merge_requests[mi];
+    // `response-any-project-check`: the check is looked up in the whole project, with no
+    // branch filter: a check scoped to other target branches is accepted and gates nothing.
     let ci = p
         .checks
         .iter()
-        .position(|c| c.id == check_id && World::check_applies(p, c, &mr.target_branch))
+        .position(|c| c.id == check_id)
         .ok_or_else(not_found)?;
     if sha != mr.sha {
         return Err(message(
@@ -905,29 +940,37 @@ fn mr_response(w: &mut World, ctx: &Ctx, id: &str, iid: &str) -> R<Response> {
             at_ms: now,
         });
     let p = &w.projects[a.pi];
+    let check = &p.checks[ci];
+    // `response-entity-19-4`: the answer no longer shows the check's branches or full URL.
+    let check = if w.era().reduced_response_entity() {
+        json!({"id": check.id, "name": check.name, "external_url": listed_url(w, a.role, &check.external_url)})
+    } else {
+        check_json(w, p, check)
+    };
     Ok(Response::json(
         201,
         &json!({
             "id": rid,
             "merge_request": mr_json(w, p, &p.merge_requests[mi], &ctx.base),
-            "external_status_check": check_json(p, &p.checks[ci])
+            "external_status_check": check
         }),
     ))
 }
 
 fn mr_retry(w: &mut World, ctx: &Ctx, id: &str, iid: &str, cid: &str) -> R<Response> {
     let a = access(w, ctx, id, false, true)?;
-    if a.role < Role::Developer {
-        return Err(forbidden());
-    }
     let iid = parse_path_id(iid, "merge_request_iid")?;
     let cid = parse_path_id(cid, "check_id")?;
     let p = &w.projects[a.pi];
     let mi = find_mr(p, iid)?;
+    if a.role < Role::Developer {
+        return Err(forbidden());
+    }
     let mr = &p.merge_requests[mi];
+    // `response-any-project-check`: any check of the project, as for a response.
     p.checks
         .iter()
-        .find(|c| c.id == cid && World::check_applies(p, c, &mr.target_branch))
+        .find(|c| c.id == cid)
         .ok_or_else(not_found)?;
     if w.read_status(mr, cid) != "failed" {
         return Err(message(422, "External status check must be failed"));
@@ -954,10 +997,11 @@ fn commit_mrs(w: &World, ctx: &Ctx, id: &str, sha: &str) -> R<Response> {
     if !World::commit_known(p, &sha) {
         return Err(message(404, "404 Commit Not Found"));
     }
+    // `commits-latest-diff`, `merged-mr-by-merge-commit`.
     let items = p
         .merge_requests
         .iter()
-        .filter(|m| m.commits.contains(&sha))
+        .filter(|m| World::mr_has_commit(m, &sha))
         .map(|m| mr_json(w, p, m, &ctx.base))
         .collect();
     paginate(w, ctx, items)

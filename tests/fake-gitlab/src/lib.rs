@@ -32,11 +32,13 @@
 //!   other unknown SHA gets 404 Commit Not Found.
 
 mod api;
+mod era;
 mod http;
 mod script;
 mod server;
 mod world;
 
+pub use era::{Era, StatusParam};
 pub use http::http_date;
 pub use script::{Action, Auth, Event, Fault, FaultKind, LoggedRequest, Trigger, demo_events};
 pub use server::FakeGitlab;

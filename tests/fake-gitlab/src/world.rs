@@ -6,6 +6,8 @@
 use serde::{Deserialize, Serialize};
 use std::time::Instant;
 
+use crate::era::Era;
+
 /// Personal access token of a Developer on every project.
 pub const DEV_TOKEN: &str = "glpat-dev-0000000000000000001";
 /// Personal access token of a Maintainer on every project.
@@ -119,8 +121,13 @@ pub struct MergeRequest {
     /// opened | closed | merged | locked
     pub state: String,
     pub source_project_id: u64,
-    /// Every SHA ever pushed to the source branch, including the current one.
+    /// The commits of the MR's latest diff, the head included: a push adds to them, a
+    /// force-push that rewrote the branch replaces them (`commits-latest-diff`).
     pub commits: Vec<String>,
+    /// Set when the MR is merged with a merge commit (`merged-mr-by-merge-commit`).
+    pub merge_commit_sha: Option<String>,
+    /// Set when the MR is merged with squash.
+    pub squash_commit_sha: Option<String>,
     pub responses: Vec<StatusResponse>,
 }
 
@@ -136,6 +143,8 @@ impl Default for MergeRequest {
             state: "opened".into(),
             source_project_id: 0,
             commits: Vec::new(),
+            merge_commit_sha: None,
+            squash_commit_sha: None,
             responses: Vec::new(),
         }
     }
@@ -238,11 +247,7 @@ impl World {
     /// The seven tokens, project 42 "acme/app" (Ultimate, protected branches main = 1 and
     /// release = 2), MR !7 feature -> main at [`SHA_A`], opened; no checks.
     pub fn new(version: &str) -> World {
-        let pending_timeout_ms = if parse_version(version) >= (16, 6) {
-            Some(120_000)
-        } else {
-            None
-        };
+        let pending_timeout_ms = Era::of(version).pending_times_out().then_some(120_000);
         let mut w = World {
             version: version.to_string(),
             pending_timeout_ms,
@@ -344,6 +349,11 @@ impl World {
         parse_version(&self.version)
     }
 
+    /// What this version does differently (see `era.rs`).
+    pub fn era(&self) -> Era {
+        Era::of(&self.version)
+    }
+
     pub(crate) fn alloc_id(&mut self) -> u64 {
         let id = self.next_id;
         self.next_id += 1;
@@ -393,6 +403,26 @@ impl World {
             .find(|m| m.iid == iid)
     }
 
+    /// Protects branch `name` of the project (if it is not yet). Returns its id.
+    pub fn protect_branch(&mut self, project_id: u64, name: &str) -> u64 {
+        if let Some(b) = self
+            .project_mut(project_id)
+            .protected_branches
+            .iter()
+            .find(|b| b.name == name)
+        {
+            return b.id;
+        }
+        let id = self.alloc_id();
+        self.project_mut(project_id)
+            .protected_branches
+            .push(ProtectedBranch {
+                id,
+                name: name.to_string(),
+            });
+        id
+    }
+
     /// A check that applies to every branch. Returns its id.
     pub fn add_check(&mut self, project_id: u64, name: &str, external_url: &str) -> u64 {
         self.add_scoped_check(project_id, name, external_url, &[])
@@ -406,29 +436,10 @@ impl World {
         external_url: &str,
         branches: &[&str],
     ) -> u64 {
-        let mut ids = Vec::new();
-        for b in branches {
-            let existing = self
-                .project_mut(project_id)
-                .protected_branches
-                .iter()
-                .find(|pb| pb.name == *b)
-                .map(|pb| pb.id);
-            let id = match existing {
-                Some(id) => id,
-                None => {
-                    let id = self.alloc_id();
-                    self.project_mut(project_id)
-                        .protected_branches
-                        .push(ProtectedBranch {
-                            id,
-                            name: b.to_string(),
-                        });
-                    id
-                }
-            };
-            ids.push(id);
-        }
+        let ids = branches
+            .iter()
+            .map(|b| self.protect_branch(project_id, b))
+            .collect();
         let id = self.alloc_id();
         self.project_mut(project_id).checks.push(Check {
             id,
@@ -463,6 +474,8 @@ impl World {
             state: state.to_string(),
             source_project_id: project_id,
             commits: vec![sha.to_string()],
+            merge_commit_sha: None,
+            squash_commit_sha: None,
             responses: Vec::new(),
         });
         p.merge_requests.last_mut().expect("just pushed")
@@ -511,12 +524,49 @@ impl World {
         Ok(())
     }
 
-    /// A new source HEAD: every check reads pending again.
+    /// A new source HEAD on top of the old one: every check reads pending again, and the
+    /// older commits stay in the MR's diff.
     pub fn push_head(&mut self, project_id: u64, iid: u64, sha: &str) {
         let mr = self.mr_mut(project_id, iid);
         mr.sha = sha.to_string();
         if !mr.commits.iter().any(|c| c == sha) {
             mr.commits.push(sha.to_string());
+        }
+    }
+
+    /// A force-push that rewrote the source branch: the latest diff holds only `sha`, so
+    /// `commits/:old/merge_requests` no longer finds this MR (`commits-latest-diff`). The
+    /// old commits stay known to the repository.
+    pub fn force_push(&mut self, project_id: u64, iid: u64, sha: &str) {
+        let mr = self.mr_mut(project_id, iid);
+        let old = std::mem::replace(&mut mr.commits, vec![sha.to_string()]);
+        mr.sha = sha.to_string();
+        let p = self.project_mut(project_id);
+        for c in old {
+            if !p.commits.contains(&c) {
+                p.commits.push(c);
+            }
+        }
+    }
+
+    /// Merges MR `iid` into its target branch: with a merge commit (`merge_sha`), a squash
+    /// commit, or neither (a fast-forward merge: the head itself lands on the target).
+    pub fn merge_mr(
+        &mut self,
+        project_id: u64,
+        iid: u64,
+        merge_sha: Option<&str>,
+        squash_sha: Option<&str>,
+    ) {
+        let mr = self.mr_mut(project_id, iid);
+        mr.state = "merged".into();
+        mr.merge_commit_sha = merge_sha.map(str::to_string);
+        mr.squash_commit_sha = squash_sha.map(str::to_string);
+        let p = self.project_mut(project_id);
+        for c in [merge_sha, squash_sha].into_iter().flatten() {
+            if !p.commits.iter().any(|k| k == c) {
+                p.commits.push(c.to_string());
+            }
         }
     }
 
@@ -547,6 +597,12 @@ impl World {
         let Some(r) = latest else {
             return "pending".to_string();
         };
+        let era = self.era();
+        // `status-param-14-9`: with the feature flag off (the default) the list shows any
+        // stored response as approved, a `failed` one included.
+        if era.says_approved() {
+            return "approved".to_string();
+        }
         let mut s = r.status.clone();
         if s == "pending"
             && let Some(t) = self.pending_timeout_ms
@@ -554,23 +610,23 @@ impl World {
         {
             s = "failed".to_string();
         }
-        if self.version_mm() < (15, 0) {
-            if s == "passed" || s == "pass" {
-                s = "approved".to_string();
-            }
-        } else if s == "approved" || s == "pass" {
+        if s == "approved" || s == "pass" {
             s = "passed".to_string();
         }
         s
     }
 
-    /// Does `check` apply to an MR targeting `target_branch`?
-    pub(crate) fn check_applies(p: &Project, check: &Check, target_branch: &str) -> bool {
+    /// Does `check` apply to an MR targeting `target_branch`? By exact branch name
+    /// (`wildcard-literal`), or with `*` as a wildcard from 19.4 (`wildcard-19-4`).
+    pub(crate) fn check_applies(&self, p: &Project, check: &Check, target_branch: &str) -> bool {
+        let glob = self.era().matches_wildcard_scopes();
         check.protected_branch_ids.is_empty()
             || check.protected_branch_ids.iter().any(|id| {
-                p.protected_branches
-                    .iter()
-                    .any(|pb| pb.id == *id && pb.name == target_branch)
+                p.protected_branches.iter().any(|pb| {
+                    pb.id == *id
+                        && (pb.name == target_branch
+                            || glob && wildcard_match(&pb.name, target_branch))
+                })
             })
     }
 
@@ -592,11 +648,57 @@ impl World {
         p.role_overrides.push((user_id, role));
     }
 
+    /// Does `commits/:sha/merge_requests` list this MR? A commit of its latest diff, or its
+    /// merge or squash commit (`commits-latest-diff`, `merged-mr-by-merge-commit`).
+    pub(crate) fn mr_has_commit(mr: &MergeRequest, sha: &str) -> bool {
+        mr.commits.iter().any(|c| c == sha)
+            || mr.merge_commit_sha.as_deref() == Some(sha)
+            || mr.squash_commit_sha.as_deref() == Some(sha)
+    }
+
     /// All commits the repository of `project` knows.
     pub(crate) fn commit_known(p: &Project, sha: &str) -> bool {
         p.commits.iter().any(|c| c == sha)
             || p.merge_requests
                 .iter()
-                .any(|m| m.commits.iter().any(|c| c == sha))
+                .any(|m| World::mr_has_commit(m, sha))
+    }
+}
+
+/// `release/*` matches `release/1.0` (and `release/a/b`): `*` stands for any text, as in
+/// GitLab's `RefMatcher`.
+fn wildcard_match(pattern: &str, name: &str) -> bool {
+    let mut parts = pattern.split('*');
+    let first = parts.next().unwrap_or_default();
+    let Some(mut rest) = name.strip_prefix(first) else {
+        return false;
+    };
+    let parts: Vec<&str> = parts.collect();
+    let Some((last, middle)) = parts.split_last() else {
+        return rest.is_empty();
+    };
+    for part in middle {
+        match rest.find(part) {
+            Some(at) => rest = &rest[at + part.len()..],
+            None => return false,
+        }
+    }
+    rest.len() >= last.len() && rest.ends_with(last)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::wildcard_match;
+
+    #[test]
+    fn wildcards() {
+        assert!(wildcard_match("release/*", "release/1.0"));
+        assert!(wildcard_match("release/*", "release/a/b"));
+        assert!(!wildcard_match("release/*", "main"));
+        assert!(wildcard_match("*-stable", "16-stable"));
+        assert!(!wildcard_match("*-stable", "16-stable-x"));
+        assert!(wildcard_match("a*b*c", "a-b-c"));
+        assert!(!wildcard_match("main", "main2"));
+        assert!(wildcard_match("main", "main"));
     }
 }

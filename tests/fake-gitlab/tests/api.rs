@@ -232,18 +232,36 @@ fn order_auth_project_licence_role_params() {
         DEV_TOKEN,
     );
     assert_eq!(r.status, 404);
-    // role before params: a Reporter posting nothing gets 404 Not Found, a Guest 403
-    let r = post_form(&fg, RESPONSES, REPORTER_TOKEN, "");
-    assert_eq!(
-        (r.status, r.json()),
-        (404, json!({"message": "404 Not Found"}))
-    );
+    // `error-order`: parameters (400) before the MR (404) and the role (403)
     let r = post_form(&fg, RESPONSES, GUEST_TOKEN, "");
     assert_eq!(
         (r.status, r.json()),
-        (403, json!({"message": "403 Forbidden"}))
+        (
+            400,
+            json!({"error": "sha is missing, external_status_check_id is missing, status is missing"})
+        )
     );
-    // licence before role: without Ultimate even a Guest sees 401
+    let id = check_id(&fg, "security-scan");
+    let valid = format!("sha={SHA_A}&external_status_check_id={id}&status=passed");
+    let r = post_form(
+        &fg,
+        "/projects/42/merge_requests/99/status_check_responses",
+        GUEST_TOKEN,
+        &valid,
+    );
+    assert_eq!(
+        (r.status, r.json()),
+        (404, json!({"message": "404 Not found"}))
+    );
+    // a Reporter or Guest posting a response: 403
+    for token in [REPORTER_TOKEN, GUEST_TOKEN] {
+        let r = post_form(&fg, RESPONSES, token, &valid);
+        assert_eq!(
+            (r.status, r.json()),
+            (403, json!({"message": "403 Forbidden"}))
+        );
+    }
+    // licence before parameters: without Ultimate even a Guest sees 401
     fg.world(|w| w.project_mut(42).ultimate = false);
     let r = post_form(&fg, RESPONSES, GUEST_TOKEN, "");
     assert_eq!(
@@ -269,7 +287,7 @@ fn hidden_project_reads_as_not_found() {
     );
     fg.world(|w| w.set_role(42, 1, Some(Role::Maintainer)));
     let r = get(&fg, LIST, DEV_TOKEN);
-    assert!(r.json()[0]["external_url"].as_str().unwrap().contains('?'));
+    assert_eq!(r.status, 200);
 }
 
 #[test]
@@ -299,16 +317,49 @@ fn mr_list_shows_status_and_cuts_urls_by_role() {
                "external_url": "https://checks.example.com/security-scan", "status": "pending"})
     );
     assert_eq!(v[1]["status"], "failed");
+    // `url-cut-15-0`: cut for Maintainers too
     let v = get(&fg, LIST, MAINTAINER_TOKEN).json();
     assert_eq!(
         v[0]["external_url"],
-        "https://checks.example.com/security-scan?token=abc"
+        "https://checks.example.com/security-scan"
     );
     fg.world(|w| w.poll_interval_ms = -1);
     assert_eq!(
         get(&fg, LIST, DEV_TOKEN).header("Poll-Interval"),
         Some("-1")
     );
+}
+
+#[test]
+fn mr_list_by_era() {
+    let at = |version: &str| {
+        let mut w = World::demo();
+        w.version = version.into();
+        FakeGitlab::start(w)
+    };
+    // `url-cut-15-0`: 14.x shows the whole URL
+    let fg = at("14.10.0-ee");
+    let r = get(&fg, LIST, DEV_TOKEN);
+    assert_eq!(
+        r.json()[0]["external_url"],
+        "https://checks.example.com/security-scan?token=abc"
+    );
+    // `poll-interval-15-11`
+    assert_eq!(r.header("Poll-Interval"), None);
+    assert_eq!(
+        get(&at("15.10.0-ee"), LIST, DEV_TOKEN).header("Poll-Interval"),
+        None
+    );
+    assert_eq!(
+        get(&at("15.11.0-ee"), LIST, DEV_TOKEN).header("Poll-Interval"),
+        Some("10000")
+    );
+    // `reporter-read-19-4`: a Reporter reads the list (and sees no URL)
+    assert_eq!(get(&at("19.3.0-ee"), LIST, REPORTER_TOKEN).status, 403);
+    let r = get(&at("19.4.0-ee"), LIST, REPORTER_TOKEN);
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()[0]["external_url"], "");
+    assert_eq!(get(&at("19.4.0-ee"), LIST, GUEST_TOKEN).status, 403);
 }
 
 #[test]
@@ -349,16 +400,23 @@ fn scoped_check_only_on_mrs_targeting_its_branch() {
         .map(|c| c["name"].as_str().unwrap().to_string())
         .collect();
     assert!(!names.contains(&"release-gate".to_string()));
+    // `response-any-project-check`: the response is accepted all the same, and its body
+    // shows why it gates nothing
     let r = post_form(
         &fg,
         RESPONSES,
         DEV_TOKEN,
         &format!("sha={SHA_A}&external_status_check_id={rel}&status=passed"),
     );
+    assert_eq!(r.status, 201);
+    let v = r.json();
+    assert_eq!(v["merge_request"]["target_branch"], "main");
     assert_eq!(
-        (r.status, r.json()),
-        (404, json!({"message": "404 Not found"}))
+        v["external_status_check"]["protected_branches"][0]["name"],
+        "release"
     );
+    let retry = format!("/projects/42/merge_requests/7/status_checks/{rel}/retry");
+    assert_eq!(post_form(&fg, &retry, DEV_TOKEN, "").status, 422);
     fg.world(|w| w.mr_mut(42, 7).target_branch = "release".into());
     let v = get(&fg, LIST, DEV_TOKEN).json();
     assert_eq!(v.as_array().unwrap().len(), 4);
@@ -534,7 +592,11 @@ fn response_status_by_version() {
     );
     assert_eq!(post("14.5.0-ee", ""), (201, "approved".into()));
     assert_eq!(post("14.9.0-ee", ""), (201, "approved".into()));
-    assert_eq!(post("14.10.1-ee", "&status=failed"), (201, "failed".into()));
+    // `status-param-14-9`: a failed is stored, and reads approved (flag off)
+    assert_eq!(
+        post("14.10.1-ee", "&status=failed"),
+        (201, "approved".into())
+    );
     assert_eq!(post("14.10.1-ee", "&status=bogus").0, 400);
     assert_eq!(post("15.0.0-ee", "").0, 400);
     assert_eq!(post("15.0.0-ee", "&status=passed"), (201, "passed".into()));
@@ -683,6 +745,136 @@ fn commit_merge_requests() {
 }
 
 // ------------------------------------------------------------------ project checks
+
+#[test]
+fn shared_secrets_only_from_17_3() {
+    // `hmac-17-3`: before 17.3 the parameter is dropped and the entity has no `hmac`
+    let create = |version: &str| {
+        let fg = FakeGitlab::start(World::new(version));
+        let r = post_form(
+            &fg,
+            "/projects/42/external_status_checks",
+            MAINTAINER_TOKEN,
+            "name=sec&external_url=https%3A%2F%2Fsec&shared_secret=s3",
+        );
+        assert_eq!(r.status, 201, "{}", r.body);
+        let stored = fg.world(|w| w.project_mut(42).checks[0].shared_secret.clone());
+        (r.json().get("hmac").cloned(), stored)
+    };
+    assert_eq!(create("17.2.0-ee"), (None, None));
+    assert_eq!(
+        create("17.3.0-ee"),
+        (Some(json!(true)), Some("s3".to_string()))
+    );
+}
+
+#[test]
+fn must_succeed_setting_is_shown_on_ultimate_from_15_9() {
+    let setting = |version: &str, ultimate: bool| {
+        let mut w = World::new(version);
+        w.project_mut(42).ultimate = ultimate;
+        let fg = FakeGitlab::start(w);
+        get(&fg, "/projects/42", MAINTAINER_TOKEN)
+            .json()
+            .get("only_allow_merge_if_all_status_checks_passed")
+            .cloned()
+    };
+    assert_eq!(setting("17.5.0-ee", true), Some(json!(false)));
+    assert_eq!(setting("17.5.0-ee", false), None);
+    assert_eq!(setting("15.8.0-ee", true), None);
+    assert_eq!(setting("15.9.0-ee", true), Some(json!(false)));
+}
+
+#[test]
+fn commit_lookup_follows_the_latest_diff_and_merge_commits() {
+    let fg = demo();
+    let path = |sha: &str| format!("/projects/42/repository/commits/{sha}/merge_requests");
+    let iids = |sha: &str| -> Vec<u64> {
+        get(&fg, &path(sha), DEV_TOKEN)
+            .json()
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["iid"].as_u64().unwrap())
+            .collect()
+    };
+    // a push keeps the older commits in the diff
+    fg.world(|w| w.push_head(42, 7, SHA_B));
+    assert_eq!(iids(SHA_A), [7]);
+    // `commits-latest-diff`: a force-push that dropped them does not
+    fg.world(|w| w.force_push(42, 7, SHA_C));
+    assert_eq!(iids(SHA_A), Vec::<u64>::new());
+    assert_eq!(iids(SHA_B), Vec::<u64>::new());
+    assert_eq!(iids(SHA_C), [7]);
+    // `merged-mr-by-merge-commit`
+    fg.world(|w| w.merge_mr(42, 7, Some(MERGE_SHA), None));
+    assert_eq!(iids(MERGE_SHA), [7]);
+    let v = get(&fg, &path(MERGE_SHA), DEV_TOKEN).json();
+    assert_eq!(v[0]["state"], "merged");
+    assert_eq!(v[0]["merge_commit_sha"], MERGE_SHA);
+    assert_eq!(v[0]["squash_commit_sha"], json!(null));
+    let squash = "f6f6f6f6f6f6f6f6f6f6f6f6f6f6f6f6f6f6f6f6";
+    fg.world(|w| w.merge_mr(42, 7, None, Some(squash)));
+    assert_eq!(iids(squash), [7]);
+}
+
+#[test]
+fn wildcard_scopes_match_from_19_4_only() {
+    let names_on_release_mr = |version: &str| -> Vec<String> {
+        let mut w = World::new(version);
+        w.add_scoped_check(42, "release-gate", "https://r", &["release/*"]);
+        w.add_mr(42, 8, "fix", "release/1.0", SHA_B, "opened");
+        let fg = FakeGitlab::start(w);
+        get(
+            &fg,
+            "/projects/42/merge_requests/8/status_checks",
+            DEV_TOKEN,
+        )
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap().to_string())
+        .collect()
+    };
+    // `wildcard-literal`: `release/*` is compared with `release/1.0` as text
+    assert!(names_on_release_mr("19.3.0-ee").is_empty());
+    // `wildcard-19-4`
+    assert_eq!(names_on_release_mr("19.4.0-ee"), ["release-gate"]);
+}
+
+#[test]
+fn response_answer_shows_the_check_until_19_4() {
+    let answer = |version: &str| {
+        let mut w = World::new(version);
+        let id = w.add_scoped_check(42, "gate", "https://g?k=v", &["release"]);
+        let fg = FakeGitlab::start(w);
+        post_form(
+            &fg,
+            RESPONSES,
+            DEV_TOKEN,
+            &format!("sha={SHA_A}&external_status_check_id={id}&status=passed"),
+        )
+        .json()["external_status_check"]
+            .clone()
+    };
+    let full = answer("19.3.0-ee");
+    assert_eq!(full["protected_branches"][0]["name"], "release");
+    assert_eq!(full["external_url"], "https://g?k=v");
+    // `response-entity-19-4`
+    let reduced = answer("19.4.0-ee");
+    assert_eq!(reduced.get("protected_branches"), None);
+    assert_eq!(reduced["external_url"], "https://g");
+}
+
+#[test]
+fn gitlab_14_0_needs_a_feature_flag() {
+    // `ff-14-0`: off by default, so every status-check endpoint answers 401
+    let fg = FakeGitlab::start(World::new("14.0.0-ee"));
+    assert_eq!(get(&fg, LIST, DEV_TOKEN).status, 401);
+    let fg = FakeGitlab::start(World::new("14.1.0-ee"));
+    assert_eq!(get(&fg, LIST, DEV_TOKEN).status, 200);
+}
 
 #[test]
 fn project_check_crud() {
