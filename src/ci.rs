@@ -27,6 +27,9 @@ pub struct CiContext {
     pub mr_target_branch: Option<String>,
     pub commit_sha: Option<String>,
     pub commit_ref_name: Option<String>,
+    /// `CI_OPEN_MERGE_REQUESTS` (13.8+): up to four `path!iid` references of the open
+    /// merge requests whose source is this branch (in a fork, the upstream MR).
+    pub open_merge_requests: Option<String>,
     pub pipeline_source: Option<String>,
     pub server_version: Option<String>,
     pub server_version_major: Option<String>,
@@ -88,6 +91,7 @@ impl CiContext {
             mr_target_branch: get("CI_MERGE_REQUEST_TARGET_BRANCH_NAME"),
             commit_sha: get("CI_COMMIT_SHA"),
             commit_ref_name: get("CI_COMMIT_REF_NAME"),
+            open_merge_requests: get("CI_OPEN_MERGE_REQUESTS"),
             pipeline_source: get("CI_PIPELINE_SOURCE"),
             server_version: get("CI_SERVER_VERSION"),
             server_version_major: get("CI_SERVER_VERSION_MAJOR"),
@@ -136,7 +140,13 @@ fn not_utf8_variable(name: &str) -> Error {
 pub fn not_utf8(args: &[OsString]) -> Error {
     let hint =
         "pass flags and values as UTF-8 text (names, SHAs, durations and URLs are plain text)";
-    for (i, arg) in args.iter().enumerate().skip(1) {
+    // After `--` come the command and arguments of `run`, which may be any bytes: the
+    // text clap refused is before them, or in a variable.
+    let own = args
+        .iter()
+        .position(|a| a.as_os_str() == "--")
+        .unwrap_or(args.len());
+    for (i, arg) in args[..own].iter().enumerate().skip(1) {
         if arg.to_str().is_none() {
             // `--flag=value`: the flag part is still readable.
             let bytes = std::os::unix::ffi::OsStrExt::as_bytes(arg.as_os_str());

@@ -31,12 +31,19 @@ pub struct Sourced<T> {
     pub source: &'static str,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ProjectRef {
     /// As given: `42` or `group/project`.
     pub raw: String,
     /// For URLs: `42` or `group%2Fproject`.
     pub encoded: String,
+}
+
+/// A merge request named by project and IID (an entry of `CI_OPEN_MERGE_REQUESTS`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MrRef {
+    pub project: ProjectRef,
+    pub iid: u64,
 }
 
 #[derive(Debug)]
@@ -45,6 +52,9 @@ pub struct Config {
     pub token: Option<Sourced<Token>>,
     pub project: Option<Sourced<ProjectRef>>,
     pub mr: Option<Sourced<u64>>,
+    /// The open MRs of this branch from `CI_OPEN_MERGE_REQUESTS`, when they are the ones
+    /// to act on: no MR IID, and the SHA and project are the pipeline's own.
+    pub open_mrs: Option<Vec<MrRef>>,
     pub sha: Option<Sourced<String>>,
     pub ca_file: Option<Sourced<PathBuf>>,
     pub server_version: Option<ServerVersion>,
@@ -99,6 +109,7 @@ impl Config {
         let project = keep(&mut problems, Input::Project, project(args, &ci)).flatten();
         let mr = keep(&mut problems, Input::Mr, mr(args, &ci)).flatten();
         let sha = keep(&mut problems, Input::Sha, sha(args, &ci)).flatten();
+        let open_mrs = open_mrs(&ci, mr.as_ref(), project.as_ref(), sha.as_ref());
         let request_timeout = keep(
             &mut problems,
             Input::RequestTimeout,
@@ -123,6 +134,7 @@ impl Config {
             token,
             project,
             mr,
+            open_mrs,
             sha,
             ca_file: ca_file(args, &ci),
             server_version: server_version(&ci),
@@ -369,6 +381,41 @@ fn mr(args: &GlobalArgs, ci: &CiContext) -> Result<Option<Sourced<u64>>, Error> 
         ))
         .hint("give the IID shown in the MR's URL (…/-/merge_requests/7 → 7)")),
     }
+}
+
+/// `CI_OPEN_MERGE_REQUESTS`, used only in a branch pipeline acting on its own commit and
+/// project: a `--sha` or `--project` of the user's names something the variable does not
+/// describe. A value that does not read as `path!iid,...` is set aside: the commit
+/// look-up then finds the MRs as it would without the variable.
+fn open_mrs(
+    ci: &CiContext,
+    mr: Option<&Sourced<u64>>,
+    project: Option<&Sourced<ProjectRef>>,
+    sha: Option<&Sourced<String>>,
+) -> Option<Vec<MrRef>> {
+    let pipelines_own = project.is_some_and(|p| !p.source.starts_with("--"))
+        && sha.is_some_and(|s| s.source == "CI_COMMIT_SHA");
+    if mr.is_some() || !pipelines_own {
+        return None;
+    }
+    parse_open_mrs(ci.open_merge_requests.as_deref()?)
+}
+
+/// `acme/app!7,upstream/app!12` → the two MRs; `None` when any entry is malformed.
+pub fn parse_open_mrs(raw: &str) -> Option<Vec<MrRef>> {
+    let mut mrs = Vec::new();
+    for entry in raw.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+        let (path, iid) = entry.rsplit_once('!')?;
+        let iid = iid.parse::<u64>().ok().filter(|n| *n > 0)?;
+        let project = parse_project(path)?;
+        if !mrs
+            .iter()
+            .any(|m: &MrRef| m.project == project && m.iid == iid)
+        {
+            mrs.push(MrRef { project, iid });
+        }
+    }
+    (!mrs.is_empty()).then_some(mrs)
 }
 
 fn sha(args: &GlobalArgs, ci: &CiContext) -> Result<Option<Sourced<String>>, Error> {

@@ -101,6 +101,16 @@ mod tests {
     }
 
     #[test]
+    fn the_documented_maximum_is_accepted_and_no_more() {
+        let week = Duration::from_secs(168 * 3600);
+        assert_eq!(parse("168h"), Ok(week));
+        assert_eq!(parse("604800"), Ok(week));
+        assert_eq!(parse("167h60m"), Ok(week));
+        assert!(parse("168h1ms").unwrap_err().contains("at most 168h"));
+        assert!(parse("604801").unwrap_err().contains("at most 168h"));
+    }
+
+    #[test]
     fn human_form() {
         assert_eq!(human(Duration::from_secs(42)), "42s");
         assert_eq!(human(Duration::from_secs(185)), "3m05s");

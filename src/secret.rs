@@ -62,6 +62,11 @@ impl SharedSecret {
     pub(crate) fn expose(&self) -> &str {
         &self.0
     }
+
+    /// Its length in characters (GitLab limits it), never its value.
+    pub fn chars(&self) -> usize {
+        self.0.chars().count()
+    }
 }
 
 impl fmt::Debug for SharedSecret {

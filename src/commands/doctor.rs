@@ -18,7 +18,7 @@ use super::scope::{self, Scope};
 use super::{Ctx, short};
 use crate::ci::PipelineKind;
 use crate::cli::DoctorArgs;
-use crate::config::{Config, Input};
+use crate::config::{Config, Input, MrRef, ProjectRef};
 use crate::error::Error;
 use crate::exit::Code;
 use crate::gitlab::error::{ApiErrorKind, Transport};
@@ -30,8 +30,10 @@ use crate::gitlab::{ApiError, Client, ClientSettings, MergeRequest, MrCheck, Ser
 use crate::log::Log;
 use crate::output::{Outcome, plural};
 
+const WILDCARD_FIX: &str = "limit each to named protected branches, or to none (every target branch); `status-check sync` refuses wildcards before GitLab 19.4";
+
 /// The lines, in the order they are printed.
-const ORDER: [&str; 14] = [
+const ORDER: [&str; 15] = [
     "config",
     "pipeline",
     "project",
@@ -44,6 +46,7 @@ const ORDER: [&str; 14] = [
     "mr",
     "licence",
     "checks",
+    "scopes",
     "name",
     "merge-gate",
 ];
@@ -109,6 +112,9 @@ struct Found {
     level: Option<u32>,
     version: Option<ServerVersion>,
     mr: Option<MergeRequest>,
+    /// The project holding `mr`: the pipeline's own, or the one CI_OPEN_MERGE_REQUESTS
+    /// names (a fork's upstream).
+    mr_project: Option<ProjectRef>,
     mr_checks: Option<Vec<MrCheck>>,
     project_checks: Option<Vec<ProjectCheck>>,
 }
@@ -162,7 +168,15 @@ impl<'a> Doctor<'a> {
         let token_usable = self.token_local();
         let mut found = Found::default();
         let Some(client) = self.client(log, token_usable) else {
-            for id in ["version", "role", "mr", "licence", "checks", "merge-gate"] {
+            for id in [
+                "version",
+                "role",
+                "mr",
+                "licence",
+                "checks",
+                "scopes",
+                "merge-gate",
+            ] {
                 self.skip_unless_set(id, "not checked: GitLab cannot be reached");
             }
             if name.is_some() {
@@ -181,7 +195,7 @@ impl<'a> Doctor<'a> {
         found.user = self.connection_and_token(&ctx, token_usable);
         self.version(&ctx, &mut found);
         if found.user.is_none() {
-            for id in ["role", "mr", "licence", "checks", "merge-gate"] {
+            for id in ["role", "mr", "licence", "checks", "scopes", "merge-gate"] {
                 self.skip_unless_set(id, "not checked: needs a working access token");
             }
             if name.is_some() {
@@ -192,6 +206,7 @@ impl<'a> Doctor<'a> {
         self.role(&ctx, &mut found);
         self.mr(&ctx, &mut found);
         self.licence_and_checks(&ctx, &mut found);
+        self.scopes(&ctx, &mut found);
         if let Some(name) = name {
             self.name(&ctx, &mut found, name);
         }
@@ -657,10 +672,8 @@ impl<'a> Doctor<'a> {
             );
             return;
         }
-        let statuses = if v < ServerVersion::new(14, 9) {
-            "the `approved` era: any response means approved, so `report failed` and `report pending` are refused and a failing check just stays pending"
-        } else if v < ServerVersion::new(15, 0) {
-            "a response may say passed or failed only behind a feature flag (without it, any response means approved); pending cannot be reported"
+        let statuses = if v < ServerVersion::new(15, 0) {
+            "the `approved` era: any response means approved (14.9 and 14.10 show `failed` only behind a feature flag that is off by default), so `report failed` and `report pending` are refused and a failing check just stays pending"
         } else if !v.accepts_pending() {
             "reports passed and failed; pending cannot be reported (16.5+), but a check without a response already shows pending, and nothing times out"
         } else if !v.times_out_pending() {
@@ -669,6 +682,9 @@ impl<'a> Doctor<'a> {
             "reports passed, failed and pending; a pending response older than 2 minutes is turned into failed, so `run` re-posts pending while its command runs (--heartbeat)"
         };
         let mut message = format!("GitLab {v} (from {source}): {statuses}");
+        if v == ServerVersion::new(14, 0) {
+            message.push_str("; 14.0 also needs the feature flag ff_external_status_checks, off by default (without it every status-check endpoint answers 401)");
+        }
         if !v.has_retry() {
             message.push_str("; no retry endpoint (15.7+)");
         }
@@ -785,12 +801,17 @@ impl<'a> Doctor<'a> {
             return;
         };
         let sha = self.cfg.sha.as_ref().map(|s| s.value.clone());
+        if let Some(open) = self.cfg.open_mrs.as_ref().and_then(|o| o.first()) {
+            self.open_mr(ctx, found, open, sha.as_deref());
+            return;
+        }
         if let Some(mr) = &self.cfg.mr {
             let path = paths::merge_request(&project.value.encoded, mr.value);
             match ctx.client.get::<MergeRequest>(&path) {
                 Ok(found_mr) => {
                     self.mr_found(&found_mr, &format!("from {}", mr.source), sha.as_deref());
                     found.mr = Some(found_mr);
+                    found.mr_project = Some(project.value.clone());
                 }
                 Err(e) if e.status() == Some(404) => self.fail(
                     "mr",
@@ -856,6 +877,7 @@ impl<'a> Doctor<'a> {
             }
             self.mr_found(first, &how, Some(&sha));
             found.mr = Some(first.clone());
+            found.mr_project = Some(project.value.clone());
         } else if let Some(m) = moved.first() {
             self.warn(
                 "mr",
@@ -876,6 +898,34 @@ impl<'a> Doctor<'a> {
                 ),
                 "open a merge request for the branch, or run the job in merge request pipelines (rules: - if: $CI_PIPELINE_SOURCE == \"merge_request_event\")",
             );
+        }
+    }
+
+    /// The first MR that `CI_OPEN_MERGE_REQUESTS` names (no commit look-up).
+    fn open_mr(&mut self, ctx: &Ctx, found: &mut Found, open: &MrRef, sha: Option<&str>) {
+        let all = self.cfg.open_mrs.as_deref().unwrap_or_default();
+        let names: Vec<String> = all
+            .iter()
+            .map(|m| format!("{}!{}", m.project.raw, m.iid))
+            .collect();
+        let mut how = format!("from CI_OPEN_MERGE_REQUESTS: {}", names.join(", "));
+        if all.len() > 1 {
+            how.push_str("; doctor looks at the first");
+        }
+        let path = paths::merge_request(&open.project.encoded, open.iid);
+        match ctx.client.get::<MergeRequest>(&path) {
+            Ok(mr) => {
+                self.mr_found(&mr, &how, sha);
+                found.mr = Some(mr);
+                found.mr_project = Some(open.project.clone());
+            }
+            Err(e) => {
+                let e = Error::from(e).context(format!(
+                    "reading {}!{} (named by CI_OPEN_MERGE_REQUESTS)",
+                    open.project.raw, open.iid
+                ));
+                self.fail_with("mr", &e);
+            }
         }
     }
 
@@ -929,7 +979,8 @@ impl<'a> Doctor<'a> {
             self.licence_without_mr(ctx, found, project);
             return;
         };
-        let path = paths::mr_checks(&project.value.encoded, mr.iid);
+        let mr_project = found.mr_project.as_ref().unwrap_or(&project.value);
+        let path = paths::mr_checks(&mr_project.encoded, mr.iid);
         match ctx.client.get_all::<MrCheck>(&path) {
             Ok(listing) => {
                 self.ok(
@@ -1042,6 +1093,76 @@ impl<'a> Doctor<'a> {
                 list.join(", ")
             ),
         );
+    }
+
+    // ------------------------------------------------------------ scopes
+
+    /// Checks limited to a wildcard branch (`release/*`) gate nothing where GitLab
+    /// matches scopes by exact name. Telling needs the project's check list (Maintainer).
+    fn scopes(&mut self, ctx: &Ctx, found: &mut Found) {
+        if found.level.is_none_or(|l| l < MAINTAINER) {
+            self.skip(
+                "scopes",
+                "not checked: the project's check list (branch scopes) needs Maintainer",
+            );
+            return;
+        }
+        if found.project_checks.is_none() {
+            if let Some(project) = self.cfg.project.as_ref() {
+                found.project_checks = scope::project_checks(ctx, &project.value).ok();
+            }
+        }
+        let Some(checks) = &found.project_checks else {
+            self.skip(
+                "scopes",
+                "not checked: the project's check list could not be read",
+            );
+            return;
+        };
+        let wildcards: Vec<String> = checks
+            .iter()
+            .filter_map(|c| {
+                let branches: Vec<String> = c
+                    .branch_names()
+                    .into_iter()
+                    .filter(|b| b.contains('*'))
+                    .collect();
+                (!branches.is_empty())
+                    .then(|| format!("\"{}\" ({})", c.name, scope::join(&branches)))
+            })
+            .collect();
+        match found.version {
+            _ if wildcards.is_empty() => self.ok(
+                "scopes",
+                format!(
+                    "no check is limited to a wildcard branch ({} in the project)",
+                    plural(checks.len(), "check")
+                ),
+            ),
+            Some(v) if v.matches_wildcard_scopes() => self.ok(
+                "scopes",
+                format!(
+                    "limited to wildcard branches: {}; GitLab {v} matches them against the target branch",
+                    wildcards.join(", ")
+                ),
+            ),
+            Some(v) => self.fail(
+                "scopes",
+                format!(
+                    "limited to wildcard branches, so they gate nothing: {}; GitLab {v} matches a check's protected branches to the target branch by exact name, so `release/*` applies to no merge request",
+                    wildcards.join(", ")
+                ),
+                WILDCARD_FIX,
+            ),
+            None => self.warn(
+                "scopes",
+                format!(
+                    "limited to wildcard branches: {}; before GitLab 19.4 such a check applies to no merge request (scopes match the target branch by exact name), and the version is unknown",
+                    wildcards.join(", ")
+                ),
+                WILDCARD_FIX,
+            ),
+        }
     }
 
     // ------------------------------------------------------------ --name

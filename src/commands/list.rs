@@ -2,30 +2,31 @@
 
 use serde_json::{Value, json};
 
-use super::{Ctx, short, targets};
+use super::Ctx;
+use super::targets::{self, Want};
 use crate::error::Error;
 use crate::exit::Code;
 use crate::output::{Outcome, table};
 
 pub fn run(ctx: &Ctx) -> Result<Outcome, Error> {
-    let found = targets::find(ctx, None)?;
-    if found.iids.is_empty() {
+    let found = targets::find(ctx, None, Want::Open)?;
+    if found.mrs.is_empty() {
         let sha = ctx.cfg.sha.as_ref().map_or("", |s| s.value.as_str());
         if let Some(err) = found.none_found(sha) {
             return Err(err);
         }
         return Ok(Outcome::new(
             Code::Ok,
-            format!("no open merge request has {} as its head", short(sha)),
+            found.nothing_open(sha, &ctx.project()?.raw),
             json!([]),
         ));
     }
     let mut rows = Vec::new();
     let mut items = Vec::new();
-    for &iid in &found.iids {
-        for check in ctx.mr_checks(iid)?.items {
+    for mr in &found.mrs {
+        for check in ctx.mr_checks(mr)?.items {
             rows.push(vec![
-                format!("!{iid}"),
+                mr.label.clone(),
                 check.id.to_string(),
                 check.name.clone(),
                 check.status.to_string(),
@@ -36,13 +37,13 @@ pub fn run(ctx: &Ctx) -> Result<Outcome, Error> {
                 "name": check.name,
                 "status": check.status.as_str(),
                 "external_url": check.external_url,
-                "merge_request_iid": iid,
+                "merge_request_iid": mr.iid,
             }));
         }
     }
     let text = if rows.is_empty() {
         format!("no external status checks apply to {}", found.how)
-    } else if found.iids.len() == 1 {
+    } else if found.mrs.len() == 1 {
         let rows: Vec<Vec<String>> = rows.into_iter().map(|r| r[1..].to_vec()).collect();
         table(&["ID", "NAME", "STATUS", "URL"], &rows)
     } else {

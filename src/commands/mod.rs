@@ -22,6 +22,7 @@ use crate::gitlab::paths;
 use crate::gitlab::{Client, ClientSettings, Listing, MrCheck, ServerVersion};
 use crate::log::Log;
 use crate::output::Outcome;
+use targets::Target;
 
 pub fn dispatch(command: &Command, cfg: &Config, log: &Log) -> Result<Outcome, Error> {
     match command {
@@ -71,8 +72,8 @@ impl<'a> Ctx<'a> {
         self.cfg.require_project()
     }
 
-    pub fn mr_path(&self, iid: u64) -> Result<String, Error> {
-        Ok(paths::merge_request(&self.project()?.encoded, iid))
+    pub fn mr_path(&self, mr: &Target) -> String {
+        paths::merge_request(&mr.project.encoded, mr.iid)
     }
 
     /// From `CI_SERVER_VERSION_MAJOR/MINOR` when set, else `GET /version`
@@ -105,11 +106,11 @@ impl<'a> Ctx<'a> {
     }
 
     /// The MR's status checks, every page.
-    pub fn mr_checks(&self, iid: u64) -> Result<Listing<MrCheck>, Error> {
-        let path = paths::mr_checks(&self.project()?.encoded, iid);
-        self.client
-            .get_all(&path)
-            .map_err(|e| Error::from(e).context(format!("listing the status checks of !{iid}")))
+    pub fn mr_checks(&self, mr: &Target) -> Result<Listing<MrCheck>, Error> {
+        let path = paths::mr_checks(&mr.project.encoded, mr.iid);
+        self.client.get_all(&path).map_err(|e| {
+            Error::from(e).context(format!("listing the status checks of {}", mr.label))
+        })
     }
 }
 

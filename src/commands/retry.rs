@@ -2,7 +2,8 @@
 
 use serde_json::json;
 
-use super::{CheckRef, Ctx, targets};
+use super::targets::{self, Target, Want};
+use super::{CheckRef, Ctx};
 use crate::cli::CheckSelector;
 use crate::error::Error;
 use crate::exit::Code;
@@ -18,8 +19,8 @@ pub fn run(ctx: &Ctx, args: &CheckSelector) -> Result<Outcome, Error> {
         ))
         .hint("push a new commit or ask the external service to post again"));
     }
-    let found = targets::find(ctx, None)?;
-    if found.iids.is_empty() {
+    let found = targets::find(ctx, None, Want::Open)?;
+    if found.mrs.is_empty() {
         return Err(
             Error::usage(format!("no merge request to retry on: {}", found.how))
                 .hint("pass --mr IID or run in a merge request pipeline"),
@@ -27,12 +28,15 @@ pub fn run(ctx: &Ctx, args: &CheckSelector) -> Result<Outcome, Error> {
     }
     let mut lines = Vec::new();
     let mut retried = Vec::new();
-    for &iid in &found.iids {
-        let target = resolve(ctx, &check, iid)?;
-        retry_one(ctx, iid, &target)?;
-        lines.push(format!("retry requested for \"{}\" on !{iid}", target.name));
+    for mr in &found.mrs {
+        let target = resolve(ctx, &check, mr)?;
+        retry_one(ctx, mr, &target)?;
+        lines.push(format!(
+            "retry requested for \"{}\" on {}",
+            target.name, mr.label
+        ));
         retried.push(
-            json!({ "merge_request_iid": iid, "check_id": target.id, "check_name": target.name }),
+            json!({ "merge_request_iid": mr.iid, "check_id": target.id, "check_name": target.name }),
         );
     }
     Ok(Outcome::new(
@@ -43,7 +47,7 @@ pub fn run(ctx: &Ctx, args: &CheckSelector) -> Result<Outcome, Error> {
 }
 
 /// Finds the check on the MR (by id without a request).
-fn resolve(ctx: &Ctx, check: &CheckRef, iid: u64) -> Result<MrCheck, Error> {
+fn resolve(ctx: &Ctx, check: &CheckRef, mr: &Target) -> Result<MrCheck, Error> {
     if let CheckRef::Id(id) = check {
         return Ok(MrCheck {
             id: *id,
@@ -52,7 +56,7 @@ fn resolve(ctx: &Ctx, check: &CheckRef, iid: u64) -> Result<MrCheck, Error> {
             status: CheckStatus::Other("unknown".into()),
         });
     }
-    let listing = ctx.mr_checks(iid)?;
+    let listing = ctx.mr_checks(mr)?;
     let names: Vec<String> = listing
         .items
         .iter()
@@ -63,34 +67,40 @@ fn resolve(ctx: &Ctx, check: &CheckRef, iid: u64) -> Result<MrCheck, Error> {
         .into_iter()
         .find(|c| check.matches(c))
         .ok_or_else(|| {
-            Error::usage(format!("no {} on !{iid}", check.describe()))
-                .hint(format!("the checks on !{iid} are: {}", names.join(", ")))
+            Error::usage(format!("no {} on {}", check.describe(), mr.label)).hint(format!(
+                "the checks on {} are: {}",
+                mr.label,
+                names.join(", ")
+            ))
         })
 }
 
-pub fn retry_one(ctx: &Ctx, iid: u64, check: &MrCheck) -> Result<(), Error> {
-    let path = paths::mr_check_retry(&ctx.project()?.encoded, iid, check.id);
+pub fn retry_one(ctx: &Ctx, mr: &Target, check: &MrCheck) -> Result<(), Error> {
+    let path = paths::mr_check_retry(&mr.project.encoded, mr.iid, check.id);
     match ctx.client.post::<serde_json::Value>(&path, &json!({})) {
         Ok(_) => Ok(()),
         Err(e) if e.status() == Some(422) => {
             let current = match &check.status {
                 CheckStatus::Other(_) => ctx
-                    .mr_checks(iid)
+                    .mr_checks(mr)
                     .ok()
                     .and_then(|l| l.items.into_iter().find(|c| c.id == check.id))
                     .map_or_else(|| "unknown".to_owned(), |c| c.status.to_string()),
                 known => known.to_string(),
             };
             Err(Error::check_failed(format!(
-                "GitLab refused to retry \"{}\" on !{iid}: {} (its status is {current})",
+                "GitLab refused to retry \"{}\" on {}: {} (its status is {current})",
                 check.name,
+                mr.label,
                 e.message()
             ))
             .hint("only a failed check can be retried"))
         }
         Err(e) if e.status() == Some(404) => Err(Error::from(e)
-            .context(format!("retrying \"{}\" on !{iid}", check.name))
+            .context(format!("retrying \"{}\" on {}", check.name, mr.label))
             .hint("the retry endpoint needs GitLab 15.7+; an unknown check id also answers 404")),
-        Err(e) => Err(Error::from(e).context(format!("retrying \"{}\" on !{iid}", check.name))),
+        Err(e) => {
+            Err(Error::from(e).context(format!("retrying \"{}\" on {}", check.name, mr.label)))
+        }
     }
 }

@@ -19,7 +19,8 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use super::report::{self, Reported, status_word};
-use super::{CheckRef, Ctx, short, targets};
+use super::targets::{self, Target, Want};
+use super::{CheckRef, Ctx, short};
 use crate::cli::{OutputFormat, ReportStatus, RunArgs};
 use crate::config::{Config, parse_duration};
 use crate::duration::human;
@@ -39,8 +40,8 @@ const HEARTBEAT_DEADLINE_FLOOR: Duration = Duration::from_secs(5);
 
 /// The check as one merge request lists it.
 #[derive(Clone)]
-struct Target {
-    iid: u64,
+struct OnMr {
+    mr: Target,
     check: MrCheck,
 }
 
@@ -59,8 +60,10 @@ struct Plan {
 struct Reporter {
     check: CheckRef,
     sha: String,
-    targets: Vec<Target>,
+    targets: Vec<OnMr>,
     plan: Plan,
+    /// MRs already warned about a check that gates nothing there (warn once each).
+    warned: std::cell::RefCell<Vec<Target>>,
 }
 
 /// The result of reporting one status on every target.
@@ -166,7 +169,7 @@ fn prepare(ctx: &Ctx, args: &RunArgs) -> Result<(Reporter, Option<Error>), Error
     ctx.project()?;
     let version = ctx.server_version()?;
     let plan = plan(ctx, version, args.no_pending, every)?;
-    let found = targets::find(ctx, Some(&sha))?;
+    let found = targets::find(ctx, Some(&sha), Want::Open)?;
     let mut deferred = None;
     if let Some(err) = found.none_found(&sha) {
         warn(
@@ -174,32 +177,34 @@ fn prepare(ctx: &Ctx, args: &RunArgs) -> Result<(Reporter, Option<Error>), Error
             format!("{}: running the command without reporting", err.message),
         );
         deferred = Some(err);
-    } else if found.iids.is_empty() {
+    } else if found.mrs.is_empty() {
         say(
             ctx.log,
             format!(
-                "no open merge request has {} as its head in {}: running the command without reporting",
-                short(&sha),
-                ctx.project()?.raw
+                "{}: running the command without reporting",
+                found.nothing_open(&sha, &ctx.project()?.raw)
             ),
         );
     }
     let mut resolved = Vec::new();
     let mut skipped = Vec::new();
-    for &iid in &found.iids {
-        match report::resolve(ctx, &check, iid)? {
-            Some(found) => resolved.push(Target { iid, check: found }),
-            None => skipped.push(iid),
+    for mr in &found.mrs {
+        match report::resolve(ctx, &check, mr)? {
+            Some(check) => resolved.push(OnMr {
+                mr: mr.clone(),
+                check,
+            }),
+            None => skipped.push(mr),
         }
     }
-    if !found.iids.is_empty() && resolved.is_empty() {
+    if !found.mrs.is_empty() && resolved.is_empty() {
         return Err(report::not_on_any(ctx, &check, &found));
     }
-    for iid in skipped {
+    for mr in skipped {
         let what = check.describe();
         say(
             ctx.log,
-            format!("{what} does not apply to !{iid}: not reporting there"),
+            format!("{what} does not apply to {}: not reporting there", mr.label),
         );
     }
     let reporter = Reporter {
@@ -207,6 +212,7 @@ fn prepare(ctx: &Ctx, args: &RunArgs) -> Result<(Reporter, Option<Error>), Error
         sha,
         targets: resolved,
         plan,
+        warned: Default::default(),
     };
     Ok((reporter, deferred))
 }
@@ -260,7 +266,7 @@ fn plan(
 /// the heartbeat). A stale SHA or a GitLab that keeps failing is logged and
 /// CMD runs anyway (the final report tries again); any other error stops
 /// the job, after failing the pendings already posted.
-fn post_pending(ctx: &Ctx, r: &Reporter, program: &str) -> Result<Vec<Target>, Error> {
+fn post_pending(ctx: &Ctx, r: &Reporter, program: &str) -> Result<Vec<OnMr>, Error> {
     let mut live = Vec::new();
     if !r.plan.pending {
         return Ok(live);
@@ -270,22 +276,23 @@ fn post_pending(ctx: &Ctx, r: &Reporter, program: &str) -> Result<Vec<Target>, E
             ctx,
             &r.check,
             &target.check,
-            target.iid,
+            &target.mr,
             &r.sha,
             ReportStatus::Pending,
             true,
         );
         match posted {
-            Ok(_) => {
+            Ok(done) => {
                 say(
                     ctx.log,
                     format!(
-                        "reported pending for \"{}\" on !{} at {}; running {program}",
+                        "reported pending for \"{}\" on {} at {}; running {program}",
                         target.check.name,
-                        target.iid,
+                        target.mr.label,
                         short(&r.sha)
                     ),
                 );
+                r.warn_if_gates_nothing(ctx, &done);
                 live.push(target.clone());
             }
             Err(e) if e.code == Code::Stale || e.transient => warn(
@@ -302,7 +309,7 @@ fn post_pending(ctx: &Ctx, r: &Reporter, program: &str) -> Result<Vec<Target>, E
                             ctx,
                             &r.check,
                             &done.check,
-                            done.iid,
+                            &done.mr,
                             &r.sha,
                             ReportStatus::Failed,
                             true,
@@ -373,7 +380,7 @@ struct Supervised<'e> {
     events: &'e Receiver<Event>,
     waiter_tx: mpsc::Sender<Event>,
     /// Targets holding a pending to keep alive.
-    live: Vec<Target>,
+    live: Vec<OnMr>,
     first_beat: Instant,
 }
 
@@ -461,7 +468,7 @@ fn supervise(ctx: &Ctx, r: &Reporter, job: Supervised) -> (Ended, Option<Report>
 fn heartbeat(
     cfg: &Config,
     check: &CheckRef,
-    mut live: Vec<Target>,
+    mut live: Vec<OnMr>,
     sha: &str,
     every: Duration,
     mut next: Instant,
@@ -491,22 +498,22 @@ fn heartbeat(
                 &ctx,
                 check,
                 &t.check,
-                t.iid,
+                &t.mr,
                 sha,
                 ReportStatus::Pending,
                 true,
             ) {
                 Ok(_) => {
                     log.detail(format!(
-                        "status-check: heartbeat: pending again on !{}",
-                        t.iid
+                        "status-check: heartbeat: pending again on {}",
+                        t.mr.label
                     ));
                     true
                 }
                 Err(e) if e.code == Code::Stale => {
                     warn(
                         &log,
-                        format!("heartbeat: {e}; no more heartbeats on !{}", t.iid),
+                        format!("heartbeat: {e}; no more heartbeats on {}", t.mr.label),
                     );
                     false
                 }
@@ -609,16 +616,32 @@ impl Reporter {
                 ctx,
                 &self.check,
                 &target.check,
-                target.iid,
+                &target.mr,
                 &self.sha,
                 status,
                 include_status,
             ) {
-                Ok(done) => report.reported.push(done),
+                Ok(done) => {
+                    self.warn_if_gates_nothing(ctx, &done);
+                    report.reported.push(done);
+                }
                 Err(e) => report.errors.push(e),
             }
         }
         report
+    }
+
+    /// Warns (once per MR) that GitLab stored the response for a check that is limited
+    /// to other target branches.
+    fn warn_if_gates_nothing(&self, ctx: &Ctx, done: &Reported) {
+        let Some(warning) = &done.gates_nothing else {
+            return;
+        };
+        let mut warned = self.warned.borrow_mut();
+        if !warned.contains(&done.mr) {
+            warned.push(done.mr.clone());
+            warn(ctx.log, warning);
+        }
     }
 
     /// The check's name for output: as named, else as the first MR lists it.
@@ -667,9 +690,9 @@ fn finish(
     }
     for done in &report.reported {
         text.push_str(&format!(
-            "\nreported {word} for \"{}\" on !{} at {}",
+            "\nreported {word} for \"{}\" on {} at {}",
             done.check.name,
-            done.iid,
+            done.mr.label,
             short(&r.sha)
         ));
     }
@@ -681,7 +704,7 @@ fn finish(
         .iter()
         .map(|done| {
             json!({
-                "merge_request_iid": done.iid,
+                "merge_request_iid": done.mr.iid,
                 "check_id": done.check.id,
                 "check_name": done.check.name,
                 "response_id": done.response_id,

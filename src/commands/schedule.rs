@@ -140,6 +140,22 @@ mod tests {
     }
 
     #[test]
+    fn a_zero_poll_interval_is_ignored() {
+        let mut s = schedule(100, 1000, false);
+        s.observe_poll_interval(Some(0));
+        let delays: Vec<Duration> = (0..30).map(|_| s.next_delay()).collect();
+        assert!(delays.iter().all(|d| *d >= MS(100) && *d <= MS(1000)));
+        assert!(
+            delays.windows(2).any(|w| w[0] != w[1]),
+            "backs off, jittered"
+        );
+        // ...and does not erase a pace the server gave before.
+        s.observe_poll_interval(Some(2000));
+        s.observe_poll_interval(Some(0));
+        assert_eq!(s.next_delay(), MS(2000));
+    }
+
+    #[test]
     fn a_server_pace_above_the_max_wins() {
         let mut s = schedule(2000, 5000, false);
         s.observe_poll_interval(Some(60_000));

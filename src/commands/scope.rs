@@ -61,7 +61,7 @@ mod tests {
             id: 1,
             name: name.into(),
             external_url: "https://x".into(),
-            hmac: false,
+            hmac: Some(false),
             protected_branches: branches
                 .iter()
                 .enumerate()

@@ -44,7 +44,10 @@ pub fn run(
     let secrets = secrets(&file, args.dry_run, lookup, log)?;
     let ctx = Ctx::connect(cfg, log)?;
     let project = ctx.project()?;
+    let file_name = args.file.display().to_string();
+    refuse_what_the_version_ignores(&ctx, &file, &file_name)?;
     let existing = list_checks(&ctx, project)?;
+    refuse_secrets_without_hmac(&file, &existing, &file_name)?;
     let branches = protected_branches(&ctx, project, &file)?;
     let setting = match file.only_allow_merge {
         Some(want) => Some((current_setting(&ctx, project)?, want)),
@@ -62,7 +65,6 @@ pub fn run(
         },
     )?;
     plan.setting = setting.map(|(old, new)| SettingChange { old, new });
-    let file_name = args.file.display().to_string();
     if args.dry_run {
         return Ok(render(&plan, &project.raw, &file_name, Mode::DryRun));
     }
@@ -99,6 +101,14 @@ fn secrets(
             continue;
         };
         match lookup(var) {
+            Some(secret) if secret.chars() > MAX_SECRET_CHARS => {
+                return Err(Error::usage(format!(
+                    "{}: the shared secret in {var} is {} characters long; GitLab accepts at most {MAX_SECRET_CHARS}",
+                    spec.label(),
+                    secret.chars()
+                ))
+                .hint(format!("use a shorter secret in {var} (e.g. `openssl rand -hex 32`: 64 characters) and set the same one in the external service")));
+            }
             Some(secret) => out.push(Secret::Given(secret)),
             None if dry_run => {
                 log.warn(format!(
@@ -119,6 +129,74 @@ fn secrets(
         }
     }
     Ok(out)
+}
+
+// ---------------------------------------------------------------- version gates
+
+/// GitLab refuses a longer shared secret (`validates :shared_secret, length: { maximum: 255 }`).
+const MAX_SECRET_CHARS: usize = 255;
+/// Shared secrets (`shared_secret`, the `hmac` key) exist from this version.
+const HMAC_SINCE: ServerVersion = ServerVersion::new(17, 3);
+
+/// What the file asks for that this GitLab would accept and silently not do: shared
+/// secrets before 17.3 (the parameter is dropped, and the next run finds the same drift),
+/// protected branch wildcards where scopes match by exact name (the check gates
+/// nothing). The version is asked only when the file uses either.
+fn refuse_what_the_version_ignores(ctx: &Ctx, file: &SyncFile, name: &str) -> Result<(), Error> {
+    let secrets = file.checks.iter().find(|c| c.shared_secret_env.is_some());
+    let wildcard = file.checks.iter().find_map(|c| {
+        c.protected_branches
+            .iter()
+            .find(|b| b.contains('*'))
+            .map(|b| (c, b))
+    });
+    if secrets.is_none() && wildcard.is_none() {
+        return Ok(());
+    }
+    let version = ctx.server_version()?;
+    if let Some(spec) = secrets.filter(|_| version < HMAC_SINCE) {
+        return Err(secrets_unsupported(
+            spec,
+            name,
+            &format!("GitLab {version}"),
+        ));
+    }
+    if let Some((spec, branch)) = wildcard.filter(|_| !version.matches_wildcard_scopes()) {
+        return Err(Error::usage(format!(
+            "{name}: {} limits the check to `{branch}`, but GitLab {version} matches a check's protected branches to the merge request's target branch by exact name: a check limited to `{branch}` applies to no merge request, so it would gate nothing",
+            spec.label()
+        ))
+        .hint("name each branch (protect it first: Settings → Repository → Protected branches), or leave protected_branches out to apply the check to every target branch"));
+    }
+    Ok(())
+}
+
+/// A project check list without the `hmac` key comes from a GitLab that ignores shared
+/// secrets, whatever the CI variables say about the version.
+fn refuse_secrets_without_hmac(
+    file: &SyncFile,
+    existing: &[ProjectCheck],
+    name: &str,
+) -> Result<(), Error> {
+    let spec = file.checks.iter().find(|c| c.shared_secret_env.is_some());
+    match (spec, existing.iter().find(|c| c.hmac.is_none())) {
+        (Some(spec), Some(_)) => Err(secrets_unsupported(
+            spec,
+            name,
+            "this GitLab (its check list has no `hmac` key)",
+        )),
+        _ => Ok(()),
+    }
+}
+
+fn secrets_unsupported(spec: &CheckSpec, file: &str, server: &str) -> Error {
+    Error::usage(format!(
+        "{file}: {} sets shared_secret_env, but {server} ignores shared secrets (GitLab 17.3+ stores them): GitLab would answer success, store nothing, and every later sync would find the same change again",
+        spec.label()
+    ))
+    .hint(format!(
+        "remove shared_secret_env from {file} for this server (the checks sync without secrets), or upgrade GitLab to 17.3 or later"
+    ))
 }
 
 // ---------------------------------------------------------------- reading GitLab
@@ -192,7 +270,7 @@ fn protected_branches(
                     spec.label(),
                     project.raw
                 ))
-                .hint("a status check can only be limited to protected branches: protect the branch first (Settings → Repository → Protected branches), or fix the name (wildcards are written as protected, e.g. release/*)"));
+                .hint("a status check can only be limited to protected branches: protect the branch first (Settings → Repository → Protected branches), or fix the name"));
             }
         }
     }
@@ -465,7 +543,8 @@ fn update_step(
         });
         body["protected_branch_ids"] = json!(ids);
     }
-    let op = match (secret, current.hmac) {
+    let has_hmac = current.hmac.unwrap_or(false);
+    let op = match (secret, has_hmac) {
         (true, false) => SecretOp::Send,
         (false, true) => SecretOp::Clear,
         (true, true) if rotate => SecretOp::Send,
@@ -474,8 +553,8 @@ fn update_step(
     match op {
         SecretOp::Send => fields.push(Field {
             name: "shared_secret",
-            old: Some(if current.hmac { "set" } else { "none" }.to_owned()),
-            new: Some(if current.hmac {
+            old: Some(if has_hmac { "set" } else { "none" }.to_owned()),
+            new: Some(if has_hmac {
                 format!("{} again (--rotate-secrets)", secret_from(spec))
             } else {
                 secret_from(spec)
@@ -830,7 +909,7 @@ mod tests {
             id,
             name: name.into(),
             external_url: url.into(),
-            hmac,
+            hmac: Some(hmac),
             protected_branches: branches
                 .iter()
                 .map(|(id, name)| BranchRef {

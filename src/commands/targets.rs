@@ -1,87 +1,201 @@
 //! Which merge request(s) a command acts on.
 //!
 //! In a merge request pipeline the IID is given (`CI_MERGE_REQUEST_IID`) and
-//! costs no request. In a branch pipeline the open MRs of the SHA are found
-//! with `commits/:sha/merge_requests`; an MR whose head has moved on is
-//! set aside, since GitLab would refuse a response for an old SHA.
+//! costs no request. In a branch pipeline GitLab names the open MRs of the
+//! branch in `CI_OPEN_MERGE_REQUESTS` (also the upstream MR of a fork's
+//! branch), which costs no request either. Without it the open MRs of the SHA
+//! are found with `commits/:sha/merge_requests`; an MR whose head has moved on
+//! is set aside, since GitLab would refuse a response for an old SHA. A gate
+//! (`wait`) may also act on the merged MR whose merge or squash commit the SHA
+//! is: a deploy job after the merge.
 
-use super::Ctx;
+use super::{Ctx, short};
+use crate::config::{MrRef, ProjectRef};
 use crate::error::Error;
 use crate::gitlab::MergeRequest;
 use crate::gitlab::paths;
 
-#[derive(Debug)]
-pub struct Targets {
-    pub iids: Vec<u64>,
-    /// How they were found, for the log.
-    pub how: String,
-    /// Open MRs that contain the SHA but whose head is another commit.
-    pub moved: Vec<(u64, String)>,
-    /// Found by SHA (a branch pipeline) rather than given.
-    pub discovered: bool,
+/// A merge request a command acts on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Target {
+    pub project: ProjectRef,
+    pub iid: u64,
+    /// `!7`, or `upstream/app!7` for an MR of another project (a fork's upstream).
+    pub label: String,
 }
 
-pub fn find(ctx: &Ctx, sha: Option<&str>) -> Result<Targets, Error> {
+/// Where the merge requests came from, for messages and `doctor`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Source {
+    /// `--mr` or `CI_MERGE_REQUEST_IID`.
+    Given,
+    /// `CI_OPEN_MERGE_REQUESTS`.
+    OpenMrsVariable,
+    /// `GET commits/:sha/merge_requests`.
+    CommitLookup,
+}
+
+/// Which merge requests a command may act on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Want {
+    /// Open ones only: responses and retries.
+    Open,
+    /// Open ones, else the merged MR whose merge or squash commit the SHA is: the gate.
+    OpenOrMerged,
+}
+
+#[derive(Debug)]
+pub struct Targets {
+    pub mrs: Vec<Target>,
+    /// How they were found, for messages.
+    pub how: String,
+    pub source: Source,
+    /// Open MRs that contain the SHA but whose head is another commit.
+    pub moved: Vec<(Target, String)>,
+    /// The merged MR whose merge, squash or (fast-forward) head commit the SHA is. With
+    /// `Want::OpenOrMerged` and no open MR, it is also the one target in `mrs`.
+    pub merged: Option<Target>,
+}
+
+pub fn find(ctx: &Ctx, sha: Option<&str>, want: Want) -> Result<Targets, Error> {
+    let project = ctx.project()?;
     if let Some(mr) = &ctx.cfg.mr {
         return Ok(Targets {
-            iids: vec![mr.value],
+            mrs: vec![target(project.clone(), mr.value)],
             how: format!("!{} (from {})", mr.value, mr.source),
+            source: Source::Given,
             moved: Vec::new(),
-            discovered: false,
+            merged: None,
+        });
+    }
+    if let Some(open) = &ctx.cfg.open_mrs {
+        let mrs: Vec<Target> = open.iter().map(|m| from_ref(ctx, m)).collect();
+        let labels: Vec<&str> = mrs.iter().map(|t| t.label.as_str()).collect();
+        ctx.log.detail(format!(
+            "merge requests from CI_OPEN_MERGE_REQUESTS: {}",
+            labels.join(", ")
+        ));
+        return Ok(Targets {
+            how: format!("{} (from CI_OPEN_MERGE_REQUESTS)", labels.join(", ")),
+            mrs,
+            source: Source::OpenMrsVariable,
+            moved: Vec::new(),
+            merged: None,
         });
     }
     let sha = match sha {
         Some(sha) => sha,
         None => ctx.cfg.require_sha()?,
     };
-    let project = ctx.project()?;
     let path = paths::commit_mrs(&project.encoded, sha);
     let found = ctx.client.get_all::<MergeRequest>(&path).map_err(|e| {
         Error::from(e).context(format!(
             "finding the merge requests of {} (no MR IID: CI_MERGE_REQUEST_IID is unset)",
-            super::short(sha)
+            short(sha)
         ))
     })?;
-    let mut iids = Vec::new();
-    let mut moved = Vec::new();
-    for mr in found.items.into_iter().filter(MergeRequest::is_open) {
-        match mr.sha {
-            Some(head) if head != sha => moved.push((mr.iid, head)),
-            _ => iids.push(mr.iid),
+    let mut targets = Targets {
+        mrs: Vec::new(),
+        how: format!("open merge requests of {} in {}", short(sha), project.raw),
+        source: Source::CommitLookup,
+        moved: Vec::new(),
+        merged: None,
+    };
+    for mr in found.items {
+        let t = target(project.clone(), mr.iid);
+        if mr.is_open() {
+            match mr.sha {
+                Some(head) if head != sha => targets.moved.push((t, head)),
+                _ => targets.mrs.push(t),
+            }
+        } else if mr.is_merged() && mr.landed_as(sha) && targets.merged.is_none() {
+            targets.merged = Some(t);
         }
     }
-    for (iid, head) in &moved {
+    for (t, head) in &targets.moved {
         ctx.log.info(format!(
-            "!{iid} contains {} but its head is now {}: skipped",
-            super::short(sha),
-            super::short(head)
+            "{} contains {} but its head is now {}: skipped",
+            t.label,
+            short(sha),
+            short(head)
         ));
     }
-    Ok(Targets {
-        how: format!(
-            "open merge requests of {} in {}",
-            super::short(sha),
-            project.raw
-        ),
-        iids,
-        moved,
-        discovered: true,
-    })
+    if want == Want::OpenOrMerged && targets.mrs.is_empty() && targets.moved.is_empty() {
+        if let Some(merged) = &targets.merged {
+            targets.how = format!("merged {}", merged.label);
+            targets.mrs.push(merged.clone());
+        }
+    }
+    Ok(targets)
+}
+
+/// MR `iid` of the configured project.
+fn target(project: ProjectRef, iid: u64) -> Target {
+    Target {
+        project,
+        iid,
+        label: format!("!{iid}"),
+    }
+}
+
+/// An MR named with its project's path: labelled `!7` when that is the pipeline's own
+/// project, else `path!7`.
+fn from_ref(ctx: &Ctx, mr: &MrRef) -> Target {
+    let own = [
+        ctx.cfg.ci.project_path.as_deref(),
+        ctx.cfg.project.as_ref().map(|p| p.value.raw.as_str()),
+    ];
+    let same = own
+        .iter()
+        .flatten()
+        .any(|p| p.eq_ignore_ascii_case(&mr.project.raw));
+    Target {
+        label: if same {
+            format!("!{}", mr.iid)
+        } else {
+            format!("{}!{}", mr.project.raw, mr.iid)
+        },
+        project: mr.project.clone(),
+        iid: mr.iid,
+    }
 }
 
 impl Targets {
     /// The error for "no MR to act on", or `None` when there is one.
     pub fn none_found(&self, sha: &str) -> Option<Error> {
-        if !self.iids.is_empty() {
+        if !self.mrs.is_empty() {
             return None;
         }
-        if let Some((iid, head)) = self.moved.first() {
+        if let Some((t, head)) = self.moved.first() {
             return Some(Error::stale(format!(
-                "{} is no longer the head of !{iid} (now {head})",
-                sha
+                "{} is no longer the head of {} (now {head})",
+                sha, t.label
             ))
             .hint("a newer pipeline for the new head will report; this one no longer gates the merge request"));
         }
         None
+    }
+
+    /// The gate acts on a merged MR (a deploy after the merge).
+    pub fn is_merged(&self) -> bool {
+        self.merged
+            .as_ref()
+            .is_some_and(|m| self.mrs == [m.clone()])
+    }
+
+    /// "no open merge request …" for report, run and list, naming the merged MR the SHA
+    /// belongs to, if any.
+    pub fn nothing_open(&self, sha: &str, project: &str) -> String {
+        match &self.merged {
+            Some(m) => format!(
+                "no open merge request has {} as its head in {project}; it belongs to merged {} (its merge, squash or head commit)",
+                short(sha),
+                m.label
+            ),
+            None => format!(
+                "no open merge request has {} as its head in {project}",
+                short(sha)
+            ),
+        }
     }
 }

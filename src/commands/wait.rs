@@ -12,7 +12,8 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use super::schedule::Schedule;
-use super::{Ctx, retry, short, targets};
+use super::targets::{self, Target, Want};
+use super::{Ctx, retry, short};
 use crate::cli::WaitArgs;
 use crate::config::{parse_count, parse_duration};
 use crate::duration::human;
@@ -112,6 +113,8 @@ struct Changes {
 
 /// One check on one MR, as the gate tracks it.
 struct Tracked {
+    /// Index of its MR in `Gate::mrs`.
+    mr: usize,
     iid: u64,
     id: u64,
     name: String,
@@ -147,11 +150,13 @@ struct Gate<'c, 'a> {
     ctx: &'c Ctx<'a>,
     settings: Settings,
     sha: String,
-    iids: Vec<u64>,
+    mrs: Vec<Target>,
+    /// The gate is on a merged MR (a deploy after the merge): its head cannot move.
+    merged: bool,
     started: Instant,
     deadline: Instant,
-    /// Keyed by (MR, check id), in first-seen order per MR.
-    checks: BTreeMap<(u64, u64), Tracked>,
+    /// Keyed by (MR index, check id), in first-seen order per MR.
+    checks: BTreeMap<(usize, u64), Tracked>,
     schedule: Schedule,
     polls: u32,
     polls_since_head: u32,
@@ -163,8 +168,8 @@ struct Gate<'c, 'a> {
     /// No poll before this: the `Retry-After` of a 429 or 503 that outlived
     /// the client's retries (it may reach past the deadline).
     not_before: Option<Instant>,
-    /// Set when the MR's head moved: (iid, new head).
-    moved: Option<(u64, String)>,
+    /// Set when the MR's head moved: (its label, new head).
+    moved: Option<(String, String)>,
     empty_reason: String,
 }
 
@@ -175,11 +180,11 @@ pub fn run(ctx: &Ctx, args: &WaitArgs) -> Result<Outcome, Error> {
     let started = Instant::now();
     let deadline = started + settings.timeout;
     ctx.client.set_deadline(Some(deadline));
-    let found = match targets::find(ctx, Some(&sha)) {
+    let found = match targets::find(ctx, Some(&sha), Want::OpenOrMerged) {
         Ok(found) => found,
         Err(e) => return Err(write_error_reports(&mut settings, &sha, e)),
     };
-    if found.iids.is_empty() {
+    if found.mrs.is_empty() {
         if let Some(err) = found.none_found(&sha) {
             return Err(write_error_reports(&mut settings, &sha, err));
         }
@@ -193,7 +198,8 @@ pub fn run(ctx: &Ctx, args: &WaitArgs) -> Result<Outcome, Error> {
         ctx,
         settings,
         sha,
-        iids: found.iids.clone(),
+        mrs: found.mrs.clone(),
+        merged: found.is_merged(),
         started,
         deadline,
         checks: BTreeMap::new(),
@@ -207,7 +213,7 @@ pub fn run(ctx: &Ctx, args: &WaitArgs) -> Result<Outcome, Error> {
         moved: None,
         empty_reason: String::new(),
     };
-    if gate.iids.is_empty() {
+    if gate.mrs.is_empty() {
         gate.empty_reason = format!("no open merge request: {}", found.how);
         return gate.finish(Verdict::Empty);
     }
@@ -226,7 +232,11 @@ impl Gate<'_, '_> {
     }
 
     fn label(&self, check: &Tracked) -> String {
-        label(self.iids.len() > 1, check.iid, &check.name)
+        label(self.several(), &self.mrs[check.mr].label, &check.name)
+    }
+
+    fn several(&self) -> bool {
+        self.mrs.len() > 1
     }
 
     fn poll_until_verdict(&mut self) -> Result<Verdict, Error> {
@@ -272,15 +282,16 @@ impl Gate<'_, '_> {
     /// Reads every MR's list. `Ok(None)` on a transient failure.
     fn poll_once(&mut self) -> Result<Option<Changes>, Error> {
         let mut lists = Vec::new();
-        for &iid in &self.iids {
-            let path = paths::mr_checks(&self.ctx.project()?.encoded, iid);
+        for i in 0..self.mrs.len() {
+            let mr = &self.mrs[i];
+            let path = paths::mr_checks(&mr.project.encoded, mr.iid);
             match self.ctx.client.get_all::<MrCheck>(&path) {
                 Ok(listing) => {
                     self.schedule
                         .observe_poll_interval(listing.poll_interval_ms);
-                    lists.push((iid, listing.items));
+                    lists.push((i, listing.items));
                 }
-                Err(e) => return self.transient_or_fatal(e, iid).map(|()| None),
+                Err(e) => return self.transient_or_fatal(e, i).map(|()| None),
             }
         }
         self.polls += 1;
@@ -293,9 +304,9 @@ impl Gate<'_, '_> {
             human(self.elapsed())
         ));
         let mut changes = Changes::default();
-        for (iid, items) in lists {
+        for (i, items) in lists {
             for check in items {
-                let change = self.track(iid, check);
+                let change = self.track(i, check);
                 changes.any |= change.any;
                 changes.back_to_pending |= change.back_to_pending;
             }
@@ -303,7 +314,7 @@ impl Gate<'_, '_> {
         Ok(Some(changes))
     }
 
-    fn transient_or_fatal(&mut self, e: ApiError, iid: u64) -> Result<(), Error> {
+    fn transient_or_fatal(&mut self, e: ApiError, mr: usize) -> Result<(), Error> {
         let decode = matches!(e.kind, ApiErrorKind::Decode { .. });
         if decode {
             self.decode_errors += 1;
@@ -317,22 +328,27 @@ impl Gate<'_, '_> {
             );
             return Ok(());
         }
-        Err(Error::from(e).context(format!("listing the status checks of !{iid}")))
+        Err(Error::from(e).context(format!(
+            "listing the status checks of {}",
+            self.mrs[mr].label
+        )))
     }
 
     /// Updates one check and says how it changed.
-    fn track(&mut self, iid: u64, check: MrCheck) -> Changes {
+    fn track(&mut self, mr: usize, check: MrCheck) -> Changes {
         if !self.selected(&check.name) {
             return Changes::default();
         }
         let now = self.elapsed();
-        let key = (iid, check.id);
+        let key = (mr, check.id);
+        let several = self.several();
+        let mr_label = self.mrs[mr].label.clone();
         let first_poll = self.polls == 1;
         match self.checks.get_mut(&key) {
             Some(tracked) if tracked.status != check.status => {
                 let line = format!(
                     "{}: {} → {} ({})",
-                    label(self.iids.len() > 1, iid, &check.name),
+                    label(several, &mr_label, &check.name),
                     tracked.status,
                     check.status,
                     human(now)
@@ -352,7 +368,7 @@ impl Gate<'_, '_> {
             None => {
                 if !first_poll {
                     self.ctx.log.info(format!(
-                        "{}: appeared on !{iid} as {} ({})",
+                        "{}: appeared on {mr_label} as {} ({})",
                         check.name,
                         check.status,
                         human(now)
@@ -361,7 +377,8 @@ impl Gate<'_, '_> {
                 self.checks.insert(
                     key,
                     Tracked {
-                        iid,
+                        mr,
+                        iid: self.mrs[mr].iid,
                         id: check.id,
                         name: check.name,
                         status: check.status,
@@ -419,12 +436,19 @@ impl Gate<'_, '_> {
         Ok(None)
     }
 
+    /// `!7`, `!7, !9`, or `merged !7` for a gate after the merge.
     fn mr_list(&self) -> String {
-        self.iids
+        let list = self
+            .mrs
             .iter()
-            .map(|i| format!("!{i}"))
+            .map(|m| m.label.as_str())
             .collect::<Vec<_>>()
-            .join(", ")
+            .join(", ");
+        if self.merged {
+            format!("merged {list}")
+        } else {
+            list
+        }
     }
 
     fn header(&self) {
@@ -452,7 +476,7 @@ impl Gate<'_, '_> {
     /// Passed when all passed; failed per the fail-fast policy (after the
     /// allowed retries); otherwise keep waiting.
     fn verdict_from_statuses(&mut self) -> Result<Option<Verdict>, Error> {
-        let failed: Vec<(u64, u64)> = self
+        let failed: Vec<(usize, u64)> = self
             .checks
             .iter()
             .filter(|(_, c)| c.status == CheckStatus::Failed)
@@ -483,12 +507,12 @@ impl Gate<'_, '_> {
     }
 
     /// Asks GitLab to retry a failed check; true when it did.
-    fn retry(&mut self, key: (u64, u64)) -> Result<bool, Error> {
+    fn retry(&mut self, key: (usize, u64)) -> Result<bool, Error> {
         let limit = self.settings.retry_failed;
-        let (iid, check) = {
+        let (mr, check) = {
             let t = &self.checks[&key];
             (
-                t.iid,
+                self.mrs[t.mr].clone(),
                 MrCheck {
                     id: t.id,
                     name: t.name.clone(),
@@ -497,7 +521,7 @@ impl Gate<'_, '_> {
                 },
             )
         };
-        match retry::retry_one(self.ctx, iid, &check) {
+        match retry::retry_one(self.ctx, &mr, &check) {
             Ok(()) => {
                 let now = self.elapsed();
                 let tracked = self.checks.get_mut(&key).expect("tracked");
@@ -506,7 +530,7 @@ impl Gate<'_, '_> {
                 tracked.since = now;
                 let line = format!(
                     "{}: failed → retrying ({}/{limit}) ({})",
-                    label(self.iids.len() > 1, iid, &check.name),
+                    label(self.mrs.len() > 1, &mr.label, &check.name),
                     tracked.retries,
                     human(now)
                 );
@@ -525,14 +549,18 @@ impl Gate<'_, '_> {
         }
     }
 
-    /// Reads each MR's head; true (and remembered) when one moved.
+    /// Reads each MR's head; true (and remembered) when one moved. A merged MR's
+    /// head cannot move: no request.
     fn head_moved(&mut self) -> Result<bool, Error> {
         self.polls_since_head = 0;
         self.last_head_read = Instant::now();
-        for iid in self.iids.clone() {
-            let path = self.ctx.mr_path(iid)?;
-            let mr: MergeRequest = match self.ctx.client.get(&path) {
-                Ok(mr) => mr,
+        if self.merged {
+            return Ok(false);
+        }
+        for mr in self.mrs.clone() {
+            let path = self.ctx.mr_path(&mr);
+            let read: MergeRequest = match self.ctx.client.get(&path) {
+                Ok(read) => read,
                 Err(e) if e.is_transient() => {
                     self.wait_for_retry_after(&e);
                     self.ctx.log.once(
@@ -541,10 +569,12 @@ impl Gate<'_, '_> {
                     );
                     continue;
                 }
-                Err(e) => return Err(Error::from(e).context(format!("reading the head of !{iid}"))),
+                Err(e) => {
+                    return Err(Error::from(e).context(format!("reading the head of {}", mr.label)));
+                }
             };
-            if let Some(head) = mr.sha.filter(|head| *head != self.sha) {
-                self.moved = Some((iid, head));
+            if let Some(head) = read.sha.filter(|head| *head != self.sha) {
+                self.moved = Some((mr.label.clone(), head));
                 return Ok(true);
             }
         }
@@ -605,7 +635,8 @@ impl Gate<'_, '_> {
         let json = json!({
             "result": word,
             "sha": self.sha,
-            "merge_requests": self.iids,
+            "merge_requests": self.mrs.iter().map(|m| m.iid).collect::<Vec<_>>(),
+            "merged": self.merged,
             "waited_seconds": (waited.as_secs_f64() * 10.0).round() / 10.0,
             "requests": self.ctx.client.request_count(),
             "checks": self.checks.values().map(|c| json!({
@@ -671,11 +702,11 @@ impl Gate<'_, '_> {
                 (Code::Timeout, text)
             }
             Verdict::Stale => {
-                let (iid, head) = self.moved.clone().unwrap_or_default();
+                let (mr, head) = self.moved.clone().unwrap_or_default();
                 (
                     Code::Stale,
                     format!(
-                        "stale: !{iid} moved from {} to {head} during the wait; this pipeline no longer gates it",
+                        "stale: {mr} moved from {} to {head} during the wait; this pipeline no longer gates it",
                         self.sha
                     ),
                 )
@@ -693,7 +724,7 @@ impl Gate<'_, '_> {
     }
 
     fn summary_table(&self, results: &[CheckResult]) {
-        let multiple = self.iids.len() > 1;
+        let multiple = self.several();
         let rows: Vec<Vec<String>> = results
             .iter()
             .map(|r| {
@@ -718,9 +749,9 @@ impl Gate<'_, '_> {
 }
 
 /// How a check is named in the log: with its MR when the gate covers several.
-fn label(several_mrs: bool, iid: u64, name: &str) -> String {
+fn label(several_mrs: bool, mr: &str, name: &str) -> String {
     if several_mrs {
-        format!("!{iid} {name}")
+        format!("{mr} {name}")
     } else {
         name.to_owned()
     }

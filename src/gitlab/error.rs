@@ -174,7 +174,7 @@ impl ApiError {
                 }
             }
             ApiErrorKind::Status { status: 403, .. } => Error::api(text).hint(
-                "the token's role on the project is too low: reporting, listing and waiting need Developer; managing checks (sync) needs Maintainer",
+                "the token's role on the project is too low: reporting needs Developer; listing and waiting need Developer (Reporter from GitLab 19.4); managing checks (sync) needs Maintainer",
             ),
             ApiErrorKind::Status { status: 404, message, .. } => {
                 let err = Error::api(text);

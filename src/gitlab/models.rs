@@ -89,11 +89,29 @@ pub struct MergeRequest {
     pub web_url: Option<String>,
     #[serde(default)]
     pub detailed_merge_status: Option<String>,
+    /// Set once merged with a merge commit.
+    #[serde(default)]
+    pub merge_commit_sha: Option<String>,
+    /// Set once merged with squash.
+    #[serde(default)]
+    pub squash_commit_sha: Option<String>,
 }
 
 impl MergeRequest {
     pub fn is_open(&self) -> bool {
         self.state == "opened"
+    }
+
+    pub fn is_merged(&self) -> bool {
+        self.state == "merged"
+    }
+
+    /// Is `sha` the commit this MR landed as on its target branch: its merge commit, its
+    /// squash commit, or (fast-forward merge, no merge commit) its head?
+    pub fn landed_as(&self, sha: &str) -> bool {
+        [&self.merge_commit_sha, &self.squash_commit_sha, &self.sha]
+            .into_iter()
+            .any(|c| c.as_deref() == Some(sha))
     }
 }
 
@@ -107,6 +125,48 @@ pub struct VersionInfo {
 #[derive(Clone, Debug, Deserialize)]
 pub struct PostedResponse {
     pub id: u64,
+    #[serde(default)]
+    pub merge_request: Option<PostedMergeRequest>,
+    #[serde(default)]
+    pub external_status_check: Option<PostedCheck>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct PostedMergeRequest {
+    #[serde(default, deserialize_with = "null_as_empty")]
+    pub target_branch: String,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct PostedCheck {
+    #[serde(default, deserialize_with = "null_as_empty")]
+    pub name: String,
+    #[serde(default)]
+    pub protected_branches: Vec<BranchName>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct BranchName {
+    pub name: String,
+}
+
+impl PostedResponse {
+    /// GitLab stores a response for any check of the project, but a check limited to
+    /// protected branches gates only MRs whose target branch is one of them, by exact
+    /// name. `Some((branches, target))` when the answer shows this check is not one of
+    /// the MR's; `None` when it applies or the answer does not tell.
+    pub fn scoped_elsewhere(&self) -> Option<(Vec<String>, String)> {
+        let target = &self.merge_request.as_ref()?.target_branch;
+        let branches: Vec<String> = self
+            .external_status_check
+            .as_ref()?
+            .protected_branches
+            .iter()
+            .map(|b| b.name.clone())
+            .collect();
+        let applies = branches.is_empty() || branches.iter().any(|b| b == target);
+        (!applies && !target.is_empty()).then(|| (branches, target.clone()))
+    }
 }
 
 /// `GET /projects/:id/external_status_checks` (Maintainer only).
@@ -116,8 +176,9 @@ pub struct ProjectCheck {
     pub name: String,
     #[serde(default, deserialize_with = "null_as_empty")]
     pub external_url: String,
+    /// Whether a shared secret is set; the key exists from GitLab 17.3, with secrets.
     #[serde(default)]
-    pub hmac: bool,
+    pub hmac: Option<bool>,
     #[serde(default)]
     pub protected_branches: Vec<BranchRef>,
 }

@@ -11,10 +11,11 @@ pub struct ServerVersion {
 /// How a status response carries its status, by version.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum StatusParam {
-    /// 14.0–14.8: no `status` parameter; any response means "approved".
+    /// 14.x: no usable `status` parameter; any response means "approved".
+    /// (14.9 and 14.10 accept an optional `failed`, but with the feature flag
+    /// `status_checks_add_status_field` off, the default, the list still shows
+    /// every response as approved: a `failed` must never be posted there.)
     Absent,
-    /// 14.9–14.10: optional `passed`/`failed` (behind a feature flag).
-    Optional,
     /// 15.0+: required.
     Required,
 }
@@ -40,10 +41,8 @@ impl ServerVersion {
     }
 
     pub fn status_param(self) -> StatusParam {
-        if self < ServerVersion::new(14, 9) {
+        if self < ServerVersion::new(15, 0) {
             StatusParam::Absent
-        } else if self < ServerVersion::new(15, 0) {
-            StatusParam::Optional
         } else {
             StatusParam::Required
         }
@@ -62,6 +61,13 @@ impl ServerVersion {
     /// The retry endpoint exists from 15.7.
     pub fn has_retry(self) -> bool {
         self >= ServerVersion::new(15, 7)
+    }
+
+    /// A check limited to `release/*` applies to MRs into `release/1.0`: seen in
+    /// GitLab 19.4's source (the first version is not known); before, the scope
+    /// matches the target branch by exact name and a wildcard matches nothing.
+    pub fn matches_wildcard_scopes(self) -> bool {
+        self >= ServerVersion::new(19, 4)
     }
 }
 
@@ -97,7 +103,8 @@ mod tests {
     fn capabilities_by_version() {
         let v = ServerVersion::new;
         assert_eq!(v(14, 8).status_param(), StatusParam::Absent);
-        assert_eq!(v(14, 9).status_param(), StatusParam::Optional);
+        assert_eq!(v(14, 9).status_param(), StatusParam::Absent);
+        assert_eq!(v(14, 10).status_param(), StatusParam::Absent);
         assert_eq!(v(15, 0).status_param(), StatusParam::Required);
         assert!(!v(16, 4).accepts_pending());
         assert!(v(16, 5).accepts_pending());
@@ -105,6 +112,8 @@ mod tests {
         assert!(v(16, 6).times_out_pending());
         assert!(!v(15, 6).has_retry());
         assert!(v(15, 7).has_retry());
+        assert!(!v(19, 3).matches_wildcard_scopes());
+        assert!(v(19, 4).matches_wildcard_scopes());
         assert!(v(15, 10) > v(15, 9));
     }
 }

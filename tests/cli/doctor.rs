@@ -158,12 +158,21 @@ fn all_ok_in_a_merge_request_pipeline_with_five_requests() {
             "mr",
             "licence",
             "checks",
+            "scopes",
             "merge-gate"
         ]
     );
+    d.has(
+        "scopes",
+        "skip",
+        "the project's check list (branch scopes) needs Maintainer",
+    );
     for line in d.json["checks"].as_array().unwrap() {
         assert!(line["message"].is_string());
-        assert!(line["fix"].is_null(), "ok lines have no fix: {line}");
+        assert!(
+            line["fix"].is_null(),
+            "ok and skip lines have no fix: {line}"
+        );
     }
 }
 
@@ -174,7 +183,7 @@ fn text_output_is_a_checklist_with_fixes_and_a_summary() {
         .stdout_has("ok    pipeline")
         .stdout_has("warn  merge-gate")
         .stdout_has("fix: turn on Settings → Merge requests → Status checks must succeed")
-        .stdout_has("11 ok, 1 warning, 0 failed: status checks should work here")
+        .stdout_has("11 ok, 1 warning, 0 failed, 1 not checked: status checks should work here")
         .no_token_in_output();
 }
 
@@ -205,6 +214,22 @@ fn the_job_token_given_as_the_access_token_is_named() {
         "fail",
         "STATUS_CHECK_TOKEN",
     );
+    assert!(
+        d.run.requests().iter().all(|r| r.auth() == Auth::None),
+        "not sent as PRIVATE-TOKEN either"
+    );
+}
+
+#[test]
+fn a_job_token_is_known_by_its_prefix_alone() {
+    // Another job's token (or one copied into a variable): not this job's
+    // CI_JOB_TOKEN, but GitLab 16.8+ marks every job token with `glcbt-`.
+    let d = Doctor::of(
+        Test::new()
+            .token("glcbt-64_other-jobs-token")
+            .unset("CI_JOB_TOKEN"),
+    );
+    d.code(1).has("token", "fail", "is the CI job token");
     assert!(
         d.run.requests().iter().all(|r| r.auth() == Auth::None),
         "not sent as PRIVATE-TOKEN either"

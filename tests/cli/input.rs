@@ -468,6 +468,12 @@ fn non_utf8_arguments_and_variables_are_named() {
             vec![("GITLAB_TOKEN", bytes(b"glpat-\xff"))],
             "the variable GITLAB_TOKEN is not valid UTF-8",
         ),
+        // `run`'s command may be any bytes: the variable is to blame, not argument 4.
+        (
+            vec!["run".into(), "--".into(), "echo".into(), bytes(b"\xfe")],
+            vec![("STATUS_CHECK_NAME", bytes(b"\xff"))],
+            "the variable STATUS_CHECK_NAME is not valid UTF-8",
+        ),
     ];
     for (args, env, needle) in cases {
         let server = FakeGitlab::start(World::new("17.5.0"));

@@ -4,6 +4,7 @@ mod support;
 
 mod config;
 mod doctor;
+mod eras;
 mod faults;
 mod input;
 mod list;

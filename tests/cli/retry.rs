@@ -51,3 +51,32 @@ fn retry_needs_15_7() {
         .stderr_has("15.7+")
         .request_count(0);
 }
+
+#[test]
+fn a_retry_request_that_fails_is_an_api_error_not_a_refusal() {
+    for kind in [FaultKind::HtmlError(502), FaultKind::Reset] {
+        let run = Test::new()
+            .checks(&["scan"])
+            .world(|w| w.set_status(42, 7, "scan", "failed"))
+            .fault(Fault::new(kind.clone()).on("POST", "/retry").times(10))
+            .args(&["retry", "--name", "scan"])
+            .run();
+        run.code(5)
+            .stderr_has("retrying \"scan\" on !7")
+            .stderr_lacks("GitLab refused");
+        // A POST whose outcome is unknown is not sent again.
+        assert_eq!(run.requests_to("POST", "/retry").len(), 1, "{kind:?}");
+    }
+}
+
+#[test]
+fn retry_of_an_unknown_check_id_says_what_a_404_means() {
+    Test::new()
+        .checks(&["scan"])
+        .args(&["retry", "--check-id", "9999"])
+        .run()
+        .code(5)
+        .stderr_has("404")
+        .stderr_has("the retry endpoint needs GitLab 15.7+; an unknown check id also answers 404")
+        .request_count(1);
+}

@@ -269,6 +269,25 @@ fn poll_interval_header_is_a_floor() {
 }
 
 #[test]
+fn a_zero_poll_interval_is_no_pace_at_all() {
+    // `Poll-Interval: 0` would mean "poll continuously": it is ignored, and the
+    // gate backs off between --interval and --max-interval as with no header.
+    let run = Test::new()
+        .checks(&["a"])
+        .world(|w| w.poll_interval_ms = 0)
+        .event(Event::status_at_poll(4, "a", "passed"))
+        .args(&["wait", "--interval", "100ms", "--max-interval", "300ms"])
+        .run();
+    run.code(0);
+    let gets = list_gets(&run);
+    assert_eq!(gets.len(), 4);
+    for pair in gets.windows(2) {
+        let spacing = pair[1].at_ms - pair[0].at_ms;
+        assert!(spacing >= 100, "spacing {spacing} ms");
+    }
+}
+
+#[test]
 fn polling_disabled_on_the_server_means_the_max_interval() {
     let run = Test::new()
         .checks(&["a"])
