@@ -1,9 +1,9 @@
 //! A stateful fake of GitLab's external status check API (REST v4), for status-check's
 //! integration tests (in-process, port 0) and its demo (the `fake-gitlab` binary).
 //!
-//! It follows `gitlab-facts.md`: status codes, error bodies, JSON shapes, the order of
-//! checks (authentication, project, licence, role, parameters), pagination headers,
-//! version-dependent status values. Tests set up a [`World`], start a [`FakeGitlab`],
+//! It follows `docs/gitlab-api.md`: status codes, error bodies, JSON shapes, the order of
+//! checks (authentication, project, licence, parameters, MR, role), pagination headers,
+//! and each version-dependent rule, which `era.rs` names after its row of that document. Tests set up a [`World`], start a [`FakeGitlab`],
 //! inject [`Fault`]s and timeline [`Event`]s, and inspect the request log.
 //!
 //! Decisions worth knowing when writing tests against it:
@@ -23,8 +23,9 @@
 //! - Unknown routes (and the retry route before 15.7) answer 404 before authentication.
 //! - A job token acts as Reporter and is accepted only by `GET merge_requests/:iid` and
 //!   `GET repository/commits/:sha/merge_requests`.
-//! - Statuses as read: before 15.0 `passed` shows as `approved`; from 15.0 a stored
-//!   `approved` shows as `passed`; a stored `pending` at least `pending_timeout_ms` old shows
+//! - Statuses as read: before 15.0 every response shows as `approved` (on 14.9–14.10 a
+//!   stored `failed` too: the feature flag is off); from 15.0 a stored `approved` shows
+//!   as `passed`; a stored `pending` at least `pending_timeout_ms` old shows
 //!   as `failed` (so `Some(0)` times out at once).
 //! - `detailed_merge_status` is `not_open` for MRs that are not opened.
 //! - [`SHA_B`], [`SHA_C`], [`MERGE_SHA`] and [`BASE_SHA`] are known commits of project 42

@@ -1,4 +1,4 @@
-//! The fake's endpoints against gitlab-facts.md: codes, bodies, order of checks, versions.
+//! The fake's endpoints against docs/gitlab-api.md: codes, bodies, order of checks, versions.
 
 mod common;
 
@@ -1145,4 +1145,50 @@ fn pagination_omits_totals_above_limit() {
     assert!(link.contains("rel=\"next\""));
     assert!(link.contains("rel=\"first\""));
     assert!(!link.contains("rel=\"last\""));
+}
+
+// ------------------------------------------------------------------ docs
+
+/// Every version rule of the fake names a row of docs/gitlab-api.md, and every such row
+/// exists there.
+#[test]
+fn every_rule_names_a_documented_row() {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+    let doc = std::fs::read_to_string(format!("{root}/docs/gitlab-api.md")).unwrap();
+    // A row is the first cell of a table line, or a section's "(row `x`)".
+    let rows: Vec<&str> = doc
+        .lines()
+        .filter_map(|l| {
+            l.strip_prefix("| `")
+                .or_else(|| l.split_once("(row `").map(|(_, r)| r))
+        })
+        .filter_map(|l| l.split_once('`').map(|(row, _)| row))
+        .collect();
+    let here = concat!(env!("CARGO_MANIFEST_DIR"), "/src");
+    let mut named = Vec::new();
+    for file in ["era.rs", "api.rs", "world.rs"] {
+        let text = std::fs::read_to_string(format!("{here}/{file}")).unwrap();
+        for piece in text
+            .split("Row `")
+            .skip(1)
+            .chain(text.split("// `").skip(1))
+        {
+            // Row ids are kebab-case; other quoted words (flags, fields) are not rows.
+            let kebab = |r: &str| {
+                r.contains('-')
+                    && r.bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            };
+            if let Some((row, _)) = piece.split_once('`').filter(|(r, _)| kebab(r)) {
+                named.push(row.to_string());
+            }
+        }
+    }
+    assert!(named.len() >= 15, "rules found: {named:?}");
+    for row in &named {
+        assert!(
+            rows.contains(&row.as_str()),
+            "`{row}` is not a row of docs/gitlab-api.md"
+        );
+    }
 }
