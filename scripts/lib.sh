@@ -133,8 +133,9 @@ rust_target() {
 # rust-src, which -Z build-std compiles, when missing.
 need_release_toolchain() {
   if ! rustup toolchain list | grep "^$RELEASE_TOOLCHAIN-" >/dev/null; then
-    info "rustup toolchain install $RELEASE_TOOLCHAIN --profile minimal --component rust-src"
-    rustup toolchain install "$RELEASE_TOOLCHAIN" --profile minimal --component rust-src >&2 ||
+    info "rustup toolchain install $RELEASE_TOOLCHAIN --profile minimal --component rust-src --no-self-update"
+    rustup toolchain install "$RELEASE_TOOLCHAIN" --profile minimal --component rust-src \
+      --no-self-update >&2 ||
       die "rustup toolchain install $RELEASE_TOOLCHAIN failed"
   fi
   rustup component list --installed --toolchain "$RELEASE_TOOLCHAIN" | grep -x rust-src >/dev/null ||
