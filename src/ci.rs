@@ -264,7 +264,9 @@ mod tests {
     fn a_non_utf8_argument_is_named_by_position_or_flag() {
         use std::os::unix::ffi::OsStringExt;
         let args = |list: &[&[u8]]| -> Vec<OsString> {
-            list.iter().map(|a| OsString::from_vec(a.to_vec())).collect()
+            list.iter()
+                .map(|a| OsString::from_vec(a.to_vec()))
+                .collect()
         };
         let bad: &[u8] = b"x\xff";
         let said = |list: &[&[u8]]| not_utf8(&args(list)).message;
@@ -277,7 +279,10 @@ mod tests {
             said(&[b"status-check", b"--sha", b"abc", bad]),
             "argument 3 is not valid UTF-8"
         );
-        assert_eq!(said(&[b"status-check", bad]), "argument 1 is not valid UTF-8");
+        assert_eq!(
+            said(&[b"status-check", bad]),
+            "argument 1 is not valid UTF-8"
+        );
         assert_eq!(
             said(&[b"status-check", b"--request-timeout=5\xffs"]),
             "the value of --request-timeout is not valid UTF-8"

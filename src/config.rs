@@ -606,6 +606,42 @@ mod tests {
     }
 
     #[test]
+    fn open_merge_requests_read_as_project_and_iid() {
+        let mrs = parse_open_mrs("acme/app!7, acme/app!7,acme/app!9,up/stream/app!7").unwrap();
+        let pairs: Vec<(&str, u64)> = mrs
+            .iter()
+            .map(|m| (m.project.raw.as_str(), m.iid))
+            .collect();
+        // Only an exact repeat is dropped.
+        assert_eq!(
+            pairs,
+            [("acme/app", 7), ("acme/app", 9), ("up/stream/app", 7)]
+        );
+        assert_eq!(mrs[2].project.encoded, "up%2Fstream%2Fapp");
+        for bad in ["acme/app#7", "acme/app!0", "acme/app!x", "!7", "app!7", ""] {
+            assert_eq!(parse_open_mrs(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn open_merge_requests_only_for_the_pipelines_own_commit() {
+        let vars = [
+            ("CI_PROJECT_ID", "42"),
+            ("CI_COMMIT_SHA", SHA),
+            ("CI_OPEN_MERGE_REQUESTS", "acme/app!7"),
+        ];
+        assert!(build(&[], &vars).unwrap().open_mrs.is_some());
+        assert!(build(&["--sha", SHA2], &vars).unwrap().open_mrs.is_none());
+        assert!(
+            build(&["--project", "acme/app"], &vars)
+                .unwrap()
+                .open_mrs
+                .is_none()
+        );
+        assert!(build(&["--mr", "7"], &vars).unwrap().open_mrs.is_none());
+    }
+
+    #[test]
     fn job_token_alone_is_explained() {
         let c = build(&[], &[("CI_JOB_TOKEN", "glcbt-1")]).unwrap();
         let e = c.require_token().unwrap_err();

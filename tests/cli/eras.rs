@@ -63,6 +63,19 @@ fn sync_refuses_shared_secrets_before_17_3_before_any_change() {
 }
 
 #[test]
+fn sync_sends_shared_secrets_from_17_3() {
+    let run = sync_on("17.3.0-ee", WITH_SECRET)
+        .env("SCANNER_SECRET", SECRET)
+        .run();
+    run.code(0)
+        .stdout_has("shared_secret: set (from $SCANNER_SECRET)");
+    let stored = run
+        .server
+        .world(|w| w.project(42).unwrap().checks[0].shared_secret.clone());
+    assert_eq!(stored.as_deref(), Some(SECRET));
+}
+
+#[test]
 fn sync_without_secrets_still_works_before_17_3() {
     let run = sync_on("17.2.0-ee", WITHOUT_SECRET).run();
     run.code(0).stdout_has("+ create     \"security-scan\"");
