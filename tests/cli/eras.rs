@@ -539,6 +539,23 @@ fn a_fast_forward_merge_is_found_by_its_head() {
 }
 
 #[test]
+fn an_older_commit_of_a_merged_mr_is_not_what_landed() {
+    // SHA_A is in !7's diff, but !7 landed as its merge commit: no gate on it.
+    Test::new()
+        .branch_pipeline()
+        .checks(&["scan"])
+        .world(|w| {
+            w.push_head(42, 7, SHA_B);
+            w.merge_mr(42, 7, Some(MERGE_SHA), None);
+        })
+        .args(&["wait", "--timeout", "10s"])
+        .run()
+        .code(1)
+        .stderr_has("no open merge request")
+        .stderr_lacks("merged !7");
+}
+
+#[test]
 fn report_and_run_do_not_post_on_merged_mrs() {
     let run = after_merge(Some(MERGE_SHA), None, "passed")
         .args(&["report", "failed", "--name", "scan"])
