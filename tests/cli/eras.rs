@@ -556,6 +556,18 @@ fn an_older_commit_of_a_merged_mr_is_not_what_landed() {
 }
 
 #[test]
+fn a_closed_mr_is_not_gated_on() {
+    Test::new()
+        .branch_pipeline()
+        .checks(&["scan"])
+        .world(|w| w.mr_mut(42, 7).state = "closed".into())
+        .args(&["wait", "--timeout", "10s"])
+        .run()
+        .code(1)
+        .stderr_has("no open merge request");
+}
+
+#[test]
 fn report_and_run_do_not_post_on_merged_mrs() {
     let run = after_merge(Some(MERGE_SHA), None, "passed")
         .args(&["report", "failed", "--name", "scan"])
