@@ -21,6 +21,8 @@ CHECK_JSONSCHEMA_VERSION=0.39.0
 CARGO_ZIGBUILD_VERSION=0.24.0
 ZIGLANG_VERSION=0.17.1
 GITLAB_CI_LOCAL_VERSION=4.64.1
+# Supply chain (cargo install --locked, from crates.io): see deny.toml.
+CARGO_DENY_VERSION=0.20.2
 
 # The release builds (scripts/build-static, the suites' static binaries) use
 # this pinned nightly, installed by need_release_toolchain; `cargo build`,
@@ -179,6 +181,22 @@ need_zigbuild() {
   pip_tool "cargo-zigbuild==$CARGO_ZIGBUILD_VERSION" "ziglang==$ZIGLANG_VERSION"
   export PATH="$VENV/bin:$PATH"
 }
+
+# need_cargo_tool CRATE VERSION: `cargo install --locked CRATE@VERSION` into
+# $CARGO_HOME/bin (put on PATH) unless `cargo <subcommand> --version` there
+# already says VERSION. The subcommand is the crate name without "cargo-".
+need_cargo_tool() {
+  local crate="$1" version="$2" bin
+  bin="${CARGO_HOME:-$HOME/.cargo}/bin"
+  export PATH="$bin:$PATH"
+  if [ -x "$bin/$crate" ] && "$bin/$crate" "${crate#cargo-}" --version 2>/dev/null | grep -qw "$version"; then
+    return 0
+  fi
+  info "cargo install --locked $crate@$version (compiles it once: a few minutes)"
+  cargo install --quiet --locked "$crate@$version" >&2 || die "cargo install $crate@$version failed"
+}
+
+need_cargo_deny() { need_cargo_tool cargo-deny "$CARGO_DENY_VERSION"; }
 
 # fetch_busybox ARCH: the static busybox of Debian's busybox-static package
 # for ARCH (amd64, arm64), downloaded once (apt-get download; ARCH is added
