@@ -21,8 +21,10 @@ CHECK_JSONSCHEMA_VERSION=0.39.0
 CARGO_ZIGBUILD_VERSION=0.24.0
 ZIGLANG_VERSION=0.17.1
 GITLAB_CI_LOCAL_VERSION=4.64.1
-# Supply chain (cargo install --locked, from crates.io): see deny.toml.
+# Supply chain (cargo install --locked, from crates.io; PyPI for the SBOM's
+# validator): see deny.toml and scripts/sbom.
 CARGO_DENY_VERSION=0.20.2
+CYCLONEDX_PYTHON_LIB_VERSION=11.12.0
 
 # The release builds (scripts/build-static, the suites' static binaries) use
 # this pinned nightly, installed by need_release_toolchain; `cargo build`,
@@ -161,9 +163,11 @@ pip_tool() {
     mkdir -p "$TOOLS_DIR"
     python3 -m venv "$VENV" || die "python3 -m venv failed (Debian: apt-get install python3-venv)"
   fi
-  local missing=() spec
+  local missing=() spec name
   for spec in "$@"; do
-    [ "$("$VENV/bin/pip" show "${spec%%==*}" 2>/dev/null | sed -n 's/^Version: //p')" = "${spec##*==}" ] ||
+    name="${spec%%==*}"
+    # An extra ("pkg[extra]==1.0") is not part of the name pip shows.
+    [ "$("$VENV/bin/pip" show "${name%%[*}" 2>/dev/null | sed -n 's/^Version: //p')" = "${spec##*==}" ] ||
       missing+=("$spec")
   done
   [ "${#missing[@]}" -eq 0 ] && return 0
@@ -230,6 +234,12 @@ fetch_busybox() {
   rm -rf "$tmp"
   [ -x "$dir/bin/busybox" ] || die "busybox-static:$arch has no /bin/busybox"
   echo "$dir/bin/busybox"
+}
+
+# CycloneDX's own Python library, for its JSON schema validator: the schemas
+# (1.5 and the SPDX licence list) ship in the package, so it validates offline.
+need_cyclonedx_validator() {
+  pip_tool "cyclonedx-python-lib[json-validation]==$CYCLONEDX_PYTHON_LIB_VERSION"
 }
 
 need_gitlab_ci_local() {
