@@ -159,6 +159,8 @@ VENV="$TOOLS_DIR/venv"
 # pip_tool PACKAGE==VERSION...: installs into the tools venv when missing.
 pip_tool() {
   if [ ! -x "$VENV/bin/python" ]; then
+    # Debian's python3 makes venvs only with python3-venv (ensurepip).
+    if command -v dpkg-query >/dev/null; then apt_install python3-venv; fi
     info "python3 -m venv $VENV"
     mkdir -p "$TOOLS_DIR"
     python3 -m venv "$VENV" || die "python3 -m venv failed (Debian: apt-get install python3-venv)"
@@ -310,6 +312,18 @@ build_fake_gitlab() {
   (cd "$REPO_ROOT" && cargo build --quiet --locked -p fake-gitlab --bin fake-gitlab) >&2 ||
     die "cargo build -p fake-gitlab failed"
   echo "$CARGO_TARGET_DIR/debug/fake-gitlab"
+}
+
+# The fake GitLab as a static x86_64 binary (release profile, stable
+# toolchain, musl-gcc for ring's C): what the pipeline's component tests run in
+# their busybox image (scripts/e2e-kit). Prints its path.
+build_fake_gitlab_static() {
+  apt_install musl-tools
+  rust_target "$MUSL_TARGET"
+  (cd "$REPO_ROOT" && CC_x86_64_unknown_linux_musl=musl-gcc \
+    cargo build --quiet --release --locked --target "$MUSL_TARGET" -p fake-gitlab --bin fake-gitlab) >&2 ||
+    die "cargo build -p fake-gitlab --target $MUSL_TARGET failed"
+  echo "$CARGO_TARGET_DIR/$MUSL_TARGET/release/fake-gitlab"
 }
 
 # ---------------------------------------------------------------- fake GitLab
