@@ -21,6 +21,10 @@ CHECK_JSONSCHEMA_VERSION=0.39.0
 CARGO_ZIGBUILD_VERSION=0.24.0
 ZIGLANG_VERSION=0.17.1
 GITLAB_CI_LOCAL_VERSION=4.64.1
+# Supply chain (cargo install --locked, from crates.io; PyPI for the SBOM's
+# validator): see deny.toml and scripts/sbom.
+CARGO_DENY_VERSION=0.20.2
+CYCLONEDX_PYTHON_LIB_VERSION=11.12.0
 
 # The release builds (scripts/build-static, the suites' static binaries) use
 # this pinned nightly, installed by need_release_toolchain; `cargo build`,
@@ -58,6 +62,10 @@ RELEASE_TARGET_DIR="$CARGO_TARGET_DIR/release-nightly"
 # budget is issue 6's goal.
 BINARY_LIMIT=2000000
 IMAGE_BUDGET=$((5 * 1024 * 1024))
+# The job image as a registry receives it, per architecture: its layers
+# (gzip), its config and its manifest. scripts/build-image and the image
+# suite fail above it.
+IMAGE_PUSHED_LIMIT=2500000
 
 # check_binary_size PATH: fails above BINARY_LIMIT.
 check_binary_size() {
@@ -71,6 +79,9 @@ check_binary_size() {
 
 MUSL_TARGET=x86_64-unknown-linux-musl
 AARCH64_TARGET=aarch64-unknown-linux-musl
+# The image's architectures (OCI/Debian names) and the binary of each.
+IMAGE_ARCHES=(amd64 arm64)
+declare -A IMAGE_TARGET=([amd64]="$MUSL_TARGET" [arm64]="$AARCH64_TARGET")
 
 # ---------------------------------------------------------------- output
 
@@ -148,13 +159,17 @@ VENV="$TOOLS_DIR/venv"
 # pip_tool PACKAGE==VERSION...: installs into the tools venv when missing.
 pip_tool() {
   if [ ! -x "$VENV/bin/python" ]; then
+    # Debian's python3 makes venvs only with python3-venv (ensurepip).
+    if command -v dpkg-query >/dev/null; then apt_install python3-venv; fi
     info "python3 -m venv $VENV"
     mkdir -p "$TOOLS_DIR"
     python3 -m venv "$VENV" || die "python3 -m venv failed (Debian: apt-get install python3-venv)"
   fi
-  local missing=() spec
+  local missing=() spec name
   for spec in "$@"; do
-    [ "$("$VENV/bin/pip" show "${spec%%==*}" 2>/dev/null | sed -n 's/^Version: //p')" = "${spec##*==}" ] ||
+    name="${spec%%==*}"
+    # An extra ("pkg[extra]==1.0") is not part of the name pip shows.
+    [ "$("$VENV/bin/pip" show "${name%%[*}" 2>/dev/null | sed -n 's/^Version: //p')" = "${spec##*==}" ] ||
       missing+=("$spec")
   done
   [ "${#missing[@]}" -eq 0 ] && return 0
@@ -171,6 +186,62 @@ need_check_jsonschema() {
 need_zigbuild() {
   pip_tool "cargo-zigbuild==$CARGO_ZIGBUILD_VERSION" "ziglang==$ZIGLANG_VERSION"
   export PATH="$VENV/bin:$PATH"
+}
+
+# need_cargo_tool CRATE VERSION: `cargo install --locked CRATE@VERSION` into
+# $CARGO_HOME/bin (put on PATH) unless `cargo <subcommand> --version` there
+# already says VERSION. The subcommand is the crate name without "cargo-".
+need_cargo_tool() {
+  local crate="$1" version="$2" bin
+  bin="${CARGO_HOME:-$HOME/.cargo}/bin"
+  export PATH="$bin:$PATH"
+  if [ -x "$bin/$crate" ] && "$bin/$crate" "${crate#cargo-}" --version 2>/dev/null | grep -qw "$version"; then
+    return 0
+  fi
+  info "cargo install --locked $crate@$version (compiles it once: a few minutes)"
+  cargo install --quiet --locked "$crate@$version" >&2 || die "cargo install $crate@$version failed"
+}
+
+need_cargo_deny() { need_cargo_tool cargo-deny "$CARGO_DENY_VERSION"; }
+
+# fetch_busybox ARCH: the static busybox of Debian's busybox-static package
+# for ARCH (amd64, arm64), downloaded once (apt-get download; ARCH is added
+# to dpkg's architectures when foreign) and unpacked under TOOLS_DIR. Both
+# images take their shell from the same Debian version. Prints its path.
+fetch_busybox() {
+  local arch="$1" dir="$TOOLS_DIR/busybox-static/$1" sudo="" deb
+  if [ -x "$dir/bin/busybox" ]; then
+    echo "$dir/bin/busybox"
+    return 0
+  fi
+  command -v apt-get >/dev/null || die "apt-get not found: the image takes its busybox from Debian's busybox-static:$arch"
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  if [ "$(dpkg --print-architecture)" != "$arch" ] && ! dpkg --print-foreign-architectures | grep -qx "$arch"; then
+    info "dpkg --add-architecture $arch"
+    $sudo dpkg --add-architecture "$arch" || die "dpkg --add-architecture $arch failed"
+    APT_UPDATED=""
+  fi
+  if [ -z "$APT_UPDATED" ]; then
+    $sudo apt-get update -qq >/dev/null || die "apt-get update failed"
+    APT_UPDATED=1
+  fi
+  local tmp
+  tmp="$(mktemp -d)"
+  info "apt-get download busybox-static:$arch"
+  (cd "$tmp" && apt-get download -qq -o APT::Sandbox::User=root "busybox-static:$arch" >/dev/null) ||
+    die "apt-get download busybox-static:$arch failed"
+  deb="$(echo "$tmp"/busybox-static_*.deb)"
+  mkdir -p "$dir"
+  dpkg-deb -x "$deb" "$dir" || die "dpkg-deb -x $deb failed"
+  rm -rf "$tmp"
+  [ -x "$dir/bin/busybox" ] || die "busybox-static:$arch has no /bin/busybox"
+  echo "$dir/bin/busybox"
+}
+
+# CycloneDX's own Python library, for its JSON schema validator: the schemas
+# (1.5 and the SPDX licence list) ship in the package, so it validates offline.
+need_cyclonedx_validator() {
+  pip_tool "cyclonedx-python-lib[json-validation]==$CYCLONEDX_PYTHON_LIB_VERSION"
 }
 
 need_gitlab_ci_local() {
@@ -241,6 +312,18 @@ build_fake_gitlab() {
   (cd "$REPO_ROOT" && cargo build --quiet --locked -p fake-gitlab --bin fake-gitlab) >&2 ||
     die "cargo build -p fake-gitlab failed"
   echo "$CARGO_TARGET_DIR/debug/fake-gitlab"
+}
+
+# The fake GitLab as a static x86_64 binary (release profile, stable
+# toolchain, musl-gcc for ring's C): what the pipeline's component tests run in
+# their busybox image (scripts/e2e-kit). Prints its path.
+build_fake_gitlab_static() {
+  apt_install musl-tools
+  rust_target "$MUSL_TARGET"
+  (cd "$REPO_ROOT" && CC_x86_64_unknown_linux_musl=musl-gcc \
+    cargo build --quiet --release --locked --target "$MUSL_TARGET" -p fake-gitlab --bin fake-gitlab) >&2 ||
+    die "cargo build -p fake-gitlab --target $MUSL_TARGET failed"
+  echo "$CARGO_TARGET_DIR/$MUSL_TARGET/release/fake-gitlab"
 }
 
 # ---------------------------------------------------------------- fake GitLab
