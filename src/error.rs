@@ -7,7 +7,9 @@ use std::fmt;
 
 use crate::exit::Code;
 
-#[derive(Debug)]
+/// `Clone`, so a caller that keeps an error (doctor's lines, a deferred report) copies
+/// it whole, code included, instead of rebuilding it.
+#[derive(Clone, Debug)]
 pub struct Error {
     pub code: Code,
     pub message: String,

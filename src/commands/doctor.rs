@@ -286,8 +286,7 @@ impl<'a> Doctor<'a> {
 
     fn project_line(&mut self) {
         if let Some(e) = self.cfg.problem(Input::Project) {
-            let e = clone_error(e);
-            self.fail_with("project", &e);
+            self.fail_with("project", e);
             return;
         }
         match &self.cfg.project {
@@ -320,8 +319,7 @@ impl<'a> Doctor<'a> {
 
     fn sha_line(&mut self) {
         if let Some(e) = self.cfg.problem(Input::Sha) {
-            let e = clone_error(e);
-            self.fail_with("sha", &e);
+            self.fail_with("sha", e);
             return;
         }
         let kind = self.cfg.ci.pipeline_kind();
@@ -361,8 +359,7 @@ impl<'a> Doctor<'a> {
     /// there is a token worth sending.
     fn token_local(&mut self) -> bool {
         if let Some(e) = self.cfg.problem(Input::Token) {
-            let e = clone_error(e);
-            self.fail_with("token", &e);
+            self.fail_with("token", e);
             return false;
         }
         let fork_note = if self.cfg.ci.is_fork_mr() {
@@ -404,8 +401,7 @@ impl<'a> Doctor<'a> {
 
     fn api_url(&mut self) -> Option<String> {
         if let Some(e) = self.cfg.problem(Input::ApiUrl) {
-            let e = clone_error(e);
-            self.fail_with("api-url", &e);
+            self.fail_with("api-url", e);
             return None;
         }
         let Some(url) = &self.cfg.api_url else {
@@ -792,8 +788,7 @@ impl<'a> Doctor<'a> {
 
     fn mr(&mut self, ctx: &Ctx, found: &mut Found) {
         if let Some(e) = self.cfg.problem(Input::Mr) {
-            let e = clone_error(e);
-            self.fail_with("mr", &e);
+            self.fail_with("mr", e);
             return;
         }
         let Some(project) = self.cfg.project.as_ref() else {
@@ -1388,14 +1383,6 @@ impl<'a> Doctor<'a> {
         let code = if failed { Code::CheckFailed } else { Code::Ok };
         Outcome::new(code, text, json)
     }
-}
-
-fn clone_error(e: &Error) -> Error {
-    let mut copy = Error::usage(e.message.clone());
-    for hint in &e.hints {
-        copy = copy.hint(hint.clone());
-    }
-    copy
 }
 
 fn display_project(project: &Project, raw: &str) -> String {
