@@ -16,8 +16,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
     about = "Drive GitLab external status checks from CI jobs",
     long_about = "Drive GitLab external status checks from CI jobs: report a status, run a \
                   command as a check, or wait for every check to pass before deploying.",
-    after_help = "Exit codes: 0 ok, 1 check failed, 2 usage/config, 3 timeout, 4 stale SHA, \
-                  5 API/auth/network error."
+    after_help = crate::exit::help()
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -138,10 +137,7 @@ pub enum Command {
     /// Wait until every selected check has passed (a merge gate)
     Wait(WaitArgs),
     /// Run a command as a status check: pending, run, passed/failed
-    #[command(
-        after_help = "Exit code: CMD's own (127 not found, 126 not executable, 128+N ended by signal N). \
-                      Only when CMD succeeded does a failed final report change it: 4 stale SHA, 5 API error."
-    )]
+    #[command(after_help = crate::exit::run_help())]
     Run(RunArgs),
     /// Diagnose why status checks do or do not work in this pipeline
     Doctor(DoctorArgs),

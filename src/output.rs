@@ -7,20 +7,20 @@ use serde_json::{Value, json};
 
 use crate::cli::OutputFormat;
 use crate::error::Error;
-use crate::exit::Code;
+use crate::exit::{Code, Status};
 
-/// What a command produced: its exit code and its result in both forms.
+/// What a command produced: its exit status and its result in both forms.
 #[derive(Debug)]
 pub struct Outcome {
-    pub code: u8,
+    pub status: Status,
     pub text: String,
     pub json: Value,
 }
 
 impl Outcome {
-    pub fn new(code: Code, text: impl Into<String>, json: Value) -> Outcome {
+    pub fn new(status: impl Into<Status>, text: impl Into<String>, json: Value) -> Outcome {
         Outcome {
-            code: code.as_u8(),
+            status: status.into(),
             text: text.into(),
             json,
         }
@@ -36,7 +36,7 @@ pub fn emit(outcome: &Outcome, format: OutputFormat) -> u8 {
     };
     match printed {
         Err(e) if e.kind() != io::ErrorKind::BrokenPipe => Code::Api.as_u8(),
-        _ => outcome.code,
+        _ => outcome.status.as_u8(),
     }
 }
 

@@ -25,7 +25,7 @@ use crate::cli::{OutputFormat, ReportStatus, RunArgs};
 use crate::config::{Config, parse_duration};
 use crate::duration::human;
 use crate::error::Error;
-use crate::exit::Code;
+use crate::exit::{Code, Status};
 use crate::gitlab::{MrCheck, ServerVersion};
 use crate::log::Log;
 use crate::output::{self, Outcome};
@@ -78,9 +78,9 @@ enum Event {
     Exited(io::Result<ExitStatus>),
 }
 
-/// How CMD ended, and the exit code that follows from it.
+/// How CMD ended, and the exit status that follows from it.
 struct Ended {
-    code: u8,
+    status: Status,
     /// False when CMD could not be started at all.
     started: bool,
     /// "exited with 3", "was ended by SIGTERM", ...
@@ -145,7 +145,7 @@ pub fn run(ctx: &Ctx, args: &RunArgs) -> Result<Outcome, Error> {
     let report = match early {
         Some(report) => report,
         None => {
-            let status = if ended.code == 0 {
+            let status = if ended.status.is_success() {
                 ReportStatus::Passed
             } else {
                 ReportStatus::Failed
@@ -345,19 +345,19 @@ fn spawn(command: &[OsString]) -> io::Result<Child> {
 
 /// 127 when CMD does not exist, 126 when it cannot be executed, as a shell says.
 fn cannot_start(ctx: &Ctx, program: &str, e: &io::Error) -> Ended {
-    let (code, how, hint) = match e.kind() {
+    let (status, how, hint) = match e.kind() {
         io::ErrorKind::NotFound => (
-            127,
+            Status::NOT_FOUND,
             "was not found",
             "give a path (./scan.sh) or a program on the job's PATH",
         ),
         io::ErrorKind::PermissionDenied => (
-            126,
+            Status::NOT_EXECUTABLE,
             "is not executable",
             "make it executable (chmod +x, or `git update-index --chmod=+x`) or run it through its interpreter (sh ./scan.sh)",
         ),
         _ => (
-            126,
+            Status::NOT_EXECUTABLE,
             "could not be started",
             "check that it is a program this system can run",
         ),
@@ -366,7 +366,7 @@ fn cannot_start(ctx: &Ctx, program: &str, e: &io::Error) -> Ended {
         "status-check: error: {program} {how} ({e})\n  hint: {hint}"
     ));
     Ended {
-        code,
+        status,
         how: how.to_owned(),
         started: false,
         command_code: None,
@@ -538,7 +538,7 @@ fn ended(status: io::Result<ExitStatus>, cancelled: Option<i32>) -> Ended {
         Err(e) => {
             return Ended {
                 started: true,
-                code: 1,
+                status: Status::exited(1),
                 how: format!("could not be waited for ({e})"),
                 command_code: None,
                 signal: cancelled,
@@ -548,7 +548,7 @@ fn ended(status: io::Result<ExitStatus>, cancelled: Option<i32>) -> Ended {
     if let Some(signo) = status.signal() {
         return Ended {
             started: true,
-            code: exit_for_signal(signo),
+            status: Status::signal(signo),
             how: format!("was ended by {}", signals::describe(signo)),
             command_code: None,
             signal: Some(signo),
@@ -559,14 +559,14 @@ fn ended(status: io::Result<ExitStatus>, cancelled: Option<i32>) -> Ended {
         // A cancelled job must not look successful.
         Some(signo) if code == 0 => Ended {
             started: true,
-            code: exit_for_signal(signo),
+            status: Status::signal(signo),
             how: format!("exited with 0 after {}", signals::describe(signo)),
             command_code: Some(code),
             signal: Some(signo),
         },
         _ => Ended {
             started: true,
-            code: u8::try_from(code).unwrap_or(1),
+            status: Status::exited(code),
             how: format!("exited with {code}"),
             command_code: Some(code),
             signal: cancelled,
@@ -578,7 +578,7 @@ impl Ended {
     /// A stop signal arrived while pending was being posted.
     fn not_started(signo: i32) -> Ended {
         Ended {
-            code: exit_for_signal(signo),
+            status: Status::signal(signo),
             how: format!(
                 "was not started: status-check received {}",
                 signals::describe(signo)
@@ -588,10 +588,6 @@ impl Ended {
             signal: Some(signo),
         }
     }
-}
-
-fn exit_for_signal(signo: i32) -> u8 {
-    u8::try_from(128 + signo.clamp(0, 127)).unwrap_or(u8::MAX)
 }
 
 impl Reporter {
@@ -675,17 +671,18 @@ fn finish(
         .iter()
         .find(|e| e.code != Code::Stale)
         .or(report.errors.first());
-    let code = match report_error {
-        Some(e) if ended.code == 0 => e.code.as_u8(),
-        _ => ended.code,
+    let status = match report_error {
+        Some(e) if ended.status.is_success() => Status::from(e.code),
+        _ => ended.status,
     };
+    let code = status.as_u8();
     let word = status_word(report.status);
     let mut text = if ended.started {
         format!("{program} {} after {}", ended.how, human(elapsed))
     } else {
         format!("{program} {}", ended.how)
     };
-    if code != ended.code || ended.signal.is_some() {
+    if code != ended.status.as_u8() || ended.signal.is_some() {
         text.push_str(&format!(" (exit code {code})"));
     }
     for done in &report.reported {
@@ -712,10 +709,10 @@ fn finish(
         })
         .collect();
     let errors: Vec<&str> = report.errors.iter().map(|e| e.message.as_str()).collect();
-    Outcome {
-        code,
+    Outcome::new(
+        status,
         text,
-        json: json!({
+        json!({
             "check": r.label(),
             "check_id": r.targets.first().map(|t| t.check.id),
             "status": word,
@@ -728,7 +725,7 @@ fn finish(
             "reported": reported,
             "errors": errors,
         }),
-    }
+    )
 }
 
 /// `./scan.sh`, in backquotes, for messages.
@@ -756,15 +753,16 @@ mod tests {
     #[test]
     fn exit_codes_follow_the_shell() {
         let exited = |code: i32| ExitStatus::from_raw(code << 8);
-        assert_eq!(ended(Ok(exited(0)), None).code, 0);
-        assert_eq!(ended(Ok(exited(42)), None).code, 42);
+        let code = |ended: Ended| ended.status.as_u8();
+        assert_eq!(code(ended(Ok(exited(0)), None)), 0);
+        assert_eq!(code(ended(Ok(exited(42)), None)), 42);
         let killed = ended(Ok(ExitStatus::from_raw(libc::SIGTERM)), Some(libc::SIGTERM));
-        assert_eq!(killed.code, 128 + 15);
+        assert_eq!(killed.status.as_u8(), 128 + 15);
         assert_eq!(killed.how, "was ended by SIGTERM");
         // A command that traps SIGTERM and exits 0 was still cancelled.
-        assert_eq!(ended(Ok(exited(0)), Some(libc::SIGINT)).code, 128 + 2);
+        assert_eq!(code(ended(Ok(exited(0)), Some(libc::SIGINT))), 128 + 2);
         // One that exits non-zero keeps its code.
-        assert_eq!(ended(Ok(exited(3)), Some(libc::SIGTERM)).code, 3);
+        assert_eq!(code(ended(Ok(exited(3)), Some(libc::SIGTERM))), 3);
     }
 
     #[test]
