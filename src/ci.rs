@@ -10,7 +10,7 @@ use std::env::VarError;
 use std::ffi::OsString;
 
 use crate::error::Error;
-use crate::secret::{RawToken, SharedSecret};
+use crate::secret::Secret;
 
 #[derive(Clone, Debug, Default)]
 pub struct CiContext {
@@ -42,7 +42,7 @@ pub struct CiContext {
     /// the access token given is in fact the job token.
     pub job_token_fingerprint: Option<u64>,
     /// `GITLAB_TOKEN`, the conventional fallback for the access token.
-    pub gitlab_token: Option<RawToken>,
+    pub gitlab_token: Option<Secret<String>>,
     /// `SSL_CERT_FILE`: where the system CA bundle is, when not in the usual place.
     pub ssl_cert_file: Option<String>,
     /// Variables that are set but not valid UTF-8 (read as unset above).
@@ -100,7 +100,7 @@ impl CiContext {
             has_job_token: get("CI_JOB_TOKEN").is_some(),
             job_token_fingerprint: get("CI_JOB_TOKEN")
                 .map(|t| crate::secret::fingerprint(t.trim_end_matches(['\n', '\r']))),
-            gitlab_token: lookup("GITLAB_TOKEN").map(RawToken::new),
+            gitlab_token: lookup("GITLAB_TOKEN").map(Secret::new),
             ssl_cert_file: get("SSL_CERT_FILE"),
             not_unicode: Vec::new(),
         }
@@ -186,11 +186,11 @@ pub fn not_utf8(args: &[OsString]) -> Error {
 /// A shared secret for `sync`, from the variable the checks file names.
 /// Read here because this module is the one reader of the environment; an
 /// empty value counts as unset.
-pub fn shared_secret(name: &str) -> Option<SharedSecret> {
+pub fn shared_secret(name: &str) -> Option<Secret<String>> {
     std::env::var(name)
         .ok()
         .filter(|v| !v.is_empty())
-        .map(SharedSecret::new)
+        .map(Secret::new)
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -7,7 +7,10 @@
 use std::ffi::OsString;
 use std::path::PathBuf;
 
+use clap::builder::{StringValueParser, TypedValueParser};
 use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::secret::Secret;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -38,9 +41,10 @@ pub struct GlobalArgs {
         global = true,
         env = "STATUS_CHECK_TOKEN",
         hide_env_values = true,
-        value_name = "TOKEN"
+        value_name = "TOKEN",
+        value_parser = StringValueParser::new().map(Secret::new)
     )]
-    pub token: Option<String>,
+    pub token: Option<Secret<String>>,
 
     /// Read the access token from this file (e.g. a CI/CD variable of type File)
     #[arg(

@@ -294,7 +294,7 @@ fn token(args: &GlobalArgs, ci: &CiContext) -> Result<Option<Sourced<Token>>, Er
     };
     if let Some(raw) = &args.token {
         let source = "--token/STATUS_CHECK_TOKEN";
-        return Token::parse(raw, source)
+        return Token::validate(raw, source)
             .map(|value| Some(Sourced { value, source }))
             .map_err(bad);
     }
@@ -313,8 +313,7 @@ fn token(args: &GlobalArgs, ci: &CiContext) -> Result<Option<Sourced<Token>>, Er
     }
     if let Some(raw) = &ci.gitlab_token {
         let source = "GITLAB_TOKEN";
-        return raw
-            .validate(source)
+        return Token::validate(raw, source)
             .map(|value| Some(Sourced { value, source }))
             .map_err(bad);
     }

@@ -28,10 +28,10 @@ use crate::gitlab::paths;
 use crate::gitlab::{ApiError, ServerVersion};
 use crate::log::Log;
 use crate::output::{Outcome, plural};
-use crate::secret::SharedSecret;
+use crate::secret;
 
 /// Looks up a shared secret by variable name (`ci::shared_secret` outside tests).
-pub type SecretLookup<'a> = &'a dyn Fn(&str) -> Option<SharedSecret>;
+pub type SecretLookup<'a> = &'a dyn Fn(&str) -> Option<secret::Secret<String>>;
 
 pub fn run(
     cfg: &Config,
@@ -76,7 +76,7 @@ pub fn run(
 
 enum Secret {
     None,
-    Given(SharedSecret),
+    Given(secret::Secret<String>),
     /// The variable is unset: allowed in a dry run only (a protected variable
     /// is missing in pipelines of unprotected branches, e.g. an MR's drift check).
     Unset,
