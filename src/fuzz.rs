@@ -16,15 +16,15 @@ use serde_json::{Value, json};
 use crate::commands::schedule::{MAX_SERVER_FLOOR, Schedule};
 use crate::commands::short;
 use crate::duration;
-use crate::gitlab::client::{
-    decode_detail, error_message, next_page_from_link, one_line, parse_next_page,
-    parse_poll_interval, parse_retry_after,
-};
 use crate::gitlab::error::head_from_409;
 use crate::gitlab::httpdate;
 use crate::gitlab::models::{
     CheckStatus, MergeRequest, MrCheck, PostedResponse, Project, ProjectCheck, ProtectedBranch,
     TokenInfo, User, VersionInfo, role_name,
+};
+use crate::gitlab::response::{
+    decode_detail, error_message, next_page_from_link, one_line, parse_next_page,
+    parse_poll_interval, parse_retry_after,
 };
 use crate::gitlab::version::ServerVersion;
 use crate::reports::{self, CheckResult, GateReport};

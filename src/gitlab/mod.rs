@@ -5,6 +5,7 @@ pub mod error;
 pub(crate) mod httpdate;
 pub mod models;
 pub mod paths;
+pub mod response;
 pub mod version;
 
 pub use client::{Client, ClientSettings, Listing};
