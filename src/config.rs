@@ -6,17 +6,14 @@
 //! `require_*` methods turn their absence into a usage error naming where
 //! the value could come from.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
-
-use ureq::tls::Certificate;
 
 use crate::ci::CiContext;
 use crate::cli::{GlobalArgs, OutputFormat};
 use crate::duration;
 use crate::error::Error;
 use crate::gitlab::ServerVersion;
-use crate::gitlab::client::load_pem_certs;
 use crate::secret::Token;
 
 /// The defaults of `cli.rs`, used by `build_lenient` when a value is invalid.
@@ -194,38 +191,6 @@ impl Config {
             )
         })
     }
-
-    /// The certificates to trust, for an https API URL: the system store
-    /// (`SSL_CERT_FILE` or the usual bundle paths) plus the CA file.
-    pub fn tls_roots(&self) -> Result<Vec<Certificate<'static>>, Error> {
-        let https = self
-            .api_url
-            .as_ref()
-            .is_some_and(|u| u.value.starts_with("https://"));
-        let mut certs = Vec::new();
-        if let Some(ca) = &self.ca_file {
-            // An explicit CA file is checked even for http: a broken one is a mistake.
-            certs = load_pem_certs(&ca.value, ca.source)?;
-        }
-        if !https {
-            return Ok(certs);
-        }
-        if let Some(path) = &self.ci.ssl_cert_file {
-            // Named explicitly: a broken bundle is an error, not a fallback.
-            certs.append(&mut load_pem_certs(Path::new(path), "SSL_CERT_FILE")?);
-        } else if let Some(system) = system_bundle() {
-            if let Ok(mut system_certs) = load_pem_certs(&system, "the system store") {
-                certs.append(&mut system_certs);
-            }
-        }
-        if certs.is_empty() {
-            return Err(Error::usage(
-                "no CA certificates to verify the GitLab server: no system bundle was found and no CA file was given",
-            )
-            .hint("install the ca-certificates package, point SSL_CERT_FILE at a PEM bundle, or pass --ca-file (CI_SERVER_TLS_CA_FILE is used automatically in jobs)"));
-        }
-        Ok(certs)
-    }
 }
 
 fn keep<T>(problems: &mut Vec<Problem>, input: Input, result: Result<T, Error>) -> Option<T> {
@@ -236,19 +201,6 @@ fn keep<T>(problems: &mut Vec<Problem>, input: Input, result: Result<T, Error>) 
             None
         }
     }
-}
-
-/// The usual places of the system's CA bundle (Debian/Alpine, macOS/BSD, Red Hat).
-fn system_bundle() -> Option<PathBuf> {
-    [
-        "/etc/ssl/certs/ca-certificates.crt",
-        "/etc/ssl/cert.pem",
-        "/etc/pki/tls/certs/ca-bundle.crt",
-    ]
-    .iter()
-    .map(Path::new)
-    .find(|p| p.is_file())
-    .map(Path::to_path_buf)
 }
 
 fn api_url(args: &GlobalArgs, ci: &CiContext) -> Result<Option<Sourced<String>>, Error> {

@@ -26,7 +26,7 @@ use crate::gitlab::models::{
     AccessLevel, DEVELOPER, MAINTAINER, Project, ProjectCheck, TokenInfo, User, role_name,
 };
 use crate::gitlab::paths;
-use crate::gitlab::{ApiError, Client, ClientSettings, MergeRequest, MrCheck, ServerVersion};
+use crate::gitlab::{ApiError, Client, MergeRequest, MrCheck, ServerVersion};
 use crate::log::Log;
 use crate::output::{Outcome, plural};
 
@@ -429,29 +429,18 @@ impl<'a> Doctor<'a> {
 
     fn client(&mut self, log: &'a Log, token_usable: bool) -> Option<Client<'a>> {
         let url = self.api_url()?;
-        let ca_certs = match self.cfg.tls_roots() {
-            Ok(certs) => certs,
-            Err(e) => {
-                self.fail_with("connection", &e);
-                return None;
-            }
-        };
         let token = if token_usable {
             self.cfg.token.as_ref().map(|t| t.value.clone())
         } else {
             None
         };
-        Some(Client::new(
-            ClientSettings {
-                base_url: url,
-                token,
-                ca_certs,
-                request_timeout: self.cfg.request_timeout,
-                retries: self.cfg.retries,
-                retry_delay: self.cfg.retry_delay,
-            },
-            log,
-        ))
+        match super::client(self.cfg, log, &url, token) {
+            Ok(client) => Some(client),
+            Err(e) => {
+                self.fail_with("connection", &e);
+                None
+            }
+        }
     }
 
     /// `GET /user` with the token, or an anonymous `GET /version` without

@@ -18,10 +18,11 @@ use crate::cli::Command;
 use crate::config::{Config, ProjectRef};
 use crate::error::Error;
 use crate::gitlab::models::VersionInfo;
-use crate::gitlab::paths;
 use crate::gitlab::{Client, ClientSettings, Listing, MrCheck, ServerVersion};
+use crate::gitlab::{paths, tls};
 use crate::log::Log;
 use crate::output::Outcome;
+use crate::secret::Token;
 use targets::Target;
 
 pub fn dispatch(command: &Command, cfg: &Config, log: &Log) -> Result<Outcome, Error> {
@@ -46,15 +47,13 @@ pub struct Ctx<'a> {
 
 impl<'a> Ctx<'a> {
     pub fn connect(cfg: &'a Config, log: &'a Log) -> Result<Ctx<'a>, Error> {
-        let settings = ClientSettings {
-            base_url: cfg.require_api_url()?.to_owned(),
-            token: Some(cfg.require_token()?.clone()),
-            ca_certs: cfg.tls_roots()?,
-            request_timeout: cfg.request_timeout,
-            retries: cfg.retries,
-            retry_delay: cfg.retry_delay,
-        };
-        Ok(Ctx::with_client(cfg, log, Client::new(settings, log)))
+        let base_url = cfg.require_api_url()?;
+        let token = cfg.require_token()?.clone();
+        Ok(Ctx::with_client(
+            cfg,
+            log,
+            client(cfg, log, base_url, Some(token))?,
+        ))
     }
 
     /// A context around a client built by the caller (`doctor` builds its
@@ -112,6 +111,35 @@ impl<'a> Ctx<'a> {
             Error::from(e).context(format!("listing the status checks of {}", mr.label))
         })
     }
+}
+
+/// The one place a client is built, for every command and `doctor`: `base_url` with
+/// `token` (`None` for doctor's anonymous probe), and the config's timeouts, retries
+/// and TLS roots. Fails only when the CA certificates cannot be read.
+pub fn client<'a>(
+    cfg: &Config,
+    log: &'a Log,
+    base_url: &str,
+    token: Option<Token>,
+) -> Result<Client<'a>, Error> {
+    let ca_file = cfg
+        .ca_file
+        .as_ref()
+        .map(|ca| (ca.value.as_path(), ca.source));
+    let ca_certs = tls::roots(
+        base_url.starts_with("https://"),
+        ca_file,
+        cfg.ci.ssl_cert_file.as_deref(),
+    )?;
+    let settings = ClientSettings {
+        base_url: base_url.to_owned(),
+        token,
+        ca_certs,
+        request_timeout: cfg.request_timeout,
+        retries: cfg.retries,
+        retry_delay: cfg.retry_delay,
+    };
+    Ok(Client::new(settings, log))
 }
 
 /// Which check a command is about.

@@ -4,18 +4,15 @@
 
 use std::cell::Cell;
 use std::io::ErrorKind;
-use std::path::Path;
-use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant, SystemTime};
 
 use backon::{BackoffBuilder, ExponentialBuilder};
 use serde::de::DeserializeOwned;
-use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig};
+use ureq::tls::Certificate;
 
 use super::error::{ApiError, ApiErrorKind, Transport};
 use super::response::{Headers, decode_detail, error_message};
-use crate::error::Error;
 use crate::log::Log;
 use crate::secret::Token;
 
@@ -89,10 +86,6 @@ impl Method {
 
 impl<'a> Client<'a> {
     pub fn new(settings: ClientSettings, log: &'a Log) -> Client<'a> {
-        // Trust exactly what the config found (system store + CA file); no
-        // built-in Mozilla list, which would add ~250 KiB to every job's
-        // image. For an http:// URL the list is unused and may be empty.
-        let roots = RootCerts::Specific(Arc::new(settings.ca_certs));
         let proxy = ureq::Proxy::try_from_env();
         let proxy_in_use = proxy.as_ref().and_then(|p| {
             let uri: ureq::http::Uri = settings.base_url.parse().ok()?;
@@ -105,7 +98,7 @@ impl<'a> Client<'a> {
             .user_agent(concat!("status-check/", env!("CARGO_PKG_VERSION")))
             .timeout_connect(Some(settings.request_timeout.min(Duration::from_secs(10))))
             .proxy(proxy)
-            .tls_config(TlsConfig::builder().root_certs(roots).build())
+            .tls_config(super::tls::config(settings.ca_certs))
             .build()
             .new_agent();
         Client {
@@ -451,30 +444,4 @@ fn transport_error(e: &ureq::Error) -> ApiErrorKind {
         Transport::Other => e.to_string(),
     };
     ApiErrorKind::Transport { kind, detail }
-}
-
-/// Reads every certificate of a PEM file; an unreadable file or one with no
-/// certificate is a configuration error naming `source`.
-pub fn load_pem_certs(path: &Path, source: &str) -> Result<Vec<Certificate<'static>>, Error> {
-    let bytes = std::fs::read(path).map_err(|e| {
-        Error::usage(format!(
-            "cannot read the CA file {} from {source}: {e}",
-            path.display()
-        ))
-        .hint("give a readable PEM bundle with --ca-file, or unset it")
-    })?;
-    let certs: Vec<Certificate<'static>> = ureq::tls::parse_pem(&bytes)
-        .filter_map(|item| match item {
-            Ok(PemItem::Certificate(cert)) => Some(cert),
-            _ => None,
-        })
-        .collect();
-    if certs.is_empty() {
-        return Err(Error::usage(format!(
-            "the CA file {} from {source} holds no PEM certificate",
-            path.display()
-        ))
-        .hint("the file must contain one or more -----BEGIN CERTIFICATE----- blocks"));
-    }
-    Ok(certs)
 }

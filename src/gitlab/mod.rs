@@ -6,6 +6,7 @@ pub(crate) mod httpdate;
 pub mod models;
 pub mod paths;
 pub mod response;
+pub(crate) mod tls;
 pub mod version;
 
 pub use client::{Client, ClientSettings, Listing};
