@@ -5,6 +5,7 @@
 //! `gitlab` client and returns an `output::Outcome` or an `error::Error`,
 //! which `output` prints and `exit` turns into the process exit code.
 
+pub mod backoff;
 pub mod ci;
 pub mod cli;
 pub mod commands;

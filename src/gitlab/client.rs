@@ -7,12 +7,12 @@ use std::io::ErrorKind;
 use std::thread;
 use std::time::{Duration, Instant, SystemTime};
 
-use backon::{BackoffBuilder, ExponentialBuilder};
 use serde::de::DeserializeOwned;
 use ureq::tls::Certificate;
 
 use super::error::{ApiError, ApiErrorKind, Transport};
 use super::response::{Headers, decode_detail, error_message};
+use crate::backoff::{Backoff, Jitter};
 use crate::log::Log;
 use crate::secret::Token;
 
@@ -181,12 +181,8 @@ impl<'a> Client<'a> {
     }
 
     fn send(&self, method: Method, path: &str, body: Option<String>) -> Result<Answer, ApiError> {
-        let mut backoff = ExponentialBuilder::default()
-            .with_min_delay(self.retry_delay)
-            .with_max_delay(MAX_BACKOFF.max(self.retry_delay))
-            .with_max_times(self.retries)
-            .with_jitter()
-            .build();
+        let mut backoff =
+            Backoff::new(self.retry_delay, MAX_BACKOFF, Jitter::Added).limited(self.retries);
         loop {
             let error = match self.send_once(method, path, body.as_deref()) {
                 Ok(answer) => return Ok(answer),
