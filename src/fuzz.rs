@@ -14,7 +14,6 @@ use proptest::test_runner::Config;
 use serde_json::{Value, json};
 
 use crate::commands::schedule::{MAX_SERVER_FLOOR, Schedule};
-use crate::commands::short;
 use crate::duration;
 use crate::gitlab::error::head_from_409;
 use crate::gitlab::httpdate;
@@ -29,6 +28,7 @@ use crate::gitlab::response::{
 use crate::gitlab::version::ServerVersion;
 use crate::reports::{self, CheckResult, GateReport};
 use crate::secret::Token;
+use crate::sha::short;
 
 /// Cases per target: `PROPTEST_CASES`, else 2,000.
 fn config() -> Config {

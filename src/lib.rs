@@ -6,6 +6,7 @@
 //! which `output` prints and `exit` turns into the process exit code.
 
 pub mod backoff;
+pub mod checks;
 pub mod ci;
 pub mod cli;
 pub mod commands;
@@ -20,6 +21,7 @@ pub mod log;
 pub mod output;
 pub mod reports;
 pub mod secret;
+pub mod sha;
 pub mod signals;
 
 use std::ffi::OsString;

@@ -14,8 +14,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
-use super::scope::{self, Scope};
-use super::{Ctx, short};
+use crate::checks::{self, Ctx, Scope};
 use crate::ci::PipelineKind;
 use crate::cli::DoctorArgs;
 use crate::config::{Config, Input, MrRef, ProjectRef};
@@ -29,6 +28,7 @@ use crate::gitlab::paths;
 use crate::gitlab::{ApiError, Client, MergeRequest, MrCheck, ServerVersion};
 use crate::log::Log;
 use crate::output::{Outcome, plural};
+use crate::sha::short;
 
 const WILDCARD_FIX: &str = "limit each to named protected branches, or to none (every target branch); `status-check sync` refuses wildcards before GitLab 19.4";
 
@@ -434,7 +434,7 @@ impl<'a> Doctor<'a> {
         } else {
             None
         };
-        match super::client(self.cfg, log, &url, token) {
+        match checks::client(self.cfg, log, &url, token) {
             Ok(client) => Some(client),
             Err(e) => {
                 self.fail_with("connection", &e);
@@ -1020,7 +1020,7 @@ impl<'a> Doctor<'a> {
     ) {
         match found.level {
             Some(level) if level >= MAINTAINER => {
-                match scope::project_checks(ctx, &project.value) {
+                match checks::project_checks(ctx, &project.value) {
                     Ok(checks) => {
                         self.ok(
                             "licence",
@@ -1093,7 +1093,7 @@ impl<'a> Doctor<'a> {
         }
         if found.project_checks.is_none() {
             if let Some(project) = self.cfg.project.as_ref() {
-                found.project_checks = scope::project_checks(ctx, &project.value).ok();
+                found.project_checks = checks::project_checks(ctx, &project.value).ok();
             }
         }
         let Some(checks) = &found.project_checks else {
@@ -1112,7 +1112,7 @@ impl<'a> Doctor<'a> {
                     .filter(|b| b.contains('*'))
                     .collect();
                 (!branches.is_empty())
-                    .then(|| format!("\"{}\" ({})", c.name, scope::join(&branches)))
+                    .then(|| format!("\"{}\" ({})", c.name, checks::join_branches(&branches)))
             })
             .collect();
         match found.version {
@@ -1190,7 +1190,7 @@ impl<'a> Doctor<'a> {
         let maintainer = found.level.is_some_and(|l| l >= MAINTAINER);
         if maintainer && found.project_checks.is_none() {
             if let Some(project) = self.cfg.project.as_ref() {
-                found.project_checks = scope::project_checks(ctx, &project.value).ok();
+                found.project_checks = checks::project_checks(ctx, &project.value).ok();
             }
         }
         let Some(project_checks) = &found.project_checks else {
@@ -1217,7 +1217,7 @@ impl<'a> Doctor<'a> {
             .iter()
             .map(|c| format!("\"{}\"", c.name))
             .collect();
-        let scope = scope::scope_of(project_checks, name, target.as_deref().unwrap_or(""));
+        let scope = checks::scope_of(project_checks, name, target.as_deref().unwrap_or(""));
         match (scope, &on_mr, &target) {
             (Scope::Missing, _, _) => self.fail(
                 "name",
@@ -1235,7 +1235,7 @@ impl<'a> Doctor<'a> {
                 "name",
                 format!(
                     "\"{name}\" exists but applies only to merge requests targeting {}; {} targets {target}",
-                    scope::join(&branches),
+                    checks::join_branches(&branches),
                     found.mr.as_ref().map_or("this pipeline's MR".to_owned(), |m| format!("!{}", m.iid))
                 ),
                 format!("add {target} to the check's protected branches (it must be a protected branch), or do not report this check for MRs into {target}"),
@@ -1244,7 +1244,7 @@ impl<'a> Doctor<'a> {
                 "name",
                 format!(
                     "\"{name}\" exists in the project, limited to merge requests targeting {}",
-                    scope::join(&branches)
+                    checks::join_branches(&branches)
                 ),
             ),
             (_, Some(message), _) => self.fail(
@@ -1260,7 +1260,7 @@ impl<'a> Doctor<'a> {
                 "name",
                 format!(
                     "\"{name}\" exists in the project, limited to merge requests targeting {}",
-                    scope::join(&branches)
+                    checks::join_branches(&branches)
                 ),
             ),
         }

@@ -18,9 +18,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use super::report::{self, Reported, status_word};
-use super::targets::{self, Target, Want};
-use super::{CheckRef, Ctx, short};
+use crate::checks::{self, CheckRef, Ctx, Reported, Target, Want, status_word};
 use crate::cli::{OutputFormat, ReportStatus, RunArgs};
 use crate::config::{Config, parse_duration};
 use crate::duration::human;
@@ -29,6 +27,7 @@ use crate::exit::{Code, Status};
 use crate::gitlab::{MrCheck, ServerVersion};
 use crate::log::Log;
 use crate::output::{self, Outcome};
+use crate::sha::short;
 use crate::signals;
 
 /// GitLab 16.6+ turns a pending response older than this into failed.
@@ -169,7 +168,7 @@ fn prepare(ctx: &Ctx, args: &RunArgs) -> Result<(Reporter, Option<Error>), Error
     ctx.project()?;
     let version = ctx.server_version()?;
     let plan = plan(ctx, version, args.no_pending, every)?;
-    let found = targets::find(ctx, Some(&sha), Want::Open)?;
+    let found = checks::find_targets(ctx, Some(&sha), Want::Open)?;
     let mut deferred = None;
     if let Some(err) = found.none_found(&sha) {
         warn(
@@ -189,7 +188,7 @@ fn prepare(ctx: &Ctx, args: &RunArgs) -> Result<(Reporter, Option<Error>), Error
     let mut resolved = Vec::new();
     let mut skipped = Vec::new();
     for mr in &found.mrs {
-        match report::resolve(ctx, &check, mr)? {
+        match checks::applies(ctx, &check, mr)? {
             Some(check) => resolved.push(OnMr {
                 mr: mr.clone(),
                 check,
@@ -198,7 +197,7 @@ fn prepare(ctx: &Ctx, args: &RunArgs) -> Result<(Reporter, Option<Error>), Error
         }
     }
     if !found.mrs.is_empty() && resolved.is_empty() {
-        return Err(report::not_on_any(ctx, &check, &found));
+        return Err(checks::not_on_any(ctx, &check, &found));
     }
     for mr in skipped {
         let what = check.describe();
@@ -257,8 +256,8 @@ fn plan(
     Ok(Plan {
         pending,
         heartbeat,
-        passed_param: report::status_param_allowed(ctx, ReportStatus::Passed)?,
-        no_failed: report::status_param_allowed(ctx, ReportStatus::Failed).err(),
+        passed_param: checks::status_param_allowed(ctx, ReportStatus::Passed)?,
+        no_failed: checks::status_param_allowed(ctx, ReportStatus::Failed).err(),
     })
 }
 
@@ -272,7 +271,7 @@ fn post_pending(ctx: &Ctx, r: &Reporter, program: &str) -> Result<Vec<OnMr>, Err
         return Ok(live);
     }
     for target in &r.targets {
-        let posted = report::post_status(
+        let posted = checks::post_status(
             ctx,
             &r.check,
             &target.check,
@@ -305,7 +304,7 @@ fn post_pending(ctx: &Ctx, r: &Reporter, program: &str) -> Result<Vec<OnMr>, Err
             Err(e) => {
                 if r.plan.no_failed.is_none() {
                     for done in &live {
-                        let _ = report::post_status(
+                        let _ = checks::post_status(
                             ctx,
                             &r.check,
                             &done.check,
@@ -494,7 +493,7 @@ fn heartbeat(
         ctx.client
             .set_deadline(Some(beat + every.max(HEARTBEAT_DEADLINE_FLOOR)));
         live.retain(|t| {
-            match report::post_status(
+            match checks::post_status(
                 &ctx,
                 check,
                 &t.check,
@@ -608,7 +607,7 @@ impl Reporter {
         }
         let include_status = status != ReportStatus::Passed || self.plan.passed_param;
         for target in &self.targets {
-            match report::post_status(
+            match checks::post_status(
                 ctx,
                 &self.check,
                 &target.check,

@@ -18,7 +18,7 @@ use std::collections::HashMap;
 use serde_json::{Value, json};
 
 use super::sync_file::{self, CheckSpec, SETTING, SyncFile, redact_url};
-use super::{Ctx, scope};
+use crate::checks::{self, Ctx};
 use crate::cli::SyncArgs;
 use crate::config::{Config, ProjectRef};
 use crate::error::Error;
@@ -204,7 +204,7 @@ fn secrets_unsupported(spec: &CheckSpec, file: &str, server: &str) -> Error {
 /// The project's checks; a 401 or 403 is told apart (role or licence) with
 /// one more request.
 fn list_checks(ctx: &Ctx, project: &ProjectRef) -> Result<Vec<ProjectCheck>, Error> {
-    match scope::project_checks(ctx, project) {
+    match checks::project_checks(ctx, project) {
         Ok(checks) => Ok(checks),
         Err(e) if matches!(e.status(), Some(401 | 403)) => Err(explain_refusal(ctx, project, e)),
         Err(e) => Err(Error::from(e).context("listing the project's external status checks")),

@@ -12,8 +12,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use super::schedule::Schedule;
-use super::targets::{self, Target, Want};
-use super::{Ctx, retry, short};
+use crate::checks::{self, Ctx, Target, Want};
 use crate::cli::WaitArgs;
 use crate::config::{parse_count, parse_duration};
 use crate::duration::human;
@@ -24,6 +23,7 @@ use crate::gitlab::paths;
 use crate::gitlab::{ApiError, CheckStatus, MergeRequest, MrCheck};
 use crate::output::{Outcome, plural, table};
 use crate::reports::{self, CheckResult, GateReport};
+use crate::sha::short;
 use crate::signals;
 
 const DEFAULT_INTERVAL: Duration = Duration::from_secs(2);
@@ -180,7 +180,7 @@ pub fn run(ctx: &Ctx, args: &WaitArgs) -> Result<Outcome, Error> {
     let started = Instant::now();
     let deadline = started + settings.timeout;
     ctx.client.set_deadline(Some(deadline));
-    let found = match targets::find(ctx, Some(&sha), Want::OpenOrMerged) {
+    let found = match checks::find_targets(ctx, Some(&sha), Want::OpenOrMerged) {
         Ok(found) => found,
         Err(e) => return Err(write_error_reports(&mut settings, &sha, e)),
     };
@@ -521,7 +521,7 @@ impl Gate<'_, '_> {
                 },
             )
         };
-        match retry::retry_one(self.ctx, &mr, &check) {
+        match checks::retry_one(self.ctx, &mr, &check) {
             Ok(()) => {
                 let now = self.elapsed();
                 let tracked = self.checks.get_mut(&key).expect("tracked");

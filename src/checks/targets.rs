@@ -9,11 +9,12 @@
 //! (`wait`) may also act on the merged MR whose merge or squash commit the SHA
 //! is: a deploy job after the merge.
 
-use super::{Ctx, short};
+use super::context::Ctx;
 use crate::config::{MrRef, ProjectRef};
 use crate::error::Error;
 use crate::gitlab::MergeRequest;
 use crate::gitlab::paths;
+use crate::sha::short;
 
 /// A merge request a command acts on.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -5,7 +5,7 @@
 //! project and still be missing from an MR. Telling the two apart needs the
 //! project's check list, which only a Maintainer may read.
 
-use super::Ctx;
+use super::context::Ctx;
 use crate::config::ProjectRef;
 use crate::gitlab::ApiError;
 use crate::gitlab::models::ProjectCheck;
