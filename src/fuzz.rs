@@ -13,7 +13,8 @@ use proptest::prelude::*;
 use proptest::test_runner::Config;
 use serde_json::{Value, json};
 
-use crate::commands::schedule::{MAX_SERVER_FLOOR, Schedule};
+use crate::commands::wait::reports::{self, CheckResult, GateReport};
+use crate::commands::wait::schedule::{MAX_SERVER_FLOOR, Schedule};
 use crate::duration;
 use crate::gitlab::error::head_from_409;
 use crate::gitlab::httpdate;
@@ -26,7 +27,6 @@ use crate::gitlab::response::{
     parse_poll_interval, parse_retry_after,
 };
 use crate::gitlab::version::ServerVersion;
-use crate::reports::{self, CheckResult, GateReport};
 use crate::secret::Token;
 use crate::sha::short;
 

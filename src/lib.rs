@@ -19,7 +19,6 @@ mod fuzz;
 pub mod gitlab;
 pub mod log;
 pub mod output;
-pub mod reports;
 pub mod secret;
 pub mod sha;
 pub mod signals;

@@ -6,10 +6,9 @@ mod list;
 mod report;
 mod retry;
 mod run;
-pub(crate) mod schedule;
 mod sync;
 pub mod sync_file;
-mod wait;
+pub(crate) mod wait;
 
 use crate::checks::Ctx;
 use crate::cli::Command;
