@@ -7,7 +7,6 @@ mod report;
 mod retry;
 mod run;
 mod sync;
-pub mod sync_file;
 pub(crate) mod wait;
 
 use crate::checks::Ctx;
