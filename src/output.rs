@@ -110,6 +110,13 @@ mod tests {
     use super::*;
 
     #[test]
+    fn plural_counts() {
+        assert_eq!(plural(1, "warning"), "1 warning");
+        assert_eq!(plural(2, "warning"), "2 warnings");
+        assert_eq!(plural(0, "check"), "0 checks");
+    }
+
+    #[test]
     fn table_aligns_columns() {
         let t = table(
             &["ID", "NAME", "STATUS"],

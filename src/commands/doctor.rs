@@ -32,24 +32,48 @@ use crate::sha::short;
 
 const WILDCARD_FIX: &str = "limit each to named protected branches, or to none (every target branch); `status-check sync` refuses wildcards before GitLab 19.4";
 
-/// The lines, in the order they are printed.
-const ORDER: [&str; 15] = [
-    "config",
-    "pipeline",
-    "project",
-    "sha",
-    "api-url",
-    "connection",
-    "token",
-    "version",
-    "role",
-    "mr",
-    "licence",
-    "checks",
-    "scopes",
-    "name",
-    "merge-gate",
-];
+/// Doctor's lines, in the order they are printed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum LineId {
+    Config,
+    Pipeline,
+    Project,
+    Sha,
+    ApiUrl,
+    Connection,
+    Token,
+    Version,
+    Role,
+    Mr,
+    Licence,
+    Checks,
+    Scopes,
+    Name,
+    MergeGate,
+}
+
+impl LineId {
+    /// The line's id in the output (text and JSON).
+    fn as_str(self) -> &'static str {
+        match self {
+            LineId::Config => "config",
+            LineId::Pipeline => "pipeline",
+            LineId::Project => "project",
+            LineId::Sha => "sha",
+            LineId::ApiUrl => "api-url",
+            LineId::Connection => "connection",
+            LineId::Token => "token",
+            LineId::Version => "version",
+            LineId::Role => "role",
+            LineId::Mr => "mr",
+            LineId::Licence => "licence",
+            LineId::Checks => "checks",
+            LineId::Scopes => "scopes",
+            LineId::Name => "name",
+            LineId::MergeGate => "merge-gate",
+        }
+    }
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Verdict {
@@ -79,7 +103,7 @@ impl Verdict {
 
 #[derive(Debug)]
 struct Line {
-    id: &'static str,
+    id: LineId,
     verdict: Verdict,
     message: String,
     fix: Option<String>,
@@ -120,7 +144,7 @@ struct Found {
 }
 
 impl<'a> Doctor<'a> {
-    fn set(&mut self, id: &'static str, verdict: Verdict, message: String, fix: Option<String>) {
+    fn set(&mut self, id: LineId, verdict: Verdict, message: String, fix: Option<String>) {
         self.lines.retain(|l| l.id != id);
         self.lines.push(Line {
             id,
@@ -130,24 +154,24 @@ impl<'a> Doctor<'a> {
         });
     }
 
-    fn ok(&mut self, id: &'static str, message: impl Into<String>) {
+    fn ok(&mut self, id: LineId, message: impl Into<String>) {
         self.set(id, Verdict::Ok, message.into(), None);
     }
 
-    fn warn(&mut self, id: &'static str, message: impl Into<String>, fix: impl Into<String>) {
+    fn warn(&mut self, id: LineId, message: impl Into<String>, fix: impl Into<String>) {
         self.set(id, Verdict::Warn, message.into(), Some(fix.into()));
     }
 
-    fn fail(&mut self, id: &'static str, message: impl Into<String>, fix: impl Into<String>) {
+    fn fail(&mut self, id: LineId, message: impl Into<String>, fix: impl Into<String>) {
         self.set(id, Verdict::Fail, message.into(), Some(fix.into()));
     }
 
-    fn skip(&mut self, id: &'static str, message: impl Into<String>) {
+    fn skip(&mut self, id: LineId, message: impl Into<String>) {
         self.set(id, Verdict::Skip, message.into(), None);
     }
 
     /// A failed line from an error: its message, and its hints as the fix.
-    fn fail_with(&mut self, id: &'static str, error: &Error) {
+    fn fail_with(&mut self, id: LineId, error: &Error) {
         let fix = if error.hints.is_empty() {
             "see the message".to_owned()
         } else {
@@ -156,7 +180,7 @@ impl<'a> Doctor<'a> {
         self.fail(id, error.message.clone(), fix);
     }
 
-    fn verdict(&self, id: &str) -> Option<Verdict> {
+    fn verdict(&self, id: LineId) -> Option<Verdict> {
         self.lines.iter().find(|l| l.id == id).map(|l| l.verdict)
     }
 
@@ -169,21 +193,21 @@ impl<'a> Doctor<'a> {
         let mut found = Found::default();
         let Some(client) = self.client(log, token_usable) else {
             for id in [
-                "version",
-                "role",
-                "mr",
-                "licence",
-                "checks",
-                "scopes",
-                "merge-gate",
+                LineId::Version,
+                LineId::Role,
+                LineId::Mr,
+                LineId::Licence,
+                LineId::Checks,
+                LineId::Scopes,
+                LineId::MergeGate,
             ] {
                 self.skip_unless_set(id, "not checked: GitLab cannot be reached");
             }
             if name.is_some() {
-                self.skip("name", "not checked: GitLab cannot be reached");
+                self.skip(LineId::Name, "not checked: GitLab cannot be reached");
             }
-            if self.verdict("token").is_none() {
-                self.skip("token", "not checked: GitLab cannot be reached");
+            if self.verdict(LineId::Token).is_none() {
+                self.skip(LineId::Token, "not checked: GitLab cannot be reached");
             }
             // A version from the CI variables needs no request.
             if let Some(v) = self.cfg.server_version {
@@ -195,11 +219,18 @@ impl<'a> Doctor<'a> {
         found.user = self.connection_and_token(&ctx, token_usable);
         self.version(&ctx, &mut found);
         if found.user.is_none() {
-            for id in ["role", "mr", "licence", "checks", "scopes", "merge-gate"] {
+            for id in [
+                LineId::Role,
+                LineId::Mr,
+                LineId::Licence,
+                LineId::Checks,
+                LineId::Scopes,
+                LineId::MergeGate,
+            ] {
                 self.skip_unless_set(id, "not checked: needs a working access token");
             }
             if name.is_some() {
-                self.skip("name", "not checked: needs a working access token");
+                self.skip(LineId::Name, "not checked: needs a working access token");
             }
             return;
         }
@@ -213,7 +244,7 @@ impl<'a> Doctor<'a> {
         self.merge_gate(&found);
     }
 
-    fn skip_unless_set(&mut self, id: &'static str, message: &str) {
+    fn skip_unless_set(&mut self, id: LineId, message: &str) {
         if self.verdict(id).is_none() {
             self.skip(id, message);
         }
@@ -251,7 +282,7 @@ impl<'a> Doctor<'a> {
         } else {
             fix.join("; ")
         };
-        self.fail("config", message, fix);
+        self.fail(LineId::Config, message, fix);
     }
 
     fn pipeline_line(&mut self) {
@@ -281,21 +312,21 @@ impl<'a> Doctor<'a> {
                 ci.mr_project_id.as_deref().unwrap_or("?"),
             ));
         }
-        self.ok("pipeline", message);
+        self.ok(LineId::Pipeline, message);
     }
 
     fn project_line(&mut self) {
         if let Some(e) = self.cfg.problem(Input::Project) {
-            self.fail_with("project", e);
+            self.fail_with(LineId::Project, e);
             return;
         }
         match &self.cfg.project {
             Some(_) => {
                 let message = self.project_message(None);
-                self.ok("project", message);
+                self.ok(LineId::Project, message);
             }
             None => self.fail(
-                "project",
+                LineId::Project,
                 "no project",
                 "set --project or STATUS_CHECK_PROJECT to the project id or path (GitLab jobs set CI_PROJECT_ID)",
             ),
@@ -319,14 +350,14 @@ impl<'a> Doctor<'a> {
 
     fn sha_line(&mut self) {
         if let Some(e) = self.cfg.problem(Input::Sha) {
-            self.fail_with("sha", e);
+            self.fail_with(LineId::Sha, e);
             return;
         }
         let kind = self.cfg.ci.pipeline_kind();
         let merge_commit = matches!(kind, PipelineKind::MergedResults | PipelineKind::MergeTrain);
         match &self.cfg.sha {
             Some(sha) if merge_commit && sha.source == "CI_COMMIT_SHA" => self.fail(
-                "sha",
+                LineId::Sha,
                 format!(
                     "{} from CI_COMMIT_SHA is the temporary merge commit of a {}: GitLab refuses a report for it (409)",
                     short(&sha.value),
@@ -340,15 +371,15 @@ impl<'a> Doctor<'a> {
                     "CI_COMMIT_SHA" => ": the commit this pipeline built",
                     _ => "",
                 };
-                self.ok("sha", format!("{} (from {}{why})", sha.value, sha.source));
+                self.ok(LineId::Sha, format!("{} (from {}{why})", sha.value, sha.source));
             }
             None if self.cfg.mr.is_some() => self.warn(
-                "sha",
+                LineId::Sha,
                 "no commit SHA: list, wait and retry work with the MR IID, but report and run need one",
                 "set --sha or STATUS_CHECK_SHA (GitLab jobs set CI_COMMIT_SHA)",
             ),
             None => self.fail(
-                "sha",
+                LineId::Sha,
                 "no commit SHA and no MR IID: nothing identifies the merge request",
                 "set --sha (or STATUS_CHECK_SHA) and/or --mr (or STATUS_CHECK_MR); GitLab jobs set CI_COMMIT_SHA",
             ),
@@ -359,7 +390,7 @@ impl<'a> Doctor<'a> {
     /// there is a token worth sending.
     fn token_local(&mut self) -> bool {
         if let Some(e) = self.cfg.problem(Input::Token) {
-            self.fail_with("token", e);
+            self.fail_with(LineId::Token, e);
             return false;
         }
         let fork_note = if self.cfg.ci.is_fork_mr() {
@@ -370,13 +401,13 @@ impl<'a> Doctor<'a> {
         let Some(token) = &self.cfg.token else {
             if self.cfg.ci.has_job_token {
                 self.fail(
-                    "token",
+                    LineId::Token,
                     "only CI_JOB_TOKEN is available: it is a job token, and GitLab refuses job tokens on every external status check endpoint",
                     format!("create a project, group or personal access token with the `api` scope and the Developer role (Maintainer for sync), store it as a masked CI/CD variable and pass it as STATUS_CHECK_TOKEN{fork_note}"),
                 );
             } else {
                 self.fail(
-                    "token",
+                    LineId::Token,
                     "no access token",
                     format!("set STATUS_CHECK_TOKEN (or GITLAB_TOKEN, or --token-file PATH) to an access token with the `api` scope and the Developer role{fork_note}"),
                 );
@@ -385,7 +416,7 @@ impl<'a> Doctor<'a> {
         };
         if self.cfg.ci.is_job_token(&token.value) {
             self.fail(
-                "token",
+                LineId::Token,
                 format!(
                     "the token from {} is the CI job token: GitLab refuses job tokens on every external status check endpoint",
                     token.source
@@ -401,22 +432,25 @@ impl<'a> Doctor<'a> {
 
     fn api_url(&mut self) -> Option<String> {
         if let Some(e) = self.cfg.problem(Input::ApiUrl) {
-            self.fail_with("api-url", e);
+            self.fail_with(LineId::ApiUrl, e);
             return None;
         }
         let Some(url) = &self.cfg.api_url else {
             self.fail(
-                "api-url",
+                LineId::ApiUrl,
                 "no GitLab API URL",
                 "set --api-url or STATUS_CHECK_API_URL, e.g. https://gitlab.example.com/api/v4 (GitLab jobs set CI_API_V4_URL)",
             );
             return None;
         };
         if url.value.ends_with("/api/v4") {
-            self.ok("api-url", format!("{} (from {})", url.value, url.source));
+            self.ok(
+                LineId::ApiUrl,
+                format!("{} (from {})", url.value, url.source),
+            );
         } else {
             self.warn(
-                "api-url",
+                LineId::ApiUrl,
                 format!(
                     "{} (from {}) does not end in /api/v4",
                     url.value, url.source
@@ -437,7 +471,7 @@ impl<'a> Doctor<'a> {
         match checks::client(self.cfg, log, &url, token) {
             Ok(client) => Some(client),
             Err(e) => {
-                self.fail_with("connection", &e);
+                self.fail_with(LineId::Connection, &e);
                 None
             }
         }
@@ -491,12 +525,12 @@ impl<'a> Doctor<'a> {
                         "check the token's value (copied whole, not revoked); it must be a personal, project or group access token, not a job, deploy or trigger token",
                     )
                 };
-                self.fail("token", message, fix);
+                self.fail(LineId::Token, message, fix);
                 None
             }
             Err(e) => {
                 self.unreachable(e);
-                self.skip("token", "not checked: GitLab did not answer");
+                self.skip(LineId::Token, "not checked: GitLab did not answer");
                 None
             }
         }
@@ -517,17 +551,17 @@ impl<'a> Doctor<'a> {
                 None => String::new(),
             };
             self.ok(
-                "connection",
+                LineId::Connection,
                 format!("GitLab answered at {host}; TLS certificate verified{ca}"),
             );
         } else if is_loopback(host) {
             self.ok(
-                "connection",
+                LineId::Connection,
                 format!("GitLab answered at {host} (plain http, on this machine)"),
             );
         } else {
             self.warn(
-                "connection",
+                LineId::Connection,
                 format!("GitLab answered at {host}, over plain http: the token crosses the network unencrypted"),
                 "use the https:// API URL",
             );
@@ -556,7 +590,7 @@ impl<'a> Doctor<'a> {
         if not_found {
             error = error.hint("the API URL must end in /api/v4");
         }
-        self.fail_with("connection", &error);
+        self.fail_with(LineId::Connection, &error);
     }
 
     fn token_valid(&mut self, ctx: &Ctx, user: &User, source: &str) {
@@ -584,7 +618,7 @@ impl<'a> Doctor<'a> {
         };
         let Some(info) = info else {
             message.push_str(": valid; its scopes could not be read (GitLab 15.5+ shows them)");
-            self.ok("token", message);
+            self.ok(LineId::Token, message);
             return;
         };
         let scopes = if info.scopes.is_empty() {
@@ -597,13 +631,13 @@ impl<'a> Doctor<'a> {
         }
         if info.scopes.iter().any(|s| s == "api") {
             message.push_str(&format!(": valid, scopes {scopes}"));
-            self.ok("token", message);
+            self.ok(LineId::Token, message);
         } else {
             message.push_str(&format!(
                 ": valid, but its scopes are {scopes}, without `api`"
             ));
             self.fail(
-                "token",
+                LineId::Token,
                 message,
                 "reporting a status and managing checks need the `api` scope (`read_api` can only read): create a token with `api`",
             );
@@ -627,9 +661,9 @@ impl<'a> Doctor<'a> {
             self.version_line(v, self.version_source());
             return;
         }
-        if self.cfg.token.is_none() || self.verdict("token") != Some(Verdict::Ok) {
+        if self.cfg.token.is_none() || self.verdict(LineId::Token) != Some(Verdict::Ok) {
             self.warn(
-                "version",
+                LineId::Version,
                 "unknown: no CI_SERVER_VERSION_* variables, and GET /version needs a working access token",
                 "give a working access token, or set CI_SERVER_VERSION_MAJOR and CI_SERVER_VERSION_MINOR (GitLab jobs set them)",
             );
@@ -641,7 +675,7 @@ impl<'a> Doctor<'a> {
                 self.version_line(v, "GET /version");
             }
             Err(e) => self.warn(
-                "version",
+                LineId::Version,
                 format!("unknown: {}", e.message),
                 "set CI_SERVER_VERSION_MAJOR and CI_SERVER_VERSION_MINOR (GitLab jobs set them)",
             ),
@@ -651,7 +685,7 @@ impl<'a> Doctor<'a> {
     fn version_line(&mut self, v: ServerVersion, source: &str) {
         if v < ServerVersion::new(14, 0) {
             self.fail(
-                "version",
+                LineId::Version,
                 format!("GitLab {v} (from {source}) has no external status checks (14.0+)"),
                 "upgrade GitLab to 15.0 or later",
             );
@@ -678,12 +712,12 @@ impl<'a> Doctor<'a> {
         }
         if v < ServerVersion::new(15, 0) {
             self.warn(
-                "version",
+                LineId::Version,
                 message,
                 "upgrade to GitLab 15.0+ for passed/failed statuses (16.6+ for pending with a timeout)",
             );
         } else {
-            self.ok("version", message);
+            self.ok(LineId::Version, message);
         }
     }
 
@@ -691,7 +725,7 @@ impl<'a> Doctor<'a> {
 
     fn role(&mut self, ctx: &Ctx, found: &mut Found) {
         let Some(project) = self.cfg.project.as_ref() else {
-            self.skip("role", "not checked: no project");
+            self.skip(LineId::Role, "not checked: no project");
             return;
         };
         let user = found.user.clone().expect("role is checked with a user");
@@ -709,7 +743,7 @@ impl<'a> Doctor<'a> {
                     );
                 }
                 self.fail(
-                    "role",
+                    LineId::Role,
                     format!(
                         "project {} does not exist, or @{} cannot see it (404)",
                         project.value.raw, user.username
@@ -720,12 +754,12 @@ impl<'a> Doctor<'a> {
             }
             Err(e) => {
                 let e = Error::from(e).context(format!("reading project {}", project.value.raw));
-                self.fail_with("role", &e);
+                self.fail_with(LineId::Role, &e);
                 return;
             }
         };
         let message = self.project_message(Some(&fetched.path_with_namespace));
-        self.ok("project", message);
+        self.ok(LineId::Project, message);
         let level = fetched.access_level().or_else(|| {
             let path = paths::member(&project.value.encoded, user.id);
             ctx.client
@@ -738,7 +772,7 @@ impl<'a> Doctor<'a> {
         found.level = level;
         let Some(level) = level else {
             self.warn(
-                "role",
+                LineId::Role,
                 format!("the role of @{} on {name} could not be read", user.username),
                 "make sure the token's user is a member with at least the Developer role",
             );
@@ -747,7 +781,7 @@ impl<'a> Doctor<'a> {
         let role = role_name(level);
         if level >= MAINTAINER {
             self.ok(
-                "role",
+                LineId::Role,
                 format!(
                     "@{} is {role} on {name}: enough for every command, sync included",
                     user.username
@@ -755,7 +789,7 @@ impl<'a> Doctor<'a> {
             );
         } else if level >= DEVELOPER {
             self.ok(
-                "role",
+                LineId::Role,
                 format!(
                     "@{} is {role} on {name}: enough for report, run, wait, list and retry; sync needs Maintainer",
                     user.username
@@ -763,7 +797,7 @@ impl<'a> Doctor<'a> {
             );
         } else {
             self.fail(
-                "role",
+                LineId::Role,
                 format!(
                     "@{} is {role} on {name}: reading and reporting status checks need Developer",
                     user.username
@@ -777,11 +811,11 @@ impl<'a> Doctor<'a> {
 
     fn mr(&mut self, ctx: &Ctx, found: &mut Found) {
         if let Some(e) = self.cfg.problem(Input::Mr) {
-            self.fail_with("mr", e);
+            self.fail_with(LineId::Mr, e);
             return;
         }
         let Some(project) = self.cfg.project.as_ref() else {
-            self.skip("mr", "not checked: no project");
+            self.skip(LineId::Mr, "not checked: no project");
             return;
         };
         let sha = self.cfg.sha.as_ref().map(|s| s.value.clone());
@@ -798,7 +832,7 @@ impl<'a> Doctor<'a> {
                     found.mr_project = Some(project.value.clone());
                 }
                 Err(e) if e.status() == Some(404) => self.fail(
-                    "mr",
+                    LineId::Mr,
                     format!(
                         "no merge request !{} in project {} (404)",
                         mr.value, project.value.raw
@@ -810,14 +844,14 @@ impl<'a> Doctor<'a> {
                 ),
                 Err(e) => {
                     let e = Error::from(e).context(format!("reading !{}", mr.value));
-                    self.fail_with("mr", &e);
+                    self.fail_with(LineId::Mr, &e);
                 }
             }
             return;
         }
         let Some(sha) = sha else {
             self.fail(
-                "mr",
+                LineId::Mr,
                 "no MR IID and no SHA to find one by",
                 "run in a merge request pipeline, or pass --mr IID or --sha SHA",
             );
@@ -828,7 +862,7 @@ impl<'a> Doctor<'a> {
             Ok(listing) => listing.items,
             Err(e) if e.message().contains("Commit") => {
                 self.fail(
-                    "mr",
+                    LineId::Mr,
                     format!(
                         "commit {} is not in project {} (404)",
                         short(&sha),
@@ -841,7 +875,7 @@ impl<'a> Doctor<'a> {
             Err(e) => {
                 let e = Error::from(e)
                     .context(format!("finding the merge requests of {}", short(&sha)));
-                self.fail_with("mr", &e);
+                self.fail_with(LineId::Mr, &e);
                 return;
             }
         };
@@ -864,7 +898,7 @@ impl<'a> Doctor<'a> {
             found.mr_project = Some(project.value.clone());
         } else if let Some(m) = moved.first() {
             self.warn(
-                "mr",
+                LineId::Mr,
                 format!(
                     "!{} contains {} but its head is now {}: reports for this SHA get 409 and exit 4 (stale)",
                     m.iid,
@@ -875,7 +909,7 @@ impl<'a> Doctor<'a> {
             );
         } else {
             self.warn(
-                "mr",
+                LineId::Mr,
                 format!(
                     "no open merge request has {} as its head: report and run do nothing and exit 0 (exit 2 with --require-mr); list, wait and retry need an MR",
                     short(&sha)
@@ -908,7 +942,7 @@ impl<'a> Doctor<'a> {
                     "reading {}!{} (named by CI_OPEN_MERGE_REQUESTS)",
                     open.project.raw, open.iid
                 ));
-                self.fail_with("mr", &e);
+                self.fail_with(LineId::Mr, &e);
             }
         }
     }
@@ -921,13 +955,13 @@ impl<'a> Doctor<'a> {
         );
         if !mr.is_open() {
             self.warn(
-                "mr",
+                LineId::Mr,
                 format!("{summary}: its checks no longer gate a merge"),
                 "run doctor for an open merge request",
             );
         } else if let Some(sha) = sha.filter(|s| !head.is_empty() && *s != head) {
             self.warn(
-                "mr",
+                LineId::Mr,
                 format!(
                     "{summary}, but its head is {} and the SHA is {}: reports for this SHA get 409 and exit 4 (stale)",
                     short(head),
@@ -937,7 +971,7 @@ impl<'a> Doctor<'a> {
             );
         } else {
             self.ok(
-                "mr",
+                LineId::Mr,
                 format!(
                     "{summary}, head {}",
                     short(if head.is_empty() {
@@ -954,12 +988,12 @@ impl<'a> Doctor<'a> {
 
     fn licence_and_checks(&mut self, ctx: &Ctx, found: &mut Found) {
         let Some(project) = self.cfg.project.as_ref() else {
-            self.skip("licence", "not checked: no project");
-            self.skip("checks", "not checked: no project");
+            self.skip(LineId::Licence, "not checked: no project");
+            self.skip(LineId::Checks, "not checked: no project");
             return;
         };
         let Some(mr) = found.mr.clone() else {
-            self.skip("checks", "not checked: no merge request");
+            self.skip(LineId::Checks, "not checked: no merge request");
             self.licence_without_mr(ctx, found, project);
             return;
         };
@@ -968,7 +1002,7 @@ impl<'a> Doctor<'a> {
         match ctx.client.get_all::<MrCheck>(&path) {
             Ok(listing) => {
                 self.ok(
-                    "licence",
+                    LineId::Licence,
                     format!(
                         "external status checks are available: !{}'s check list answered",
                         mr.iid
@@ -980,34 +1014,37 @@ impl<'a> Doctor<'a> {
             Err(e) if e.status() == Some(401) => {
                 self.no_licence(&format!("!{}'s status-check list", mr.iid));
                 self.skip(
-                    "checks",
+                    LineId::Checks,
                     "not checked: the status-check endpoints answer 401",
                 );
             }
             Err(e) if e.status() == Some(403) => {
                 // GitLab checks the licence before the role: a 403 means licensed.
                 self.ok(
-                    "licence",
+                    LineId::Licence,
                     "external status checks are available (GitLab refused the role, which it checks after the licence)",
                 );
                 let message = format!(
                     "!{}'s status checks cannot be read with this role (403)",
                     mr.iid
                 );
-                if self.verdict("role") == Some(Verdict::Fail) {
-                    self.skip("checks", format!("{message}: see the role line"));
+                if self.verdict(LineId::Role) == Some(Verdict::Fail) {
+                    self.skip(LineId::Checks, format!("{message}: see the role line"));
                 } else {
                     self.fail(
-                        "checks",
+                        LineId::Checks,
                         message,
                         "give the token's user the Developer role",
                     );
                 }
             }
             Err(e) => {
-                self.skip("licence", "not checked: the MR's status-check list failed");
+                self.skip(
+                    LineId::Licence,
+                    "not checked: the MR's status-check list failed",
+                );
                 let e = Error::from(e).context(format!("listing the status checks of !{}", mr.iid));
-                self.fail_with("checks", &e);
+                self.fail_with(LineId::Checks, &e);
             }
         }
     }
@@ -1023,7 +1060,7 @@ impl<'a> Doctor<'a> {
                 match checks::project_checks(ctx, &project.value) {
                     Ok(checks) => {
                         self.ok(
-                            "licence",
+                            LineId::Licence,
                             "external status checks are available: the project's check list answered",
                         );
                         found.project_checks = Some(checks);
@@ -1031,22 +1068,22 @@ impl<'a> Doctor<'a> {
                     Err(e) if e.status() == Some(401) => self.no_licence("the project's check list"),
                     Err(e) => {
                         let e = Error::from(e).context("listing the project's external status checks");
-                        self.fail_with("licence", &e);
+                        self.fail_with(LineId::Licence, &e);
                     }
                 }
             }
             Some(level) if level >= DEVELOPER => self.warn(
-                "licence",
+                LineId::Licence,
                 "can't be known without a merge request: the project's check list needs Maintainer, and a 401 there would not tell the licence from the role",
                 "run doctor in a merge request pipeline, or with --mr IID",
             ),
-            _ => self.skip("licence", "not checked: the role is too low or unknown"),
+            _ => self.skip(LineId::Licence, "not checked: the role is too low or unknown"),
         }
     }
 
     fn no_licence(&mut self, what: &str) {
         self.fail(
-            "licence",
+            LineId::Licence,
             format!("{what} answered 401 while the token works elsewhere: no Ultimate licence, or the feature is unavailable"),
             "external status checks need GitLab Ultimate (or a trial) for the project: on GitLab.com the top-level group's plan, on self-managed the instance licence (Admin → Subscription)",
         );
@@ -1055,7 +1092,7 @@ impl<'a> Doctor<'a> {
     fn checks_line(&mut self, mr: &MergeRequest, checks: &[MrCheck]) {
         if checks.is_empty() {
             self.warn(
-                "checks",
+                LineId::Checks,
                 format!(
                     "no external status checks apply to !{} (target branch {})",
                     mr.iid, mr.target_branch
@@ -1069,7 +1106,7 @@ impl<'a> Doctor<'a> {
             .map(|c| format!("{} ({})", c.name, c.status))
             .collect();
         self.ok(
-            "checks",
+            LineId::Checks,
             format!(
                 "{} on !{}: {}",
                 plural(checks.len(), "check"),
@@ -1086,7 +1123,7 @@ impl<'a> Doctor<'a> {
     fn scopes(&mut self, ctx: &Ctx, found: &mut Found) {
         if found.level.is_none_or(|l| l < MAINTAINER) {
             self.skip(
-                "scopes",
+                LineId::Scopes,
                 "not checked: the project's check list (branch scopes) needs Maintainer",
             );
             return;
@@ -1098,7 +1135,7 @@ impl<'a> Doctor<'a> {
         }
         let Some(checks) = &found.project_checks else {
             self.skip(
-                "scopes",
+                LineId::Scopes,
                 "not checked: the project's check list could not be read",
             );
             return;
@@ -1117,21 +1154,21 @@ impl<'a> Doctor<'a> {
             .collect();
         match found.version {
             _ if wildcards.is_empty() => self.ok(
-                "scopes",
+                LineId::Scopes,
                 format!(
                     "no check is limited to a wildcard branch ({} in the project)",
                     plural(checks.len(), "check")
                 ),
             ),
             Some(v) if v.matches_wildcard_scopes() => self.ok(
-                "scopes",
+                LineId::Scopes,
                 format!(
                     "limited to wildcard branches: {}; GitLab {v} matches them against the target branch",
                     wildcards.join(", ")
                 ),
             ),
             Some(v) => self.fail(
-                "scopes",
+                LineId::Scopes,
                 format!(
                     "limited to wildcard branches, so they gate nothing: {}; GitLab {v} matches a check's protected branches to the target branch by exact name, so `release/*` applies to no merge request",
                     wildcards.join(", ")
@@ -1139,7 +1176,7 @@ impl<'a> Doctor<'a> {
                 WILDCARD_FIX,
             ),
             None => self.warn(
-                "scopes",
+                LineId::Scopes,
                 format!(
                     "limited to wildcard branches: {}; before GitLab 19.4 such a check applies to no merge request (scopes match the target branch by exact name), and the version is unknown",
                     wildcards.join(", ")
@@ -1156,7 +1193,7 @@ impl<'a> Doctor<'a> {
             if let Some(c) = checks.iter().find(|c| c.name == name) {
                 let iid = found.mr.as_ref().map_or(0, |m| m.iid);
                 self.ok(
-                    "name",
+                    LineId::Name,
                     format!(
                         "\"{name}\" applies to !{iid} (check id {}, now {})",
                         c.id, c.status
@@ -1165,7 +1202,10 @@ impl<'a> Doctor<'a> {
                 return;
             }
         } else if found.mr.is_some() {
-            self.skip("name", "not checked: the MR's checks could not be read");
+            self.skip(
+                LineId::Name,
+                "not checked: the MR's checks could not be read",
+            );
             return;
         }
         let target = found
@@ -1201,12 +1241,12 @@ impl<'a> Doctor<'a> {
             };
             match on_mr {
                 Some(message) => self.fail(
-                    "name",
+                    LineId::Name,
                     format!("{message}; whether \"{name}\" exists but is limited to other target branches can't be known: {why}"),
                     "check the name (case-sensitive) and its protected branches in Settings → Merge requests → Status checks",
                 ),
                 None => self.warn(
-                    "name",
+                    LineId::Name,
                     format!("\"{name}\" can't be checked without a merge request: {why}"),
                     "run doctor in a merge request pipeline, or with --mr IID",
                 ),
@@ -1220,7 +1260,7 @@ impl<'a> Doctor<'a> {
         let scope = checks::scope_of(project_checks, name, target.as_deref().unwrap_or(""));
         match (scope, &on_mr, &target) {
             (Scope::Missing, _, _) => self.fail(
-                "name",
+                LineId::Name,
                 format!(
                     "no check named \"{name}\" in the project; {}",
                     if existing.is_empty() {
@@ -1232,7 +1272,7 @@ impl<'a> Doctor<'a> {
                 "create it in Settings → Merge requests → Status checks or with `status-check sync`, or fix the name (case-sensitive)",
             ),
             (Scope::OtherBranches(branches), _, Some(target)) => self.fail(
-                "name",
+                LineId::Name,
                 format!(
                     "\"{name}\" exists but applies only to merge requests targeting {}; {} targets {target}",
                     checks::join_branches(&branches),
@@ -1241,23 +1281,23 @@ impl<'a> Doctor<'a> {
                 format!("add {target} to the check's protected branches (it must be a protected branch), or do not report this check for MRs into {target}"),
             ),
             (Scope::OtherBranches(branches), _, None) => self.ok(
-                "name",
+                LineId::Name,
                 format!(
                     "\"{name}\" exists in the project, limited to merge requests targeting {}",
                     checks::join_branches(&branches)
                 ),
             ),
             (_, Some(message), _) => self.fail(
-                "name",
+                LineId::Name,
                 format!("{message}, although the project's check list says it applies to every branch or to this one"),
                 "the MR may have been created before the check was; push a commit or retry",
             ),
             (Scope::AllBranches, None, _) => self.ok(
-                "name",
+                LineId::Name,
                 format!("\"{name}\" exists in the project and applies to merge requests into any branch"),
             ),
             (Scope::Applies(branches), None, _) => self.ok(
-                "name",
+                LineId::Name,
                 format!(
                     "\"{name}\" exists in the project, limited to merge requests targeting {}",
                     checks::join_branches(&branches)
@@ -1270,12 +1310,15 @@ impl<'a> Doctor<'a> {
 
     fn merge_gate(&mut self, found: &Found) {
         let Some(project) = &found.project else {
-            self.skip("merge-gate", "not checked: the project could not be read");
+            self.skip(
+                LineId::MergeGate,
+                "not checked: the project could not be read",
+            );
             return;
         };
         if let Some(v) = found.version.filter(|v| *v < ServerVersion::new(15, 9)) {
             self.warn(
-                "merge-gate",
+                LineId::MergeGate,
                 format!("GitLab {v} has no \"Status checks must succeed\" setting (15.9+): a failed check does not block the merge"),
                 "upgrade to GitLab 15.9+, or gate merges and deploys with `status-check wait`",
             );
@@ -1289,15 +1332,15 @@ impl<'a> Doctor<'a> {
                 {
                     message.push_str(&format!("; !{} is blocked by its checks right now", mr.iid));
                 }
-                self.ok("merge-gate", message);
+                self.ok(LineId::MergeGate, message);
             }
             Some(false) => self.warn(
-                "merge-gate",
+                LineId::MergeGate,
                 "the project does not block merges on status checks (\"Status checks must succeed\" is off): a failed check only shows on the MR",
                 "turn on Settings → Merge requests → Status checks must succeed, or set `only_allow_merge_if_all_status_checks_passed: true` in the sync file",
             ),
             None => self.warn(
-                "merge-gate",
+                LineId::MergeGate,
                 "unknown: GitLab did not return only_allow_merge_if_all_status_checks_passed (it needs Ultimate and 15.9+)",
                 "check Settings → Merge requests → Status checks must succeed",
             ),
@@ -1307,25 +1350,25 @@ impl<'a> Doctor<'a> {
     // ------------------------------------------------------------ output
 
     fn outcome(mut self) -> Outcome {
-        self.lines.sort_by_key(|l| {
-            ORDER
-                .iter()
-                .position(|id| *id == l.id)
-                .unwrap_or(ORDER.len())
-        });
+        self.lines.sort_by_key(|l| l.id);
         let mut counts: BTreeMap<Verdict, usize> = BTreeMap::new();
         for line in &self.lines {
             *counts.entry(line.verdict).or_default() += 1;
         }
         let count = |v| counts.get(&v).copied().unwrap_or(0);
         let failed = count(Verdict::Fail) > 0;
-        let id_width = self.lines.iter().map(|l| l.id.len()).max().unwrap_or(0);
+        let id_width = self
+            .lines
+            .iter()
+            .map(|l| l.id.as_str().len())
+            .max()
+            .unwrap_or(0);
         let mut text = String::new();
         for line in &self.lines {
             text.push_str(&format!(
                 "{:<5} {:<id_width$}  {}\n",
                 line.verdict.label(),
-                line.id,
+                line.id.as_str(),
                 line.message
             ));
             if let Some(fix) = &line.fix {
@@ -1352,7 +1395,7 @@ impl<'a> Doctor<'a> {
             .iter()
             .map(|l| {
                 json!({
-                    "id": l.id,
+                    "id": l.id.as_str(),
                     "result": l.verdict.word(),
                     "message": l.message,
                     "fix": l.fix,
@@ -1402,6 +1445,7 @@ fn is_loopback(host: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::Parser;
 
     #[test]
     fn hosts_and_loopback() {
@@ -1418,11 +1462,38 @@ mod tests {
     }
 
     #[test]
-    fn every_line_id_has_a_place() {
-        for id in ORDER {
-            assert!(!id.is_empty());
-        }
-        assert_eq!(plural(1, "warning"), "1 warning");
-        assert_eq!(plural(2, "warning"), "2 warnings");
+    fn lines_print_in_the_order_of_their_ids_and_a_later_verdict_replaces_one() {
+        let cli = crate::cli::Cli::try_parse_from(["status-check", "doctor"]).unwrap();
+        let cfg = Config::build_lenient(&cli.global, crate::ci::CiContext::default());
+        let mut doctor = Doctor {
+            cfg: &cfg,
+            lines: Vec::new(),
+        };
+        doctor.ok(LineId::MergeGate, "last");
+        doctor.fail(LineId::Token, "not yet", "wait");
+        doctor.warn(LineId::Config, "first", "fix it");
+        doctor.ok(LineId::Token, "valid");
+        let outcome = doctor.outcome();
+        let ids: Vec<&str> = outcome.json["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|line| line["id"].as_str().unwrap())
+            .collect();
+        assert_eq!(ids, ["config", "token", "merge-gate"]);
+        assert_eq!(
+            outcome.status,
+            Code::Ok.into(),
+            "the failed line was replaced"
+        );
+        let lines = [
+            "warn  config      first",
+            "                  fix: fix it",
+            "ok    token       valid",
+            "ok    merge-gate  last",
+            "",
+            "2 ok, 1 warning, 0 failed: status checks should work here",
+        ];
+        assert_eq!(outcome.text.lines().collect::<Vec<_>>(), lines);
     }
 }
