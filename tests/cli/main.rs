@@ -2,6 +2,8 @@
 
 mod support;
 
+mod architecture;
+
 mod config;
 mod doctor;
 mod eras;
