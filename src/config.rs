@@ -15,6 +15,7 @@ use crate::duration;
 use crate::error::Error;
 use crate::gitlab::ServerVersion;
 use crate::secret::Token;
+use crate::sha::Sha;
 
 /// The defaults of `cli.rs`, used by `build_lenient` when a value is invalid.
 const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -52,7 +53,7 @@ pub struct Config {
     /// The open MRs of this branch from `CI_OPEN_MERGE_REQUESTS`, when they are the ones
     /// to act on: no MR IID, and the SHA and project are the pipeline's own.
     pub open_mrs: Option<Vec<MrRef>>,
-    pub sha: Option<Sourced<String>>,
+    pub sha: Option<Sourced<Sha>>,
     pub ca_file: Option<Sourced<PathBuf>>,
     pub server_version: Option<ServerVersion>,
     pub output: OutputFormat,
@@ -184,8 +185,8 @@ impl Config {
         })
     }
 
-    pub fn require_sha(&self) -> Result<&str, Error> {
-        self.sha.as_ref().map(|s| s.value.as_str()).ok_or_else(|| {
+    pub fn require_sha(&self) -> Result<&Sha, Error> {
+        self.sha.as_ref().map(|s| &s.value).ok_or_else(|| {
             Error::usage("no commit SHA").hint(
                 "set --sha or STATUS_CHECK_SHA (GitLab jobs set CI_COMMIT_SHA and, in merged results pipelines, CI_MERGE_REQUEST_SOURCE_BRANCH_SHA)",
             )
@@ -342,7 +343,7 @@ fn open_mrs(
     ci: &CiContext,
     mr: Option<&Sourced<u64>>,
     project: Option<&Sourced<ProjectRef>>,
-    sha: Option<&Sourced<String>>,
+    sha: Option<&Sourced<Sha>>,
 ) -> Option<Vec<MrRef>> {
     let pipelines_own = project.is_some_and(|p| !p.source.starts_with("--"))
         && sha.is_some_and(|s| s.source == "CI_COMMIT_SHA");
@@ -369,7 +370,7 @@ pub fn parse_open_mrs(raw: &str) -> Option<Vec<MrRef>> {
     (!mrs.is_empty()).then_some(mrs)
 }
 
-fn sha(args: &GlobalArgs, ci: &CiContext) -> Result<Option<Sourced<String>>, Error> {
+fn sha(args: &GlobalArgs, ci: &CiContext) -> Result<Option<Sourced<Sha>>, Error> {
     // In merged results and merge train pipelines CI_COMMIT_SHA is an internal
     // merge commit; the MR's head is CI_MERGE_REQUEST_SOURCE_BRANCH_SHA.
     let (raw, source) = if let Some(s) = non_empty(&args.sha) {
@@ -381,15 +382,12 @@ fn sha(args: &GlobalArgs, ci: &CiContext) -> Result<Option<Sourced<String>>, Err
     } else {
         return Ok(None);
     };
-    let value = raw.trim().to_ascii_lowercase();
-    let hex = value.bytes().all(|b| b.is_ascii_hexdigit());
-    if hex && (value.len() == 40 || value.len() == 64) {
-        Ok(Some(Sourced { value, source }))
-    } else {
-        Err(Error::usage(format!(
+    match Sha::parse(&raw) {
+        Some(value) => Ok(Some(Sourced { value, source })),
+        None => Err(Error::usage(format!(
             "the SHA `{raw}` from {source} is not a full commit SHA (40 hex characters)"
         ))
-        .hint("pass the full SHA, e.g. $CI_COMMIT_SHA, not a short one or a branch name"))
+        .hint("pass the full SHA, e.g. $CI_COMMIT_SHA, not a short one or a branch name")),
     }
 }
 
@@ -487,7 +485,7 @@ mod tests {
         )
         .unwrap();
         let sha = c.sha.unwrap();
-        assert_eq!(sha.value, SHA2);
+        assert_eq!(sha.value.as_str(), SHA2);
         assert_eq!(sha.source, "CI_MERGE_REQUEST_SOURCE_BRANCH_SHA");
     }
 

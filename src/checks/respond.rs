@@ -13,6 +13,7 @@ use crate::error::Error;
 use crate::gitlab::models::PostedResponse;
 use crate::gitlab::version::StatusParam;
 use crate::gitlab::{ApiError, CheckStatus, MrCheck, paths};
+use crate::sha::Sha;
 
 /// Attempts at a POST whose outcome stays unknown (each after re-reading the list).
 const MAX_UNCERTAIN_POSTS: usize = 3;
@@ -58,12 +59,12 @@ pub fn post_status(
     check: &CheckRef,
     resolved: &MrCheck,
     mr: &Target,
-    sha: &str,
+    sha: &Sha,
     status: ReportStatus,
     include_status: bool,
 ) -> Result<Reported, Error> {
     let path = paths::mr_responses(&mr.project.encoded, mr.iid);
-    let mut body = json!({ "sha": sha, "external_status_check_id": resolved.id });
+    let mut body = json!({ "sha": sha.as_str(), "external_status_check_id": resolved.id });
     if include_status {
         body["status"] = json!(status_word(status));
     }
@@ -161,7 +162,7 @@ fn already_reported(
         .any(|c| c.id == check_id && c.status == wanted && wanted != CheckStatus::Pending))
 }
 
-pub fn stale(mr: &str, sha: &str, e: &ApiError) -> Error {
+pub fn stale(mr: &str, sha: &Sha, e: &ApiError) -> Error {
     let head = e.head_from_409().unwrap_or("unknown");
     Error::stale(format!(
         "{sha} is not the head of {mr} any more: its head is {head} (GitLab answered 409)"

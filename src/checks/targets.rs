@@ -14,7 +14,7 @@ use crate::config::{MrRef, ProjectRef};
 use crate::error::Error;
 use crate::gitlab::MergeRequest;
 use crate::gitlab::paths;
-use crate::sha::short;
+use crate::sha::{Sha, short};
 
 /// A merge request a command acts on.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -56,9 +56,11 @@ pub struct Targets {
     /// The merged MR whose merge, squash or (fast-forward) head commit the SHA is. With
     /// `Want::OpenOrMerged` and no open MR, it is also the one target in `mrs`.
     pub merged: Option<Target>,
+    /// The commit whose merge requests were looked up (a commit look-up only).
+    pub sha: Option<Sha>,
 }
 
-pub fn find(ctx: &Ctx, sha: Option<&str>, want: Want) -> Result<Targets, Error> {
+pub fn find(ctx: &Ctx, sha: Option<&Sha>, want: Want) -> Result<Targets, Error> {
     let project = ctx.project()?;
     if let Some(mr) = &ctx.cfg.mr {
         return Ok(Targets {
@@ -67,6 +69,7 @@ pub fn find(ctx: &Ctx, sha: Option<&str>, want: Want) -> Result<Targets, Error> 
             source: Source::Given,
             moved: Vec::new(),
             merged: None,
+            sha: None,
         });
     }
     if let Some(open) = &ctx.cfg.open_mrs {
@@ -82,6 +85,7 @@ pub fn find(ctx: &Ctx, sha: Option<&str>, want: Want) -> Result<Targets, Error> 
             source: Source::OpenMrsVariable,
             moved: Vec::new(),
             merged: None,
+            sha: None,
         });
     }
     let sha = match sha {
@@ -92,21 +96,22 @@ pub fn find(ctx: &Ctx, sha: Option<&str>, want: Want) -> Result<Targets, Error> 
     let found = ctx.client.get_all::<MergeRequest>(&path).map_err(|e| {
         Error::from(e).context(format!(
             "finding the merge requests of {} (no MR IID: CI_MERGE_REQUEST_IID is unset)",
-            short(sha)
+            sha.short()
         ))
     })?;
     let mut targets = Targets {
         mrs: Vec::new(),
-        how: format!("open merge requests of {} in {}", short(sha), project.raw),
+        how: format!("open merge requests of {} in {}", sha.short(), project.raw),
         source: Source::CommitLookup,
         moved: Vec::new(),
         merged: None,
+        sha: Some(sha.clone()),
     };
     for mr in found.items {
         let t = target(project.clone(), mr.iid);
         if mr.is_open() {
             match mr.sha {
-                Some(head) if head != sha => targets.moved.push((t, head)),
+                Some(head) if !sha.is(&head) => targets.moved.push((t, head)),
                 _ => targets.mrs.push(t),
             }
         } else if mr.is_merged() && mr.landed_as(sha) && targets.merged.is_none() {
@@ -117,7 +122,7 @@ pub fn find(ctx: &Ctx, sha: Option<&str>, want: Want) -> Result<Targets, Error> 
         ctx.log.info(format!(
             "{} contains {} but its head is now {}: skipped",
             t.label,
-            short(sha),
+            sha.short(),
             short(head)
         ));
     }
@@ -163,14 +168,15 @@ fn from_ref(ctx: &Ctx, mr: &MrRef) -> Target {
 
 impl Targets {
     /// The error for "no MR to act on", or `None` when there is one.
-    pub fn none_found(&self, sha: &str) -> Option<Error> {
+    pub fn none_found(&self) -> Option<Error> {
         if !self.mrs.is_empty() {
             return None;
         }
         if let Some((t, head)) = self.moved.first() {
             return Some(Error::stale(format!(
                 "{} is no longer the head of {} (now {head})",
-                sha, t.label
+                self.looked_up(),
+                t.label
             ))
             .hint("a newer pipeline for the new head will report; this one no longer gates the merge request"));
         }
@@ -186,17 +192,19 @@ impl Targets {
 
     /// "no open merge request …" for report, run and list, naming the merged MR the SHA
     /// belongs to, if any.
-    pub fn nothing_open(&self, sha: &str, project: &str) -> String {
+    pub fn nothing_open(&self, project: &str) -> String {
+        let sha = short(self.looked_up());
         match &self.merged {
             Some(m) => format!(
-                "no open merge request has {} as its head in {project}; it belongs to merged {} (its merge, squash or head commit)",
-                short(sha),
+                "no open merge request has {sha} as its head in {project}; it belongs to merged {} (its merge, squash or head commit)",
                 m.label
             ),
-            None => format!(
-                "no open merge request has {} as its head in {project}",
-                short(sha)
-            ),
+            None => format!("no open merge request has {sha} as its head in {project}"),
         }
+    }
+
+    /// The SHA of the commit look-up, the only way to find no merge request.
+    fn looked_up(&self) -> &str {
+        self.sha.as_ref().map_or("", Sha::as_str)
     }
 }

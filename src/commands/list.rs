@@ -10,13 +10,12 @@ use crate::output::{Outcome, table};
 pub fn run(ctx: &Ctx) -> Result<Outcome, Error> {
     let found = checks::find_targets(ctx, None, Want::Open)?;
     if found.mrs.is_empty() {
-        let sha = ctx.cfg.sha.as_ref().map_or("", |s| s.value.as_str());
-        if let Some(err) = found.none_found(sha) {
+        if let Some(err) = found.none_found() {
             return Err(err);
         }
         return Ok(Outcome::new(
             Code::Ok,
-            found.nothing_open(sha, &ctx.project()?.raw),
+            found.nothing_open(&ctx.project()?.raw),
             json!([]),
         ));
     }

@@ -9,7 +9,7 @@ use crate::cli::{ReportArgs, ReportStatus};
 use crate::error::Error;
 use crate::exit::Code;
 use crate::output::Outcome;
-use crate::sha::short;
+use crate::sha::Sha;
 
 pub fn run(ctx: &Ctx, args: &ReportArgs) -> Result<Outcome, Error> {
     let check = CheckRef::from_args(&args.check)?;
@@ -17,7 +17,7 @@ pub fn run(ctx: &Ctx, args: &ReportArgs) -> Result<Outcome, Error> {
     ctx.project()?;
     let include_status = status_param_allowed(ctx, args.status)?;
     let targets = checks::find_targets(ctx, Some(sha), Want::Open)?;
-    if let Some(err) = targets.none_found(sha) {
+    if let Some(err) = targets.none_found() {
         return Err(err);
     }
     if targets.mrs.is_empty() {
@@ -55,7 +55,7 @@ fn report_one(
     ctx: &Ctx,
     check: &CheckRef,
     mr: &Target,
-    sha: &str,
+    sha: &Sha,
     status: ReportStatus,
     include_status: bool,
 ) -> Result<Option<Reported>, Error> {
@@ -68,12 +68,12 @@ fn report_one(
 fn no_merge_request(
     ctx: &Ctx,
     args: &ReportArgs,
-    sha: &str,
+    sha: &Sha,
     targets: &Targets,
 ) -> Result<Outcome, Error> {
     let message = format!(
         "{}: nothing reported",
-        targets.nothing_open(sha, &ctx.project()?.raw)
+        targets.nothing_open(&ctx.project()?.raw)
     );
     if args.require_mr {
         return Err(Error::usage(message).hint(
@@ -83,11 +83,11 @@ fn no_merge_request(
     Ok(Outcome::new(
         Code::Ok,
         message,
-        json!({ "status": status_word(args.status), "sha": sha, "reported": [], "note": "no open merge request" }),
+        json!({ "status": status_word(args.status), "sha": sha.as_str(), "reported": [], "note": "no open merge request" }),
     ))
 }
 
-fn outcome(status: ReportStatus, sha: &str, reported: &[Reported], skipped: &[Target]) -> Outcome {
+fn outcome(status: ReportStatus, sha: &Sha, reported: &[Reported], skipped: &[Target]) -> Outcome {
     let word = status_word(status);
     let mut text = String::new();
     for r in reported {
@@ -95,7 +95,7 @@ fn outcome(status: ReportStatus, sha: &str, reported: &[Reported], skipped: &[Ta
             "reported {word} for \"{}\" on {} at {}\n",
             r.check.name,
             r.mr.label,
-            short(sha)
+            sha.short()
         ));
     }
     for mr in skipped {
@@ -120,6 +120,6 @@ fn outcome(status: ReportStatus, sha: &str, reported: &[Reported], skipped: &[Ta
     Outcome::new(
         Code::Ok,
         text,
-        json!({ "status": word, "sha": sha, "reported": json_reported, "skipped": skipped }),
+        json!({ "status": word, "sha": sha.as_str(), "reported": json_reported, "skipped": skipped }),
     )
 }

@@ -1,6 +1,8 @@
 //! The REST paths status-check uses (below `/api/v4`), spelt in one place.
 //! `project` is the URL-ready project id: `42` or `acme%2Fapp`.
 
+use crate::sha::Sha;
+
 pub fn project(project: &str) -> String {
     format!("/projects/{project}")
 }
@@ -36,6 +38,6 @@ pub fn mr_check_retry(project: &str, iid: u64, check_id: u64) -> String {
 }
 
 /// The MRs (of this target project) that contain the commit.
-pub fn commit_mrs(project: &str, sha: &str) -> String {
+pub fn commit_mrs(project: &str, sha: &Sha) -> String {
     format!("/projects/{project}/repository/commits/{sha}/merge_requests")
 }

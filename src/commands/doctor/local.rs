@@ -6,7 +6,6 @@ use super::lines::LineId;
 use crate::ci::PipelineKind;
 use crate::config::Input;
 use crate::error::Error;
-use crate::sha::short;
 
 impl<'a> Doctor<'a> {
     pub(super) fn config_line(&mut self) {
@@ -117,7 +116,7 @@ impl<'a> Doctor<'a> {
                 LineId::Sha,
                 format!(
                     "{} from CI_COMMIT_SHA is the temporary merge commit of a {}: GitLab refuses a report for it (409)",
-                    short(&sha.value),
+                    sha.value.short(),
                     kind.describe()
                 ),
                 "GitLab sets CI_MERGE_REQUEST_SOURCE_BRANCH_SHA in these pipelines; if it is missing, pass --sha with the MR's source head",

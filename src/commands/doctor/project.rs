@@ -9,7 +9,7 @@ use crate::error::Error;
 use crate::gitlab::MergeRequest;
 use crate::gitlab::models::{AccessLevel, DEVELOPER, MAINTAINER, Project, role_name};
 use crate::gitlab::paths;
-use crate::sha::short;
+use crate::sha::{Sha, short};
 
 impl<'a> Doctor<'a> {
     pub(super) fn role(&mut self, ctx: &Ctx, found: &mut Found) {
@@ -109,14 +109,14 @@ impl<'a> Doctor<'a> {
         };
         let sha = self.cfg.sha.as_ref().map(|s| s.value.clone());
         if let Some(open) = self.cfg.open_mrs.as_ref().and_then(|o| o.first()) {
-            self.open_mr(ctx, found, open, sha.as_deref());
+            self.open_mr(ctx, found, open, sha.as_ref());
             return;
         }
         if let Some(mr) = &self.cfg.mr {
             let path = paths::merge_request(&project.value.encoded, mr.value);
             match ctx.client.get::<MergeRequest>(&path) {
                 Ok(found_mr) => {
-                    self.mr_found(&found_mr, &format!("from {}", mr.source), sha.as_deref());
+                    self.mr_found(&found_mr, &format!("from {}", mr.source), sha.as_ref());
                     found.mr = Some(found_mr);
                     found.mr_project = Some(project.value.clone());
                 }
@@ -154,7 +154,7 @@ impl<'a> Doctor<'a> {
                     LineId::Mr,
                     format!(
                         "commit {} is not in project {} (404)",
-                        short(&sha),
+                        sha.short(),
                         project.value.raw
                     ),
                     "check --sha / CI_COMMIT_SHA and --project",
@@ -163,7 +163,7 @@ impl<'a> Doctor<'a> {
             }
             Err(e) => {
                 let e = Error::from(e)
-                    .context(format!("finding the merge requests of {}", short(&sha)));
+                    .context(format!("finding the merge requests of {}", sha.short()));
                 self.fail_with(LineId::Mr, &e);
                 return;
             }
@@ -171,9 +171,9 @@ impl<'a> Doctor<'a> {
         let open: Vec<MergeRequest> = listing.into_iter().filter(MergeRequest::is_open).collect();
         let (current, moved): (Vec<MergeRequest>, Vec<MergeRequest>) = open
             .into_iter()
-            .partition(|m| m.sha.as_deref().is_none_or(|h| h == sha));
+            .partition(|m| m.sha.as_deref().is_none_or(|h| sha.is(h)));
         if let Some(first) = current.first() {
-            let mut how = format!("the open MR whose head is {}, found by SHA", short(&sha));
+            let mut how = format!("the open MR whose head is {}, found by SHA", sha.short());
             if current.len() > 1 {
                 let others: Vec<String> =
                     current[1..].iter().map(|m| format!("!{}", m.iid)).collect();
@@ -191,7 +191,7 @@ impl<'a> Doctor<'a> {
                 format!(
                     "!{} contains {} but its head is now {}: reports for this SHA get 409 and exit 4 (stale)",
                     m.iid,
-                    short(&sha),
+                    sha.short(),
                     m.sha.as_deref().map_or("?", short)
                 ),
                 "nothing to fix here: the pipeline of the new head reports for it",
@@ -201,7 +201,7 @@ impl<'a> Doctor<'a> {
                 LineId::Mr,
                 format!(
                     "no open merge request has {} as its head: report and run do nothing and exit 0 (exit 2 with --require-mr); list, wait and retry need an MR",
-                    short(&sha)
+                    sha.short()
                 ),
                 "open a merge request for the branch, or run the job in merge request pipelines (rules: - if: $CI_PIPELINE_SOURCE == \"merge_request_event\")",
             );
@@ -214,7 +214,7 @@ impl<'a> Doctor<'a> {
         ctx: &Ctx,
         found: &mut Found,
         open: &MrRef,
-        sha: Option<&str>,
+        sha: Option<&Sha>,
     ) {
         let all = self.cfg.open_mrs.as_deref().unwrap_or_default();
         let names: Vec<String> = all
@@ -242,7 +242,7 @@ impl<'a> Doctor<'a> {
         }
     }
 
-    pub(super) fn mr_found(&mut self, mr: &MergeRequest, how: &str, sha: Option<&str>) {
+    pub(super) fn mr_found(&mut self, mr: &MergeRequest, how: &str, sha: Option<&Sha>) {
         let head = mr.sha.as_deref().unwrap_or("");
         let summary = format!(
             "!{} ({how}): {} → {}, {}",
@@ -254,13 +254,13 @@ impl<'a> Doctor<'a> {
                 format!("{summary}: its checks no longer gate a merge"),
                 "run doctor for an open merge request",
             );
-        } else if let Some(sha) = sha.filter(|s| !head.is_empty() && *s != head) {
+        } else if let Some(sha) = sha.filter(|s| !head.is_empty() && !s.is(head)) {
             self.warn(
                 LineId::Mr,
                 format!(
                     "{summary}, but its head is {} and the SHA is {}: reports for this SHA get 409 and exit 4 (stale)",
                     short(head),
-                    short(sha)
+                    sha.short()
                 ),
                 "nothing to fix if someone pushed since: the pipeline of the new head reports for it; otherwise check --sha",
             );
@@ -270,7 +270,7 @@ impl<'a> Doctor<'a> {
                 format!(
                     "{summary}, head {}",
                     short(if head.is_empty() {
-                        sha.unwrap_or("")
+                        sha.map_or("", Sha::as_str)
                     } else {
                         head
                     })

@@ -108,7 +108,7 @@ pub(super) fn supervise(ctx: &Ctx, r: &Reporter, job: Supervised) -> (Ended, Opt
     } = job;
     let pgid = child.id();
     let cfg = ctx.cfg;
-    let (check, sha) = (&r.check, r.sha.as_str());
+    let (check, sha) = (&r.check, &r.sha);
     thread::scope(|s| {
         s.spawn(move || {
             let status = child.wait();

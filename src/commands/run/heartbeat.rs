@@ -12,6 +12,7 @@ use crate::config::Config;
 use crate::duration::human;
 use crate::exit::Code;
 use crate::log::Log;
+use crate::sha::Sha;
 
 /// The shortest time one heartbeat (its POST and retries) may take.
 const HEARTBEAT_DEADLINE_FLOOR: Duration = Duration::from_secs(5);
@@ -23,7 +24,7 @@ pub(super) fn heartbeat(
     cfg: &Config,
     check: &CheckRef,
     mut live: Vec<OnMr>,
-    sha: &str,
+    sha: &Sha,
     every: Duration,
     mut next: Instant,
     stop: Receiver<()>,

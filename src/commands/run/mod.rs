@@ -29,7 +29,6 @@ use crate::exit::Code;
 use crate::gitlab::ServerVersion;
 use crate::log::Log;
 use crate::output::Outcome;
-use crate::sha::short;
 use crate::signals;
 use command::{Ended, Event, Supervised, cannot_start, first_signal, spawn, supervise};
 use reporter::{OnMr, Plan, Reporter, finish};
@@ -115,13 +114,13 @@ pub(super) fn run(ctx: &Ctx, args: &RunArgs) -> Result<Outcome, Error> {
 fn prepare(ctx: &Ctx, args: &RunArgs) -> Result<(Reporter, Option<Error>), Error> {
     let check = CheckRef::from_args(&args.check)?;
     let every = heartbeat_interval(&args.heartbeat)?;
-    let sha = ctx.cfg.require_sha()?.to_owned();
+    let sha = ctx.cfg.require_sha()?.clone();
     ctx.project()?;
     let version = ctx.server_version()?;
     let plan = plan(ctx, version, args.no_pending, every)?;
     let found = checks::find_targets(ctx, Some(&sha), Want::Open)?;
     let mut deferred = None;
-    if let Some(err) = found.none_found(&sha) {
+    if let Some(err) = found.none_found() {
         warn(
             ctx.log,
             format!("{}: running the command without reporting", err.message),
@@ -132,7 +131,7 @@ fn prepare(ctx: &Ctx, args: &RunArgs) -> Result<(Reporter, Option<Error>), Error
             ctx.log,
             format!(
                 "{}: running the command without reporting",
-                found.nothing_open(&sha, &ctx.project()?.raw)
+                found.nothing_open(&ctx.project()?.raw)
             ),
         );
     }
@@ -239,7 +238,7 @@ fn post_pending(ctx: &Ctx, r: &Reporter, program: &str) -> Result<Vec<OnMr>, Err
                         "reported pending for \"{}\" on {} at {}; running {program}",
                         target.check.name,
                         target.mr.label,
-                        short(&r.sha)
+                        r.sha.short()
                     ),
                 );
                 r.warn_if_gates_nothing(ctx, &done);

@@ -14,7 +14,7 @@ use crate::error::Error;
 use crate::exit::{Code, Status};
 use crate::gitlab::MrCheck;
 use crate::output::{self, Outcome};
-use crate::sha::short;
+use crate::sha::Sha;
 use crate::signals;
 
 /// The check as one merge request lists it.
@@ -38,7 +38,7 @@ pub(super) struct Plan {
 /// Who reports what, and where: settled before CMD starts.
 pub(super) struct Reporter {
     pub(super) check: CheckRef,
-    pub(super) sha: String,
+    pub(super) sha: Sha,
     pub(super) targets: Vec<OnMr>,
     pub(super) plan: Plan,
     /// MRs already warned about a check that gates nothing there (warn once each).
@@ -152,7 +152,7 @@ pub(super) fn finish(
             "\nreported {word} for \"{}\" on {} at {}",
             done.check.name,
             done.mr.label,
-            short(&r.sha)
+            r.sha.short()
         ));
     }
     if nothing_to_report {
@@ -183,7 +183,7 @@ pub(super) fn finish(
             "command_exit_code": ended.command_code,
             "signal": ended.signal.map(signals::describe),
             "duration_ms": u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX),
-            "sha": r.sha,
+            "sha": r.sha.as_str(),
             "reported": reported,
             "errors": errors,
         }),

@@ -15,6 +15,7 @@ use crate::exit::Code;
 use crate::gitlab::error::ApiErrorKind;
 use crate::gitlab::paths;
 use crate::gitlab::{ApiError, CheckStatus, MergeRequest, MrCheck};
+use crate::sha::Sha;
 
 /// Besides before any verdict and when a check falls back to `pending` (what
 /// a push does to every check), the MR's head is re-read this often: a push
@@ -70,7 +71,7 @@ impl Verdict {
 pub(super) struct Gate<'c, 'a> {
     pub(super) ctx: &'c Ctx<'a>,
     pub(super) settings: Settings,
-    pub(super) sha: String,
+    pub(super) sha: Sha,
     pub(super) mrs: Vec<Target>,
     /// The gate is on a merged MR (a deploy after the merge): its head cannot move.
     pub(super) merged: bool,
@@ -99,7 +100,7 @@ impl<'c, 'a> Gate<'c, 'a> {
     pub(super) fn new(
         ctx: &'c Ctx<'a>,
         settings: Settings,
-        sha: String,
+        sha: Sha,
         found: &Targets,
         started: Instant,
         deadline: Instant,
@@ -439,7 +440,7 @@ impl<'c, 'a> Gate<'c, 'a> {
                     return Err(Error::from(e).context(format!("reading the head of {}", mr.label)));
                 }
             };
-            if let Some(head) = read.sha.filter(|head| *head != self.sha) {
+            if let Some(head) = read.sha.filter(|head| !self.sha.is(head)) {
                 self.moved = Some((mr.label.clone(), head));
                 return Ok(true);
             }

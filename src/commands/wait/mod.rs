@@ -22,7 +22,7 @@ use settings::Settings;
 pub(super) fn run(ctx: &Ctx, args: &WaitArgs) -> Result<Outcome, Error> {
     let mut settings = Settings::from_args(args)?;
     signals::exit_on_termination();
-    let sha = ctx.cfg.require_sha()?.to_owned();
+    let sha = ctx.cfg.require_sha()?.clone();
     let started = Instant::now();
     let deadline = started + settings.timeout;
     ctx.client.set_deadline(Some(deadline));
@@ -31,7 +31,7 @@ pub(super) fn run(ctx: &Ctx, args: &WaitArgs) -> Result<Outcome, Error> {
         Err(e) => return Err(write_error_reports(&mut settings, &sha, e)),
     };
     if found.mrs.is_empty() {
-        if let Some(err) = found.none_found(&sha) {
+        if let Some(err) = found.none_found() {
             return Err(write_error_reports(&mut settings, &sha, err));
         }
     }

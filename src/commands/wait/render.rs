@@ -12,7 +12,6 @@ use crate::error::Error;
 use crate::exit::Code;
 use crate::gitlab::CheckStatus;
 use crate::output::{Outcome, plural, table};
-use crate::sha::short;
 
 impl Gate<'_, '_> {
     /// `!7`, `!7, !9`, or `merged !7` for a gate after the merge.
@@ -40,7 +39,7 @@ impl Gate<'_, '_> {
             "waiting for {} on {} at {} (timeout {}): {}",
             plural(self.checks.len(), "check"),
             self.mr_list(),
-            short(&self.sha),
+            self.sha.short(),
             human(self.settings.timeout),
             names.join(", ")
         );
@@ -68,7 +67,7 @@ impl Gate<'_, '_> {
         let word = verdict.word(self.settings.allow_empty);
         let report = GateReport {
             result: word,
-            sha: &self.sha,
+            sha: self.sha.as_str(),
             waited_seconds: waited.as_secs_f64(),
             checks: &results,
         };
@@ -79,7 +78,7 @@ impl Gate<'_, '_> {
         let (code, text) = self.verdict_text(verdict, waited)?;
         let json = json!({
             "result": word,
-            "sha": self.sha,
+            "sha": self.sha.as_str(),
             "merge_requests": self.mrs.iter().map(|m| m.iid).collect::<Vec<_>>(),
             "merged": self.merged,
             "waited_seconds": (waited.as_secs_f64() * 10.0).round() / 10.0,

@@ -10,6 +10,7 @@ use std::path::Path;
 use super::settings::Settings;
 use crate::error::Error;
 use crate::exit::Code;
+use crate::sha::Sha;
 
 /// One check's final state, as the gate saw it.
 pub struct CheckResult {
@@ -219,7 +220,7 @@ pub(super) fn write_reports(settings: &mut Settings, report: &GateReport) -> Res
 }
 
 /// On an error, the dotenv report still tells later jobs what happened.
-pub(super) fn write_error_reports(settings: &mut Settings, sha: &str, error: Error) -> Error {
+pub(super) fn write_error_reports(settings: &mut Settings, sha: &Sha, error: Error) -> Error {
     let result = if error.code == Code::Stale {
         "stale"
     } else {
@@ -227,7 +228,7 @@ pub(super) fn write_error_reports(settings: &mut Settings, sha: &str, error: Err
     };
     let report = GateReport {
         result,
-        sha,
+        sha: sha.as_str(),
         waited_seconds: 0.0,
         checks: &[],
     };
