@@ -16,6 +16,7 @@ use crate::error::Error;
 use crate::gitlab::ServerVersion;
 use crate::secret::Token;
 use crate::sha::Sha;
+use crate::user_file;
 
 /// The defaults of `cli.rs`, used by `build_lenient` when a value is invalid.
 const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -253,13 +254,13 @@ fn token(args: &GlobalArgs, ci: &CiContext) -> Result<Option<Sourced<Token>>, Er
     }
     if let Some(path) = &args.token_file {
         let source = "--token-file/STATUS_CHECK_TOKEN_FILE";
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            Error::usage(format!(
-                "cannot read the token file {} ({source}): {e}",
-                path.display()
-            ))
-            .hint("check the path; in a job, a CI/CD variable of type File gives a path")
-        })?;
+        let text = user_file::read(
+            path,
+            "the token file",
+            &format!("({source})"),
+            "check the path; in a job, a CI/CD variable of type File gives a path",
+            |path| std::fs::read_to_string(path),
+        )?;
         return Token::parse(&text, source)
             .map(|value| Some(Sourced { value, source }))
             .map_err(bad);

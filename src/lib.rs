@@ -22,6 +22,7 @@ pub mod output;
 pub mod secret;
 pub mod sha;
 pub mod signals;
+pub mod user_file;
 
 use std::ffi::OsString;
 

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig};
 
 use crate::error::Error;
+use crate::user_file;
 
 /// The certificates to trust. `ca_file` (a path and where it came from) is read
 /// even for an http URL, since a broken one is a mistake; the system store only
@@ -67,13 +68,13 @@ fn system_bundle() -> Option<PathBuf> {
 /// Reads every certificate of a PEM file; an unreadable file or one with no
 /// certificate is a configuration error naming `source`.
 pub fn load_pem_certs(path: &Path, source: &str) -> Result<Vec<Certificate<'static>>, Error> {
-    let bytes = std::fs::read(path).map_err(|e| {
-        Error::usage(format!(
-            "cannot read the CA file {} from {source}: {e}",
-            path.display()
-        ))
-        .hint("give a readable PEM bundle with --ca-file, or unset it")
-    })?;
+    let bytes = user_file::read(
+        path,
+        "the CA file",
+        &format!("from {source}"),
+        "give a readable PEM bundle with --ca-file, or unset it",
+        |path| std::fs::read(path),
+    )?;
     let certs: Vec<Certificate<'static>> = ureq::tls::parse_pem(&bytes)
         .filter_map(|item| match item {
             Ok(PemItem::Certificate(cert)) => Some(cert),

@@ -19,6 +19,7 @@ use serde_json::{Map, Number, Value};
 use yaml_rust2::{Yaml, YamlLoader};
 
 use crate::error::Error;
+use crate::user_file;
 
 pub const SETTING: &str = "only_allow_merge_if_all_status_checks_passed";
 
@@ -52,13 +53,13 @@ const EXAMPLE: &str = "the file looks like: `checks: [{name: security-scan, exte
 
 /// Reads and validates the file at `path`.
 pub fn load(path: &Path) -> Result<SyncFile, Error> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        Error::usage(format!(
-            "cannot read the checks file {} (--file/STATUS_CHECK_SYNC_FILE): {e}",
-            path.display()
-        ))
-        .hint("give the path of a YAML or JSON file, relative to the job's working directory")
-    })?;
+    let text = user_file::read(
+        path,
+        "the checks file",
+        "(--file/STATUS_CHECK_SYNC_FILE)",
+        "give the path of a YAML or JSON file, relative to the job's working directory",
+        |path| std::fs::read_to_string(path),
+    )?;
     parse(&text, &path.display().to_string())
 }
 
