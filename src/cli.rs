@@ -12,6 +12,14 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::secret::Secret;
 
+/// The defaults of the global flags that take a value. `config.rs` falls back on
+/// them too, when `doctor` sets an invalid value aside.
+pub mod defaults {
+    pub const REQUEST_TIMEOUT: &str = "30s";
+    pub const RETRIES: &str = "4";
+    pub const RETRY_DELAY: &str = "1s";
+}
+
 #[derive(Debug, Parser)]
 #[command(
     name = "status-check",
@@ -95,7 +103,7 @@ pub struct GlobalArgs {
         long,
         global = true,
         env = "STATUS_CHECK_REQUEST_TIMEOUT",
-        default_value = "30s",
+        default_value = defaults::REQUEST_TIMEOUT,
         value_name = "DUR",
         allow_hyphen_values = true
     )]
@@ -106,7 +114,7 @@ pub struct GlobalArgs {
         long,
         global = true,
         env = "STATUS_CHECK_RETRIES",
-        default_value = "4",
+        default_value = defaults::RETRIES,
         value_name = "N",
         allow_hyphen_values = true
     )]
@@ -117,7 +125,7 @@ pub struct GlobalArgs {
         long,
         global = true,
         env = "STATUS_CHECK_RETRY_DELAY",
-        default_value = "1s",
+        default_value = defaults::RETRY_DELAY,
         value_name = "DUR",
         allow_hyphen_values = true
     )]

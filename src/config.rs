@@ -10,18 +10,13 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::ci::CiContext;
-use crate::cli::{GlobalArgs, OutputFormat};
+use crate::cli::{GlobalArgs, OutputFormat, defaults};
 use crate::duration;
 use crate::error::Error;
 use crate::gitlab::ServerVersion;
 use crate::secret::Token;
 use crate::sha::Sha;
 use crate::user_file;
-
-/// The defaults of `cli.rs`, used by `build_lenient` when a value is invalid.
-const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
-const DEFAULT_RETRIES: usize = 4;
-const DEFAULT_RETRY_DELAY: Duration = Duration::from_secs(1);
 
 /// A value and the flag or variable it came from, for messages.
 #[derive(Clone, Debug)]
@@ -109,25 +104,25 @@ impl Config {
         let mr = keep(&mut problems, Input::Mr, mr(args, &ci)).flatten();
         let sha = keep(&mut problems, Input::Sha, sha(args, &ci)).flatten();
         let open_mrs = open_mrs(&ci, mr.as_ref(), project.as_ref(), sha.as_ref());
-        let request_timeout = keep(
+        let request_timeout = keep_or_default(
             &mut problems,
             Input::RequestTimeout,
-            parse_duration(&args.request_timeout, "--request-timeout"),
+            (&args.request_timeout, defaults::REQUEST_TIMEOUT),
+            |text| parse_duration(text, "--request-timeout"),
         )
-        .unwrap_or(DEFAULT_REQUEST_TIMEOUT)
         .max(Duration::from_millis(100));
-        let retries = keep(
+        let retries = keep_or_default(
             &mut problems,
             Input::Retries,
-            parse_count(&args.retries, "--retries", 20),
-        )
-        .unwrap_or(DEFAULT_RETRIES);
-        let retry_delay = keep(
+            (&args.retries, defaults::RETRIES),
+            |text| parse_count(text, "--retries", 20),
+        );
+        let retry_delay = keep_or_default(
             &mut problems,
             Input::RetryDelay,
-            parse_duration(&args.retry_delay, "--retry-delay"),
-        )
-        .unwrap_or(DEFAULT_RETRY_DELAY);
+            (&args.retry_delay, defaults::RETRY_DELAY),
+            |text| parse_duration(text, "--retry-delay"),
+        );
         Config {
             api_url,
             token,
@@ -205,20 +200,38 @@ fn keep<T>(problems: &mut Vec<Problem>, input: Input, result: Result<T, Error>) 
     }
 }
 
+/// `given` parsed, or (with the problem recorded) the flag's default from `cli.rs`.
+fn keep_or_default<T>(
+    problems: &mut Vec<Problem>,
+    input: Input,
+    (given, default): (&str, &str),
+    parse: impl Fn(&str) -> Result<T, Error>,
+) -> T {
+    keep(problems, input, parse(given)).unwrap_or_else(|| {
+        parse(default).unwrap_or_else(|_| panic!("the default `{default}` of cli.rs parses"))
+    })
+}
+
+/// The first value set, in order of precedence: the flag (or its `STATUS_CHECK_*`
+/// variable), then each CI variable it falls back on. A blank value counts as unset.
+fn first_set<'v, const N: usize>(
+    candidates: [(Option<&'v str>, &'static str); N],
+) -> Option<(&'v str, &'static str)> {
+    candidates
+        .into_iter()
+        .find_map(|(value, source)| Some((value.filter(|v| !v.trim().is_empty())?, source)))
+}
+
 fn api_url(args: &GlobalArgs, ci: &CiContext) -> Result<Option<Sourced<String>>, Error> {
-    let chosen = if let Some(url) = non_empty(&args.api_url) {
-        Some((url.to_owned(), "--api-url/STATUS_CHECK_API_URL"))
-    } else if let Some(url) = &ci.api_v4_url {
-        Some((url.clone(), "CI_API_V4_URL"))
-    } else {
-        ci.server_url.as_ref().map(|url| {
-            (
-                format!("{}/api/v4", url.trim_end_matches('/')),
-                "CI_SERVER_URL",
-            )
-        })
-    };
-    let Some((url, source)) = chosen else {
+    let from_server = ci
+        .server_url
+        .as_deref()
+        .map(|url| format!("{}/api/v4", url.trim_end_matches('/')));
+    let Some((url, source)) = first_set([
+        (args.api_url.as_deref(), "--api-url/STATUS_CHECK_API_URL"),
+        (ci.api_v4_url.as_deref(), "CI_API_V4_URL"),
+        (from_server.as_deref(), "CI_SERVER_URL"),
+    ]) else {
         return Ok(None);
     };
     let url = url.trim().trim_end_matches('/').to_owned();
@@ -275,14 +288,11 @@ fn token(args: &GlobalArgs, ci: &CiContext) -> Result<Option<Sourced<Token>>, Er
 }
 
 fn project(args: &GlobalArgs, ci: &CiContext) -> Result<Option<Sourced<ProjectRef>>, Error> {
-    let chosen = if let Some(p) = non_empty(&args.project) {
-        Some((p.to_owned(), "--project/STATUS_CHECK_PROJECT"))
-    } else if let Some(p) = &ci.mr_project_id {
-        Some((p.clone(), "CI_MERGE_REQUEST_PROJECT_ID"))
-    } else {
-        ci.project_id.as_ref().map(|p| (p.clone(), "CI_PROJECT_ID"))
-    };
-    let Some((raw, source)) = chosen else {
+    let Some((raw, source)) = first_set([
+        (args.project.as_deref(), "--project/STATUS_CHECK_PROJECT"),
+        (ci.mr_project_id.as_deref(), "CI_MERGE_REQUEST_PROJECT_ID"),
+        (ci.project_id.as_deref(), "CI_PROJECT_ID"),
+    ]) else {
         return Ok(None);
     };
     let raw = raw.trim().trim_matches('/').to_owned();
@@ -319,11 +329,10 @@ pub fn parse_project(raw: &str) -> Option<ProjectRef> {
 }
 
 fn mr(args: &GlobalArgs, ci: &CiContext) -> Result<Option<Sourced<u64>>, Error> {
-    let (raw, source) = if let Some(m) = non_empty(&args.mr) {
-        (m.to_owned(), "--mr/STATUS_CHECK_MR")
-    } else if let Some(m) = &ci.mr_iid {
-        (m.clone(), "CI_MERGE_REQUEST_IID")
-    } else {
+    let Some((raw, source)) = first_set([
+        (args.mr.as_deref(), "--mr/STATUS_CHECK_MR"),
+        (ci.mr_iid.as_deref(), "CI_MERGE_REQUEST_IID"),
+    ]) else {
         return Ok(None);
     };
     let digits = raw.trim().trim_start_matches('!');
@@ -374,16 +383,17 @@ pub fn parse_open_mrs(raw: &str) -> Option<Vec<MrRef>> {
 fn sha(args: &GlobalArgs, ci: &CiContext) -> Result<Option<Sourced<Sha>>, Error> {
     // In merged results and merge train pipelines CI_COMMIT_SHA is an internal
     // merge commit; the MR's head is CI_MERGE_REQUEST_SOURCE_BRANCH_SHA.
-    let (raw, source) = if let Some(s) = non_empty(&args.sha) {
-        (s.to_owned(), "--sha/STATUS_CHECK_SHA")
-    } else if let Some(s) = &ci.mr_source_branch_sha {
-        (s.clone(), "CI_MERGE_REQUEST_SOURCE_BRANCH_SHA")
-    } else if let Some(s) = &ci.commit_sha {
-        (s.clone(), "CI_COMMIT_SHA")
-    } else {
+    let Some((raw, source)) = first_set([
+        (args.sha.as_deref(), "--sha/STATUS_CHECK_SHA"),
+        (
+            ci.mr_source_branch_sha.as_deref(),
+            "CI_MERGE_REQUEST_SOURCE_BRANCH_SHA",
+        ),
+        (ci.commit_sha.as_deref(), "CI_COMMIT_SHA"),
+    ]) else {
         return Ok(None);
     };
-    match Sha::parse(&raw) {
+    match Sha::parse(raw) {
         Some(value) => Ok(Some(Sourced { value, source })),
         None => Err(Error::usage(format!(
             "the SHA `{raw}` from {source} is not a full commit SHA (40 hex characters)"
@@ -410,10 +420,6 @@ fn server_version(ci: &CiContext) -> Option<ServerVersion> {
         (Some(major), Some(minor)) => ServerVersion::from_parts(major, minor),
         _ => ci.server_version.as_deref().and_then(ServerVersion::parse),
     }
-}
-
-fn non_empty(value: &Option<String>) -> Option<&str> {
-    value.as_deref().filter(|v| !v.trim().is_empty())
 }
 
 pub fn parse_duration(text: &str, flag: &str) -> Result<Duration, Error> {
@@ -549,7 +555,7 @@ mod tests {
         assert_eq!(inputs, [Input::ApiUrl, Input::Sha, Input::Retries]);
         assert!(cfg.api_url.is_none() && cfg.sha.is_none());
         assert_eq!(cfg.project.unwrap().value.raw, "42");
-        assert_eq!(cfg.retries, DEFAULT_RETRIES);
+        assert_eq!(cfg.retries, 4, "the default of --retries");
         // `build` reports the first of them.
         let e = Config::build(&cli.global, CiContext::from_map(&map)).unwrap_err();
         assert!(e.message.contains("gitlab.com"), "{}", e.message);
