@@ -53,7 +53,6 @@ impl Backoff {
     }
 
     /// A fixed random sequence, for tests.
-    #[cfg(test)]
     pub(crate) fn seeded(mut self, seed: u64) -> Backoff {
         self.rng = fastrand::Rng::with_seed(seed);
         self

@@ -14,11 +14,11 @@ pub mod config;
 pub mod duration;
 pub mod error;
 pub mod exit;
-#[cfg(test)]
-mod fuzz;
 pub mod gitlab;
 pub mod log;
 pub mod output;
+#[doc(hidden)]
+pub mod parse;
 pub mod secret;
 pub mod sha;
 pub mod signals;

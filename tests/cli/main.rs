@@ -8,6 +8,7 @@ mod config;
 mod doctor;
 mod eras;
 mod faults;
+mod fuzz;
 mod input;
 mod list;
 mod report;

@@ -47,8 +47,8 @@ impl Schedule {
         }
     }
 
-    #[cfg(test)]
-    pub(crate) fn seeded(mut self, seed: u64) -> Schedule {
+    /// A fixed random sequence, for tests.
+    pub fn seeded(mut self, seed: u64) -> Schedule {
         self.backoff = self.backoff.seeded(seed);
         self
     }
