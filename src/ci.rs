@@ -5,7 +5,6 @@
 //! defines some variables as empty strings in pipelines where they do not apply.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::env::VarError;
 use std::ffi::OsString;
 
@@ -30,7 +29,6 @@ pub struct CiContext {
     /// `CI_OPEN_MERGE_REQUESTS` (13.8+): up to four `path!iid` references of the open
     /// merge requests whose source is this branch (in a fork, the upstream MR).
     pub open_merge_requests: Option<String>,
-    pub pipeline_source: Option<String>,
     pub server_version: Option<String>,
     pub server_version_major: Option<String>,
     pub server_version_minor: Option<String>,
@@ -72,7 +70,8 @@ impl CiContext {
         }
     }
 
-    pub fn from_map(vars: &HashMap<String, String>) -> CiContext {
+    #[cfg(test)]
+    pub fn from_map(vars: &std::collections::HashMap<String, String>) -> CiContext {
         CiContext::from_lookup(|name| vars.get(name).cloned())
     }
 
@@ -92,7 +91,6 @@ impl CiContext {
             commit_sha: get("CI_COMMIT_SHA"),
             commit_ref_name: get("CI_COMMIT_REF_NAME"),
             open_merge_requests: get("CI_OPEN_MERGE_REQUESTS"),
-            pipeline_source: get("CI_PIPELINE_SOURCE"),
             server_version: get("CI_SERVER_VERSION"),
             server_version_major: get("CI_SERVER_VERSION_MAJOR"),
             server_version_minor: get("CI_SERVER_VERSION_MINOR"),

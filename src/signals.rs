@@ -32,7 +32,6 @@ const MODE_EXIT: i32 = 1;
 const MODE_CATCH: i32 = 2;
 
 static MODE: AtomicI32 = AtomicI32::new(MODE_NONE);
-static RECEIVED: AtomicI32 = AtomicI32::new(0);
 /// The write end of `catch`'s pipe.
 static PIPE_WRITE: AtomicI32 = AtomicI32::new(-1);
 static CAUGHT: OnceLock<()> = OnceLock::new();
@@ -126,14 +125,6 @@ pub fn forward(pgid: u32, sig: i32) -> io::Result<()> {
     check(unsafe { libc::kill(-pgid, sig) }).map(|_| ())
 }
 
-/// The last termination signal received, if any.
-pub fn received() -> Option<i32> {
-    match RECEIVED.load(Ordering::SeqCst) {
-        0 => None,
-        sig => Some(sig),
-    }
-}
-
 pub fn name(sig: i32) -> &'static str {
     match sig {
         libc::SIGHUP => "SIGHUP",
@@ -180,7 +171,6 @@ fn install() {
 }
 
 extern "C" fn handler(sig: libc::c_int) {
-    RECEIVED.store(sig, Ordering::SeqCst);
     match MODE.load(Ordering::SeqCst) {
         MODE_EXIT => {
             let message: &[u8] = match sig {

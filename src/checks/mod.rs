@@ -21,4 +21,4 @@ pub use context::{Ctx, client};
 pub use respond::{Reported, post_status, stale, status_param_allowed, status_word};
 pub use retry::retry_one;
 pub use scope::{Scope, join as join_branches, project_checks, scope_of};
-pub use targets::{Source, Target, Targets, Want, find as find_targets};
+pub use targets::{Target, Targets, Want, find as find_targets};

@@ -25,17 +25,6 @@ pub struct Target {
     pub label: String,
 }
 
-/// Where the merge requests came from, for messages and `doctor`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Source {
-    /// `--mr` or `CI_MERGE_REQUEST_IID`.
-    Given,
-    /// `CI_OPEN_MERGE_REQUESTS`.
-    OpenMrsVariable,
-    /// `GET commits/:sha/merge_requests`.
-    CommitLookup,
-}
-
 /// Which merge requests a command may act on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Want {
@@ -50,7 +39,6 @@ pub struct Targets {
     pub mrs: Vec<Target>,
     /// How they were found, for messages.
     pub how: String,
-    pub source: Source,
     /// Open MRs that contain the SHA but whose head is another commit.
     pub moved: Vec<(Target, String)>,
     /// The merged MR whose merge, squash or (fast-forward) head commit the SHA is. With
@@ -66,7 +54,6 @@ pub fn find(ctx: &Ctx, sha: Option<&Sha>, want: Want) -> Result<Targets, Error> 
         return Ok(Targets {
             mrs: vec![target(project.clone(), mr.value)],
             how: format!("!{} (from {})", mr.value, mr.source),
-            source: Source::Given,
             moved: Vec::new(),
             merged: None,
             sha: None,
@@ -82,7 +69,6 @@ pub fn find(ctx: &Ctx, sha: Option<&Sha>, want: Want) -> Result<Targets, Error> 
         return Ok(Targets {
             how: format!("{} (from CI_OPEN_MERGE_REQUESTS)", labels.join(", ")),
             mrs,
-            source: Source::OpenMrsVariable,
             moved: Vec::new(),
             merged: None,
             sha: None,
@@ -102,7 +88,6 @@ pub fn find(ctx: &Ctx, sha: Option<&Sha>, want: Want) -> Result<Targets, Error> 
     let mut targets = Targets {
         mrs: Vec::new(),
         how: format!("open merge requests of {} in {}", sha.short(), project.raw),
-        source: Source::CommitLookup,
         moved: Vec::new(),
         merged: None,
         sha: Some(sha.clone()),

@@ -16,7 +16,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::ci::CiContext;
-use crate::cli::{GlobalArgs, OutputFormat, defaults};
+use crate::cli::{GlobalArgs, defaults};
 use crate::error::Error;
 use crate::gitlab::ServerVersion;
 use crate::secret::Token;
@@ -44,7 +44,6 @@ pub struct Config {
     pub sha: Option<Sourced<Sha>>,
     pub ca_file: Option<Sourced<PathBuf>>,
     pub server_version: Option<ServerVersion>,
-    pub output: OutputFormat,
     pub verbose: bool,
     pub request_timeout: Duration,
     pub retries: usize,
@@ -124,7 +123,6 @@ impl Config {
             sha,
             ca_file: inputs::ca_file(args, &ci),
             server_version: inputs::server_version(&ci),
-            output: args.output,
             verbose: args.verbose,
             request_timeout,
             retries,
