@@ -12,7 +12,7 @@ use crate::error::Error;
 use crate::secret::Secret;
 
 #[derive(Clone, Debug, Default)]
-pub struct CiContext {
+pub(crate) struct CiContext {
     /// `CI=true`: running inside a GitLab job.
     pub in_ci: bool,
     pub api_v4_url: Option<String>,
@@ -48,7 +48,7 @@ pub struct CiContext {
 }
 
 impl CiContext {
-    pub fn from_env() -> CiContext {
+    pub(crate) fn from_env() -> CiContext {
         let not_unicode = RefCell::new(Vec::new());
         let mut ctx = CiContext::from_lookup(|name| match std::env::var(name) {
             Ok(value) => Some(value),
@@ -63,7 +63,7 @@ impl CiContext {
     }
 
     /// The usage error for a variable that is not valid UTF-8, if any.
-    pub fn check_unicode(&self) -> Result<(), Error> {
+    pub(crate) fn check_unicode(&self) -> Result<(), Error> {
         match self.not_unicode.first() {
             Some(name) => Err(not_utf8_variable(name)),
             None => Ok(()),
@@ -71,11 +71,11 @@ impl CiContext {
     }
 
     #[cfg(test)]
-    pub fn from_map(vars: &std::collections::HashMap<String, String>) -> CiContext {
+    pub(crate) fn from_map(vars: &std::collections::HashMap<String, String>) -> CiContext {
         CiContext::from_lookup(|name| vars.get(name).cloned())
     }
 
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> CiContext {
+    pub(crate) fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> CiContext {
         let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
         CiContext {
             in_ci: get("CI").is_some_and(|v| v == "true") || get("GITLAB_CI").is_some(),
@@ -105,12 +105,12 @@ impl CiContext {
     }
 
     /// Does the validated access token equal CI_JOB_TOKEN?
-    pub fn is_job_token(&self, token: &crate::secret::Token) -> bool {
+    pub(crate) fn is_job_token(&self, token: &crate::secret::Token) -> bool {
         token.looks_like_job_token() || self.job_token_fingerprint == Some(token.fingerprint())
     }
 
     /// What kind of pipeline this is, in GitLab's words, for logs and `doctor`.
-    pub fn pipeline_kind(&self) -> PipelineKind {
+    pub(crate) fn pipeline_kind(&self) -> PipelineKind {
         match (self.mr_iid.is_some(), self.mr_event_type.as_deref()) {
             (true, Some("merged_result")) => PipelineKind::MergedResults,
             (true, Some("merge_train")) => PipelineKind::MergeTrain,
@@ -122,7 +122,7 @@ impl CiContext {
 
     /// A fork MR: the pipeline runs in the fork, the MR (and its checks) live
     /// in the target project.
-    pub fn is_fork_mr(&self) -> bool {
+    pub(crate) fn is_fork_mr(&self) -> bool {
         matches!((&self.mr_project_id, &self.project_id), (Some(mr), Some(p)) if mr != p)
     }
 }
@@ -135,7 +135,7 @@ fn not_utf8_variable(name: &str) -> Error {
 /// clap found an argument or a `STATUS_CHECK_*` variable that is not UTF-8
 /// but does not say which: this names it (never its value, which may be a
 /// token: only its position or name).
-pub fn not_utf8(args: &[OsString]) -> Error {
+pub(crate) fn not_utf8(args: &[OsString]) -> Error {
     let hint =
         "pass flags and values as UTF-8 text (names, SHAs, durations and URLs are plain text)";
     // After `--` come the command and arguments of `run`, which may be any bytes: the
@@ -184,7 +184,7 @@ pub fn not_utf8(args: &[OsString]) -> Error {
 /// A shared secret for `sync`, from the variable the checks file names.
 /// Read here because this module is the one reader of the environment; an
 /// empty value counts as unset.
-pub fn shared_secret(name: &str) -> Option<Secret<String>> {
+pub(crate) fn shared_secret(name: &str) -> Option<Secret<String>> {
     std::env::var(name)
         .ok()
         .filter(|v| !v.is_empty())
@@ -192,7 +192,7 @@ pub fn shared_secret(name: &str) -> Option<Secret<String>> {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum PipelineKind {
+pub(crate) enum PipelineKind {
     MergeRequest,
     MergedResults,
     MergeTrain,
@@ -201,7 +201,7 @@ pub enum PipelineKind {
 }
 
 impl PipelineKind {
-    pub fn describe(self) -> &'static str {
+    pub(crate) fn describe(self) -> &'static str {
         match self {
             PipelineKind::MergeRequest => "merge request pipeline",
             PipelineKind::MergedResults => "merged results pipeline",

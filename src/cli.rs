@@ -14,10 +14,10 @@ use crate::secret::Secret;
 
 /// The defaults of the global flags that take a value. `config.rs` falls back on
 /// them too, when `doctor` sets an invalid value aside.
-pub mod defaults {
-    pub const REQUEST_TIMEOUT: &str = "30s";
-    pub const RETRIES: &str = "4";
-    pub const RETRY_DELAY: &str = "1s";
+pub(crate) mod defaults {
+    pub(crate) const REQUEST_TIMEOUT: &str = "30s";
+    pub(crate) const RETRIES: &str = "4";
+    pub(crate) const RETRY_DELAY: &str = "1s";
 }
 
 #[derive(Debug, Parser)]
@@ -29,7 +29,7 @@ pub mod defaults {
                   command as a check, or wait for every check to pass before deploying.",
     after_help = crate::exit::help()
 )]
-pub struct Cli {
+pub(crate) struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
     #[command(subcommand)]
@@ -37,7 +37,7 @@ pub struct Cli {
 }
 
 #[derive(Debug, Args)]
-pub struct GlobalArgs {
+pub(crate) struct GlobalArgs {
     /// GitLab API base URL [default: $CI_API_V4_URL, else $CI_SERVER_URL/api/v4]
     #[arg(long, global = true, env = "STATUS_CHECK_API_URL", value_name = "URL")]
     pub api_url: Option<String>,
@@ -133,13 +133,13 @@ pub struct GlobalArgs {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum OutputFormat {
+pub(crate) enum OutputFormat {
     Text,
     Json,
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Report a status for a check on the merge request(s) of the SHA
     Report(ReportArgs),
     /// List the merge request's status checks
@@ -158,14 +158,14 @@ pub enum Command {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum ReportStatus {
+pub(crate) enum ReportStatus {
     Passed,
     Failed,
     Pending,
 }
 
 #[derive(Debug, Args)]
-pub struct CheckSelector {
+pub(crate) struct CheckSelector {
     /// Check name, as shown on the merge request
     #[arg(long, env = "STATUS_CHECK_NAME", value_name = "NAME")]
     pub name: Option<String>,
@@ -176,7 +176,7 @@ pub struct CheckSelector {
 }
 
 #[derive(Debug, Args)]
-pub struct ReportArgs {
+pub(crate) struct ReportArgs {
     /// The status to report
     #[arg(value_enum, env = "STATUS_CHECK_STATUS")]
     pub status: ReportStatus,
@@ -190,7 +190,7 @@ pub struct ReportArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct WaitArgs {
+pub(crate) struct WaitArgs {
     /// Only wait for these checks (repeatable)
     #[arg(long = "name", value_name = "NAME")]
     pub names: Vec<String>,
@@ -259,7 +259,7 @@ pub struct WaitArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct RunArgs {
+pub(crate) struct RunArgs {
     #[command(flatten)]
     pub check: CheckSelector,
 
@@ -284,14 +284,14 @@ pub struct RunArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct DoctorArgs {
+pub(crate) struct DoctorArgs {
     /// Also check this check name: does it exist, does it apply to this MR
     #[arg(long, env = "STATUS_CHECK_NAME", value_name = "NAME")]
     pub name: Option<String>,
 }
 
 #[derive(Debug, Args)]
-pub struct SyncArgs {
+pub(crate) struct SyncArgs {
     /// The checks file (YAML or JSON)
     #[arg(long, short, env = "STATUS_CHECK_SYNC_FILE", value_name = "FILE")]
     pub file: PathBuf,

@@ -4,7 +4,7 @@
 //! codes cannot drift apart.
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Code {
+pub(crate) enum Code {
     /// Everything asked for happened.
     Ok = 0,
     /// A check failed, or GitLab refused a retry.
@@ -30,7 +30,7 @@ impl Code {
         Code::Api,
     ];
 
-    pub fn as_u8(self) -> u8 {
+    pub(crate) fn as_u8(self) -> u8 {
         self as u8
     }
 
@@ -51,7 +51,7 @@ impl Code {
 /// its command's end calls for (the command's own, or a shell's for a command that
 /// could not start or was ended by a signal).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Status {
+pub(crate) enum Status {
     Own(Code),
     Command(u8),
 }
@@ -63,28 +63,28 @@ const SIGNAL_BASE: i32 = 128;
 
 impl Status {
     /// The command does not exist.
-    pub const NOT_FOUND: Status = Status::Command(NOT_FOUND);
+    pub(crate) const NOT_FOUND: Status = Status::Command(NOT_FOUND);
     /// The command exists but cannot be executed.
-    pub const NOT_EXECUTABLE: Status = Status::Command(NOT_EXECUTABLE);
+    pub(crate) const NOT_EXECUTABLE: Status = Status::Command(NOT_EXECUTABLE);
 
     /// The command exited with `code` (one outside 0..=255 reads as 1).
-    pub fn exited(code: i32) -> Status {
+    pub(crate) fn exited(code: i32) -> Status {
         Status::Command(u8::try_from(code).unwrap_or(1))
     }
 
     /// Ended by signal `signo`: 128 + `signo`, as a shell says.
-    pub fn signal(signo: i32) -> Status {
+    pub(crate) fn signal(signo: i32) -> Status {
         Status::Command(u8::try_from(SIGNAL_BASE + signo.clamp(0, 127)).unwrap_or(u8::MAX))
     }
 
-    pub fn as_u8(self) -> u8 {
+    pub(crate) fn as_u8(self) -> u8 {
         match self {
             Status::Own(code) => code.as_u8(),
             Status::Command(code) => code,
         }
     }
 
-    pub fn is_success(self) -> bool {
+    pub(crate) fn is_success(self) -> bool {
         self.as_u8() == 0
     }
 }
@@ -96,7 +96,7 @@ impl From<Code> for Status {
 }
 
 /// The exit-code line of `status-check --help`.
-pub fn help() -> String {
+pub(crate) fn help() -> String {
     let codes: Vec<String> = Code::ALL
         .iter()
         .map(|code| format!("{} {}", code.as_u8(), code.summary()))
@@ -105,7 +105,7 @@ pub fn help() -> String {
 }
 
 /// The exit-code lines of `status-check run --help`.
-pub fn run_help() -> String {
+pub(crate) fn run_help() -> String {
     format!(
         "Exit code: CMD's own ({NOT_FOUND} not found, {NOT_EXECUTABLE} not executable, {SIGNAL_BASE}+N ended by signal N). \
          Only when CMD succeeded does a failed final report change it: {} stale SHA, {} API error.",

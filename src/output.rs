@@ -11,14 +11,14 @@ use crate::exit::{Code, Status};
 
 /// What a command produced: its exit status and its result in both forms.
 #[derive(Debug)]
-pub struct Outcome {
+pub(crate) struct Outcome {
     pub status: Status,
     pub text: String,
     pub json: Value,
 }
 
 impl Outcome {
-    pub fn new(status: impl Into<Status>, text: impl Into<String>, json: Value) -> Outcome {
+    pub(crate) fn new(status: impl Into<Status>, text: impl Into<String>, json: Value) -> Outcome {
         Outcome {
             status: status.into(),
             text: text.into(),
@@ -28,7 +28,7 @@ impl Outcome {
 }
 
 /// Prints the outcome and returns its exit code.
-pub fn emit(outcome: &Outcome, format: OutputFormat) -> u8 {
+pub(crate) fn emit(outcome: &Outcome, format: OutputFormat) -> u8 {
     let printed = match format {
         OutputFormat::Text if outcome.text.is_empty() => Ok(()),
         OutputFormat::Text => print_stdout(outcome.text.trim_end()),
@@ -42,7 +42,7 @@ pub fn emit(outcome: &Outcome, format: OutputFormat) -> u8 {
 
 /// Prints `status-check: error: …` and its hints on stderr (and, with
 /// `--output json`, a JSON object on stdout), and returns the exit code.
-pub fn emit_error(error: &Error, format: OutputFormat) -> u8 {
+pub(crate) fn emit_error(error: &Error, format: OutputFormat) -> u8 {
     let mut text = format!("status-check: error: {}", error.message);
     for hint in &error.hints {
         text.push_str("\n  hint: ");
@@ -69,7 +69,7 @@ fn print_stdout(text: &str) -> io::Result<()> {
 }
 
 /// `1 check`, `3 checks`.
-pub fn plural(n: usize, word: &str) -> String {
+pub(crate) fn plural(n: usize, word: &str) -> String {
     if n == 1 {
         format!("1 {word}")
     } else {
@@ -78,7 +78,7 @@ pub fn plural(n: usize, word: &str) -> String {
 }
 
 /// A plain left-aligned table; the last column is not padded.
-pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
+pub(crate) fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
     let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
     for row in rows {
         for (i, cell) in row.iter().enumerate() {

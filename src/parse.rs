@@ -9,8 +9,6 @@
 /// What the user gives: durations, tokens, projects; and SHAs in messages.
 pub use crate::config::parse_project;
 pub use crate::duration::{human as human_duration, parse as duration};
-/// What GitLab sends: bodies, error bodies, headers, the 409 message, versions.
-pub use crate::gitlab::ServerVersion;
 pub use crate::gitlab::error::head_from_409;
 pub use crate::gitlab::httpdate::parse as http_date;
 pub use crate::gitlab::models::{
@@ -21,6 +19,8 @@ pub use crate::gitlab::response::{
     decode_detail, error_message, next_page_from_link, one_line, parse_next_page,
     parse_poll_interval, parse_retry_after,
 };
+/// What GitLab sends: bodies, error bodies, headers, the 409 message, versions.
+pub use crate::gitlab::version::ServerVersion;
 pub use crate::secret::Token;
 pub use crate::sha::short as short_sha;
 

@@ -76,7 +76,7 @@ impl Token {
 }
 
 /// A hash of a secret value (SipHash with fixed keys: stable within a run).
-pub fn fingerprint(value: &str) -> u64 {
+pub(crate) fn fingerprint(value: &str) -> u64 {
     use std::hash::{DefaultHasher, Hash, Hasher};
     let mut hasher = DefaultHasher::new();
     value.hash(&mut hasher);

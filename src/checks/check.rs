@@ -9,13 +9,13 @@ use crate::gitlab::{CheckStatus, MergeRequest, MrCheck};
 
 /// Which check a command is about.
 #[derive(Clone, Debug)]
-pub enum CheckRef {
+pub(crate) enum CheckRef {
     Id(u64),
     Name(String),
 }
 
 impl CheckRef {
-    pub fn from_args(args: &CheckSelector) -> Result<CheckRef, Error> {
+    pub(crate) fn from_args(args: &CheckSelector) -> Result<CheckRef, Error> {
         if let Some(raw) = args.check_id.as_deref().filter(|s| !s.trim().is_empty()) {
             return match raw.trim().parse::<u64>() {
                 Ok(id) if id > 0 => Ok(CheckRef::Id(id)),
@@ -32,14 +32,14 @@ impl CheckRef {
         }
     }
 
-    pub fn matches(&self, check: &MrCheck) -> bool {
+    pub(crate) fn matches(&self, check: &MrCheck) -> bool {
         match self {
             CheckRef::Id(id) => check.id == *id,
             CheckRef::Name(name) => check.name == *name,
         }
     }
 
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         match self {
             CheckRef::Id(id) => format!("check #{id}"),
             CheckRef::Name(name) => format!("check \"{name}\""),
@@ -48,7 +48,7 @@ impl CheckRef {
 }
 
 /// How a merge request lists a check named by the user.
-pub enum Resolved {
+pub(crate) enum Resolved {
     Listed(MrCheck),
     /// The name is not on the MR's list; these are.
     NotListed(Vec<MrCheck>),
@@ -56,7 +56,7 @@ pub enum Resolved {
 
 /// The check as `mr` lists it: by id without a request (its status then reads
 /// `unknown`), by name through the MR's own list (which a Developer may read).
-pub fn resolve(ctx: &Ctx, check: &CheckRef, mr: &Target) -> Result<Resolved, Error> {
+pub(crate) fn resolve(ctx: &Ctx, check: &CheckRef, mr: &Target) -> Result<Resolved, Error> {
     if let CheckRef::Id(id) = check {
         return Ok(Resolved::Listed(MrCheck {
             id: *id,
@@ -74,7 +74,7 @@ pub fn resolve(ctx: &Ctx, check: &CheckRef, mr: &Target) -> Result<Resolved, Err
 
 /// The check as `mr` lists it, or `None` when it does not apply there (only
 /// possible for a name, e.g. in a branch pipeline with several MRs).
-pub fn applies(ctx: &Ctx, check: &CheckRef, mr: &Target) -> Result<Option<MrCheck>, Error> {
+pub(crate) fn applies(ctx: &Ctx, check: &CheckRef, mr: &Target) -> Result<Option<MrCheck>, Error> {
     match resolve(ctx, check, mr)? {
         Resolved::Listed(found) => Ok(Some(found)),
         Resolved::NotListed(_) => {
@@ -90,7 +90,7 @@ pub fn applies(ctx: &Ctx, check: &CheckRef, mr: &Target) -> Result<Option<MrChec
 
 /// The check name was found on none of the MRs: list what exists and, when
 /// the token may read the project's checks, whether it is branch-scoped.
-pub fn not_on_any(ctx: &Ctx, check: &CheckRef, targets: &Targets) -> Error {
+pub(crate) fn not_on_any(ctx: &Ctx, check: &CheckRef, targets: &Targets) -> Error {
     let CheckRef::Name(name) = check else {
         return Error::usage(format!(
             "{} applies to none of {}",

@@ -12,7 +12,7 @@ use crate::log::Log;
 use crate::secret::Token;
 
 /// What every API command needs: the config, a client, the log.
-pub struct Ctx<'a> {
+pub(crate) struct Ctx<'a> {
     pub cfg: &'a Config,
     pub log: &'a Log,
     pub client: Client<'a>,
@@ -20,7 +20,7 @@ pub struct Ctx<'a> {
 }
 
 impl<'a> Ctx<'a> {
-    pub fn connect(cfg: &'a Config, log: &'a Log) -> Result<Ctx<'a>, Error> {
+    pub(crate) fn connect(cfg: &'a Config, log: &'a Log) -> Result<Ctx<'a>, Error> {
         let base_url = cfg.require_api_url()?;
         let token = cfg.require_token()?.clone();
         Ok(Ctx::with_client(
@@ -32,7 +32,7 @@ impl<'a> Ctx<'a> {
 
     /// A context around a client built by the caller (`doctor` builds its
     /// own, since a missing token or URL is a finding there, not an error).
-    pub fn with_client(cfg: &'a Config, log: &'a Log, client: Client<'a>) -> Ctx<'a> {
+    pub(crate) fn with_client(cfg: &'a Config, log: &'a Log, client: Client<'a>) -> Ctx<'a> {
         Ctx {
             cfg,
             log,
@@ -41,17 +41,17 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    pub fn project(&self) -> Result<&ProjectRef, Error> {
+    pub(crate) fn project(&self) -> Result<&ProjectRef, Error> {
         self.cfg.require_project()
     }
 
-    pub fn mr_path(&self, mr: &Target) -> String {
+    pub(crate) fn mr_path(&self, mr: &Target) -> String {
         paths::merge_request(&mr.project.encoded, mr.iid)
     }
 
     /// From `CI_SERVER_VERSION_MAJOR/MINOR` when set, else `GET /version`
     /// once per run.
-    pub fn server_version(&self) -> Result<ServerVersion, Error> {
+    pub(crate) fn server_version(&self) -> Result<ServerVersion, Error> {
         if let Some(v) = self
             .cfg
             .server_version
@@ -72,14 +72,14 @@ impl<'a> Ctx<'a> {
     }
 
     /// The version only when it is already known (no request).
-    pub fn known_version(&self) -> Option<ServerVersion> {
+    pub(crate) fn known_version(&self) -> Option<ServerVersion> {
         self.cfg
             .server_version
             .or_else(|| self.version.get().copied())
     }
 
     /// The MR's status checks, every page.
-    pub fn mr_checks(&self, mr: &Target) -> Result<Listing<MrCheck>, Error> {
+    pub(crate) fn mr_checks(&self, mr: &Target) -> Result<Listing<MrCheck>, Error> {
         let path = paths::mr_checks(&mr.project.encoded, mr.iid);
         self.client.get_all(&path).map_err(|e| {
             Error::from(e).context(format!("listing the status checks of {}", mr.label))
@@ -90,7 +90,7 @@ impl<'a> Ctx<'a> {
 /// The one place a client is built, for every command and `doctor`: `base_url` with
 /// `token` (`None` for doctor's anonymous probe), and the config's timeouts, retries
 /// and TLS roots. Fails only when the CA certificates cannot be read.
-pub fn client<'a>(
+pub(crate) fn client<'a>(
     cfg: &Config,
     log: &'a Log,
     base_url: &str,

@@ -16,9 +16,9 @@ mod retry;
 mod scope;
 mod targets;
 
-pub use check::{CheckRef, Resolved, applies, not_on_any, resolve};
-pub use context::{Ctx, client};
-pub use respond::{Reported, post_status, stale, status_param_allowed, status_word};
-pub use retry::retry_one;
-pub use scope::{Scope, join as join_branches, project_checks, scope_of};
-pub use targets::{Target, Targets, Want, find as find_targets};
+pub(crate) use check::{CheckRef, Resolved, applies, not_on_any, resolve};
+pub(crate) use context::{Ctx, client};
+pub(crate) use respond::{Reported, post_status, status_param_allowed, status_word};
+pub(crate) use retry::retry_one;
+pub(crate) use scope::{Scope, join as join_branches, project_checks, scope_of};
+pub(crate) use targets::{Target, Targets, Want, find as find_targets};

@@ -20,7 +20,7 @@ const MAX_UNCERTAIN_POSTS: usize = 3;
 
 /// Checks the version allows this status and says whether to send `status`.
 /// The version is only looked up when it changes what is sent.
-pub fn status_param_allowed(ctx: &Ctx, status: ReportStatus) -> Result<bool, Error> {
+pub(crate) fn status_param_allowed(ctx: &Ctx, status: ReportStatus) -> Result<bool, Error> {
     let version = match (status, ctx.known_version()) {
         (_, Some(v)) => v,
         (ReportStatus::Passed, None) => return Ok(true),
@@ -41,7 +41,7 @@ pub fn status_param_allowed(ctx: &Ctx, status: ReportStatus) -> Result<bool, Err
 }
 
 /// One response GitLab stored.
-pub struct Reported {
+pub(crate) struct Reported {
     pub mr: Target,
     pub check: MrCheck,
     pub response_id: Option<u64>,
@@ -54,7 +54,7 @@ pub struct Reported {
 /// how the user named it, for messages). A 409 becomes `stale()`; a POST
 /// whose outcome is unknown is checked against the MR's list before it is
 /// sent again.
-pub fn post_status(
+pub(crate) fn post_status(
     ctx: &Ctx,
     check: &CheckRef,
     resolved: &MrCheck,
@@ -122,7 +122,7 @@ pub fn post_status(
         check.describe(),
         mr.label
     ))
-    .as_transient())
+    .into_transient())
 }
 
 /// The warning for a check given by id that GitLab accepted but that is limited to
@@ -162,7 +162,7 @@ fn already_reported(
         .any(|c| c.id == check_id && c.status == wanted && wanted != CheckStatus::Pending))
 }
 
-pub fn stale(mr: &str, sha: &Sha, e: &ApiError) -> Error {
+pub(crate) fn stale(mr: &str, sha: &Sha, e: &ApiError) -> Error {
     let head = e.head_from_409().unwrap_or("unknown");
     Error::stale(format!(
         "{sha} is not the head of {mr} any more: its head is {head} (GitLab answered 409)"
@@ -170,7 +170,7 @@ pub fn stale(mr: &str, sha: &Sha, e: &ApiError) -> Error {
     .hint("someone pushed to the source branch; the pipeline for the new head reports for it")
 }
 
-pub fn status_word(status: ReportStatus) -> &'static str {
+pub(crate) fn status_word(status: ReportStatus) -> &'static str {
     match status {
         ReportStatus::Passed => "passed",
         ReportStatus::Failed => "failed",

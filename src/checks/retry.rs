@@ -10,7 +10,7 @@ use crate::gitlab::{CheckStatus, MrCheck, paths};
 /// Asks GitLab to retry `check` on `mr`. A refusal (422: only a failed check can
 /// be retried) is `check_failed`, naming the check's status, read again when it was
 /// not known.
-pub fn retry_one(ctx: &Ctx, mr: &Target, check: &MrCheck) -> Result<(), Error> {
+pub(crate) fn retry_one(ctx: &Ctx, mr: &Target, check: &MrCheck) -> Result<(), Error> {
     let path = paths::mr_check_retry(&mr.project.encoded, mr.iid, check.id);
     match ctx.client.post::<serde_json::Value>(&path, &json!({})) {
         Ok(_) => Ok(()),

@@ -18,7 +18,7 @@ use crate::sha::{Sha, short};
 
 /// A merge request a command acts on.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Target {
+pub(crate) struct Target {
     pub project: ProjectRef,
     pub iid: u64,
     /// `!7`, or `upstream/app!7` for an MR of another project (a fork's upstream).
@@ -27,7 +27,7 @@ pub struct Target {
 
 /// Which merge requests a command may act on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Want {
+pub(crate) enum Want {
     /// Open ones only: responses and retries.
     Open,
     /// Open ones, else the merged MR whose merge or squash commit the SHA is: the gate.
@@ -35,7 +35,7 @@ pub enum Want {
 }
 
 #[derive(Debug)]
-pub struct Targets {
+pub(crate) struct Targets {
     pub mrs: Vec<Target>,
     /// How they were found, for messages.
     pub how: String,
@@ -48,7 +48,7 @@ pub struct Targets {
     pub sha: Option<Sha>,
 }
 
-pub fn find(ctx: &Ctx, sha: Option<&Sha>, want: Want) -> Result<Targets, Error> {
+pub(crate) fn find(ctx: &Ctx, sha: Option<&Sha>, want: Want) -> Result<Targets, Error> {
     let project = ctx.project()?;
     if let Some(mr) = &ctx.cfg.mr {
         return Ok(Targets {
@@ -153,7 +153,7 @@ fn from_ref(ctx: &Ctx, mr: &MrRef) -> Target {
 
 impl Targets {
     /// The error for "no MR to act on", or `None` when there is one.
-    pub fn none_found(&self) -> Option<Error> {
+    pub(crate) fn none_found(&self) -> Option<Error> {
         if !self.mrs.is_empty() {
             return None;
         }
@@ -169,7 +169,7 @@ impl Targets {
     }
 
     /// The gate acts on a merged MR (a deploy after the merge).
-    pub fn is_merged(&self) -> bool {
+    pub(crate) fn is_merged(&self) -> bool {
         self.merged
             .as_ref()
             .is_some_and(|m| self.mrs == [m.clone()])
@@ -177,7 +177,7 @@ impl Targets {
 
     /// "no open merge request …" for report, run and list, naming the merged MR the SHA
     /// belongs to, if any.
-    pub fn nothing_open(&self, project: &str) -> String {
+    pub(crate) fn nothing_open(&self, project: &str) -> String {
         let sha = short(self.looked_up());
         match &self.merged {
             Some(m) => format!(

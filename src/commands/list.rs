@@ -7,7 +7,7 @@ use crate::error::Error;
 use crate::exit::Code;
 use crate::output::{Outcome, table};
 
-pub fn run(ctx: &Ctx) -> Result<Outcome, Error> {
+pub(super) fn run(ctx: &Ctx) -> Result<Outcome, Error> {
     let found = checks::find_targets(ctx, None, Want::Open)?;
     if found.mrs.is_empty() {
         if let Some(err) = found.none_found() {

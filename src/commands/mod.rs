@@ -16,7 +16,7 @@ use crate::error::Error;
 use crate::log::Log;
 use crate::output::Outcome;
 
-pub fn dispatch(command: &Command, cfg: &Config, log: &Log) -> Result<Outcome, Error> {
+pub(crate) fn dispatch(command: &Command, cfg: &Config, log: &Log) -> Result<Outcome, Error> {
     match command {
         Command::Report(args) => report::run(&Ctx::connect(cfg, log)?, args),
         Command::List => list::run(&Ctx::connect(cfg, log)?),

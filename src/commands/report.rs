@@ -11,7 +11,7 @@ use crate::exit::Code;
 use crate::output::Outcome;
 use crate::sha::Sha;
 
-pub fn run(ctx: &Ctx, args: &ReportArgs) -> Result<Outcome, Error> {
+pub(super) fn run(ctx: &Ctx, args: &ReportArgs) -> Result<Outcome, Error> {
     let check = CheckRef::from_args(&args.check)?;
     let sha = ctx.cfg.require_sha()?;
     ctx.project()?;

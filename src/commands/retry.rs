@@ -9,7 +9,7 @@ use crate::exit::Code;
 use crate::gitlab::MrCheck;
 use crate::output::Outcome;
 
-pub fn run(ctx: &Ctx, args: &CheckSelector) -> Result<Outcome, Error> {
+pub(super) fn run(ctx: &Ctx, args: &CheckSelector) -> Result<Outcome, Error> {
     let check = CheckRef::from_args(args)?;
     if let Some(version) = ctx.known_version().filter(|v| !v.has_retry()) {
         return Err(Error::usage(format!(

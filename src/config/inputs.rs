@@ -189,14 +189,14 @@ pub(super) fn server_version(ci: &CiContext) -> Option<ServerVersion> {
     }
 }
 
-pub fn parse_duration(text: &str, flag: &str) -> Result<Duration, Error> {
+pub(crate) fn parse_duration(text: &str, flag: &str) -> Result<Duration, Error> {
     duration::parse(text).map_err(|reason| {
         Error::usage(format!("{flag}: {reason}"))
             .hint("write durations like 90s, 5m, 1h30m or plain seconds")
     })
 }
 
-pub fn parse_count(text: &str, flag: &str, max: usize) -> Result<usize, Error> {
+pub(crate) fn parse_count(text: &str, flag: &str, max: usize) -> Result<usize, Error> {
     match text.trim().parse::<usize>() {
         Ok(n) if n <= max => Ok(n),
         _ => Err(Error::usage(format!(

@@ -22,18 +22,19 @@ use crate::gitlab::ServerVersion;
 use crate::secret::Token;
 use crate::sha::Sha;
 
-pub use inputs::{parse_count, parse_duration};
-pub use project::{MrRef, ProjectRef, parse_project};
+pub(crate) use inputs::{parse_count, parse_duration};
+pub use project::parse_project;
+pub(crate) use project::{MrRef, ProjectRef};
 
 /// A value and the flag or variable it came from, for messages.
 #[derive(Clone, Debug)]
-pub struct Sourced<T> {
+pub(crate) struct Sourced<T> {
     pub value: T,
     pub source: &'static str,
 }
 
 #[derive(Debug)]
-pub struct Config {
+pub(crate) struct Config {
     pub api_url: Option<Sourced<String>>,
     pub token: Option<Sourced<Token>>,
     pub project: Option<Sourced<ProjectRef>>,
@@ -56,13 +57,13 @@ pub struct Config {
 /// An input `build_lenient` could not use: which one, and the error `build`
 /// would have returned for it. The value is left unset (or at its default).
 #[derive(Debug)]
-pub struct Problem {
+pub(crate) struct Problem {
     pub input: Input,
     pub error: Error,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Input {
+pub(crate) enum Input {
     ApiUrl,
     Token,
     Project,
@@ -75,7 +76,7 @@ pub enum Input {
 
 impl Config {
     /// The validated configuration, or the first invalid input's error.
-    pub fn build(args: &GlobalArgs, ci: CiContext) -> Result<Config, Error> {
+    pub(crate) fn build(args: &GlobalArgs, ci: CiContext) -> Result<Config, Error> {
         ci.check_unicode()?;
         let mut cfg = Config::build_lenient(args, ci);
         if cfg.problems.is_empty() {
@@ -87,7 +88,7 @@ impl Config {
 
     /// Like `build`, but an invalid input is recorded in `problems` and left
     /// unset instead of failing: `doctor` reports every problem as a line.
-    pub fn build_lenient(args: &GlobalArgs, ci: CiContext) -> Config {
+    pub(crate) fn build_lenient(args: &GlobalArgs, ci: CiContext) -> Config {
         let mut problems = Vec::new();
         let api_url = keep(&mut problems, Input::ApiUrl, inputs::api_url(args, &ci)).flatten();
         let token = keep(&mut problems, Input::Token, inputs::token(args, &ci)).flatten();
@@ -133,21 +134,21 @@ impl Config {
     }
 
     /// The problem with `input`, if `build_lenient` set it aside.
-    pub fn problem(&self, input: Input) -> Option<&Error> {
+    pub(crate) fn problem(&self, input: Input) -> Option<&Error> {
         self.problems
             .iter()
             .find(|p| p.input == input)
             .map(|p| &p.error)
     }
 
-    pub fn require_api_url(&self) -> Result<&str, Error> {
+    pub(crate) fn require_api_url(&self) -> Result<&str, Error> {
         self.api_url.as_ref().map(|u| u.value.as_str()).ok_or_else(|| {
             Error::usage("no GitLab API URL")
                 .hint("set --api-url or STATUS_CHECK_API_URL, e.g. https://gitlab.example.com/api/v4 (GitLab jobs set CI_API_V4_URL)")
         })
     }
 
-    pub fn require_token(&self) -> Result<&Token, Error> {
+    pub(crate) fn require_token(&self) -> Result<&Token, Error> {
         if let Some(token) = &self.token {
             return Ok(&token.value);
         }
@@ -163,7 +164,7 @@ impl Config {
         ))
     }
 
-    pub fn require_project(&self) -> Result<&ProjectRef, Error> {
+    pub(crate) fn require_project(&self) -> Result<&ProjectRef, Error> {
         self.project.as_ref().map(|p| &p.value).ok_or_else(|| {
             Error::usage("no project").hint(
                 "set --project or STATUS_CHECK_PROJECT to the project id or path (GitLab jobs set CI_PROJECT_ID)",
@@ -171,7 +172,7 @@ impl Config {
         })
     }
 
-    pub fn require_sha(&self) -> Result<&Sha, Error> {
+    pub(crate) fn require_sha(&self) -> Result<&Sha, Error> {
         self.sha.as_ref().map(|s| &s.value).ok_or_else(|| {
             Error::usage("no commit SHA").hint(
                 "set --sha or STATUS_CHECK_SHA (GitLab jobs set CI_COMMIT_SHA and, in merged results pipelines, CI_MERGE_REQUEST_SOURCE_BRANCH_SHA)",

@@ -10,7 +10,7 @@ pub struct ProjectRef {
 
 /// A merge request named by project and IID (an entry of `CI_OPEN_MERGE_REQUESTS`).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct MrRef {
+pub(crate) struct MrRef {
     pub project: ProjectRef,
     pub iid: u64,
 }
@@ -38,7 +38,7 @@ pub fn parse_project(raw: &str) -> Option<ProjectRef> {
 }
 
 /// `acme/app!7,upstream/app!12` → the two MRs; `None` when any entry is malformed.
-pub fn parse_open_mrs(raw: &str) -> Option<Vec<MrRef>> {
+pub(super) fn parse_open_mrs(raw: &str) -> Option<Vec<MrRef>> {
     let mut mrs = Vec::new();
     for entry in raw.split(',').map(str::trim).filter(|e| !e.is_empty()) {
         let (path, iid) = entry.rsplit_once('!')?;

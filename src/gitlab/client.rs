@@ -19,14 +19,14 @@ use crate::secret::Token;
 /// No GitLab status-check answer comes near this; a bigger one is not GitLab.
 const MAX_BODY_BYTES: u64 = 8 * 1024 * 1024;
 /// Items per page: GitLab's maximum, so a list costs as few requests as possible.
-pub const PER_PAGE: u32 = 100;
+pub(crate) const PER_PAGE: u32 = 100;
 /// Guard against a server that always announces a next page.
 const MAX_PAGES: u32 = 1000;
 /// Longest single wait between retries, whatever `Retry-After` says.
 const MAX_RETRY_WAIT: Duration = Duration::from_secs(120);
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
-pub struct ClientSettings {
+pub(crate) struct ClientSettings {
     pub base_url: String,
     /// `None` only for `doctor`'s reachability probe: requests carry no credential.
     pub token: Option<Token>,
@@ -36,7 +36,7 @@ pub struct ClientSettings {
     pub retry_delay: Duration,
 }
 
-pub struct Client<'a> {
+pub(crate) struct Client<'a> {
     agent: ureq::Agent,
     base: String,
     token: Option<Token>,
@@ -52,7 +52,7 @@ pub struct Client<'a> {
 }
 
 /// A successful answer: status, the headers we use, the body.
-pub struct Answer {
+pub(crate) struct Answer {
     pub status: u16,
     pub body: String,
     next_page: Option<u32>,
@@ -60,7 +60,7 @@ pub struct Answer {
 }
 
 /// Every page of a list, and what the first page said about polling.
-pub struct Listing<T> {
+pub(crate) struct Listing<T> {
     pub items: Vec<T>,
     pub poll_interval_ms: Option<i64>,
 }
@@ -85,7 +85,7 @@ impl Method {
 }
 
 impl<'a> Client<'a> {
-    pub fn new(settings: ClientSettings, log: &'a Log) -> Client<'a> {
+    pub(crate) fn new(settings: ClientSettings, log: &'a Log) -> Client<'a> {
         let proxy = ureq::Proxy::try_from_env();
         let proxy_in_use = proxy.as_ref().and_then(|p| {
             let uri: ureq::http::Uri = settings.base_url.parse().ok()?;
@@ -116,22 +116,22 @@ impl<'a> Client<'a> {
     }
 
     /// Requests sent so far (each attempt counts).
-    pub fn request_count(&self) -> u32 {
+    pub(crate) fn request_count(&self) -> u32 {
         self.requests.get()
     }
 
     /// No attempt, and no sleep between attempts, goes past this instant.
-    pub fn set_deadline(&self, deadline: Option<Instant>) {
+    pub(crate) fn set_deadline(&self, deadline: Option<Instant>) {
         self.deadline.set(deadline);
     }
 
-    pub fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ApiError> {
+    pub(crate) fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ApiError> {
         let answer = self.send(Method::Get, path, None)?;
         decode(Method::Get, path, &answer)
     }
 
     /// Follows `X-Next-Page` (or the `Link` header) to the last page.
-    pub fn get_all<T: DeserializeOwned>(&self, path: &str) -> Result<Listing<T>, ApiError> {
+    pub(crate) fn get_all<T: DeserializeOwned>(&self, path: &str) -> Result<Listing<T>, ApiError> {
         let separator = if path.contains('?') { '&' } else { '?' };
         let mut items = Vec::new();
         let mut poll_interval_ms = None;
@@ -158,7 +158,7 @@ impl<'a> Client<'a> {
     /// A POST retried only when GitLab certainly did not act on it (429,
     /// 503, refused connection). When the outcome is unknown the error is
     /// returned: the caller re-reads state before trying again.
-    pub fn post<T: DeserializeOwned>(
+    pub(crate) fn post<T: DeserializeOwned>(
         &self,
         path: &str,
         body: &serde_json::Value,
@@ -167,7 +167,7 @@ impl<'a> Client<'a> {
         decode(Method::Post, path, &answer)
     }
 
-    pub fn put<T: DeserializeOwned>(
+    pub(crate) fn put<T: DeserializeOwned>(
         &self,
         path: &str,
         body: &serde_json::Value,
@@ -176,7 +176,7 @@ impl<'a> Client<'a> {
         decode(Method::Put, path, &answer)
     }
 
-    pub fn delete(&self, path: &str) -> Result<(), ApiError> {
+    pub(crate) fn delete(&self, path: &str) -> Result<(), ApiError> {
         self.send(Method::Delete, path, None).map(|_| ())
     }
 

@@ -284,8 +284,8 @@ pub fn role_name(level: u32) -> &'static str {
     }
 }
 
-pub const DEVELOPER: u32 = 30;
-pub const MAINTAINER: u32 = 40;
+pub(crate) const DEVELOPER: u32 = 30;
+pub(crate) const MAINTAINER: u32 = 40;
 
 fn null_as_empty<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
     Ok(Option::<String>::deserialize(d)?.unwrap_or_default())

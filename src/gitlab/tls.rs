@@ -67,7 +67,10 @@ fn system_bundle() -> Option<PathBuf> {
 
 /// Reads every certificate of a PEM file; an unreadable file or one with no
 /// certificate is a configuration error naming `source`.
-pub fn load_pem_certs(path: &Path, source: &str) -> Result<Vec<Certificate<'static>>, Error> {
+pub(crate) fn load_pem_certs(
+    path: &Path,
+    source: &str,
+) -> Result<Vec<Certificate<'static>>, Error> {
     let bytes = user_file::read(
         path,
         "the CA file",

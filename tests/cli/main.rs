@@ -1,5 +1,8 @@
 //! Integration tests: the real status-check binary against the fake GitLab.
 
+// A test binary has no API: `pub` in its modules means "for the other test modules".
+#![allow(unreachable_pub)]
+
 mod support;
 
 mod architecture;

@@ -10,7 +10,7 @@ use crate::error::Error;
 use crate::gitlab::models::ProjectCheck;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Action {
+pub(super) enum Action {
     Create,
     Update,
     Delete,
@@ -47,14 +47,14 @@ impl Action {
 
 /// One field's change, as shown (never a secret's value).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Field {
+pub(super) struct Field {
     pub name: &'static str,
     pub old: Option<String>,
     pub new: Option<String>,
 }
 
 #[derive(Clone, Debug)]
-pub struct Step {
+pub(super) struct Step {
     pub action: Action,
     pub name: String,
     /// The check's id: existing, or given by GitLab on create.
@@ -72,20 +72,20 @@ pub struct Step {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SecretOp {
+pub(super) enum SecretOp {
     Keep,
     Send,
     Clear,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct SettingChange {
+pub(super) struct SettingChange {
     pub old: bool,
     pub new: bool,
 }
 
 #[derive(Debug, Default)]
-pub struct Plan {
+pub(super) struct Plan {
     pub steps: Vec<Step>,
     pub setting: Option<SettingChange>,
     /// Changes made so far (after `apply`).
@@ -93,14 +93,14 @@ pub struct Plan {
 }
 
 impl Plan {
-    pub fn changes(&self) -> usize {
+    pub(super) fn changes(&self) -> usize {
         self.steps.iter().filter(|s| s.action.is_change()).count()
             + usize::from(self.setting.is_some_and(|s| s.old != s.new))
     }
 }
 
 #[derive(Clone, Copy, Debug, Default)]
-pub struct Options {
+pub(super) struct Options {
     pub prune: bool,
     pub rotate_secrets: bool,
 }
@@ -108,7 +108,7 @@ pub struct Options {
 /// The steps that make `existing` match `file`. `branches` maps every
 /// protected branch name the file uses to its id; `has_secret[i]` tells
 /// whether `file.checks[i]` has a shared secret.
-pub fn plan(
+pub(super) fn plan(
     file: &SyncFile,
     existing: &[ProjectCheck],
     branches: &HashMap<String, u64>,

@@ -162,7 +162,7 @@ pub fn dotenv(report: &GateReport) -> String {
 }
 
 /// `security-scan` → `SECURITY_SCAN`: letters, digits and underscores only.
-pub fn variable_name(name: &str) -> String {
+pub(crate) fn variable_name(name: &str) -> String {
     let mut out: String = name
         .chars()
         .map(|c| {
