@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The benchmarks of issue 8 (and the gate benchmark of issue 4), run by `bench/run`.
 
-Everything runs against the fake GitLab (tests/fake-gitlab) on 127.0.0.1, one fake per
+Everything runs against the fake GitLab (crates/fake-gitlab) on 127.0.0.1, one fake per
 measurement, so the tools compared side by side in one hyperfine run see the same server.
 Writes the results table (markdown) and the raw data (hyperfine JSON, gate trials) to the
 output directory. Standard library only; the python-gitlab client runs in its own venv.

@@ -1,8 +1,6 @@
 //! The fake's endpoints against docs/gitlab-api.md: codes, bodies, order of checks, versions.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use fake_gitlab::*;
 use serde_json::json;
 
