@@ -116,20 +116,7 @@ impl<'a> Doctor<'a> {
         let token_usable = self.token_local();
         let mut found = Found::default();
         let Some(client) = self.client(log, token_usable) else {
-            for id in [
-                LineId::Version,
-                LineId::Role,
-                LineId::Mr,
-                LineId::Licence,
-                LineId::Checks,
-                LineId::Scopes,
-                LineId::MergeGate,
-            ] {
-                self.skip_unless_set(id, "not checked: GitLab cannot be reached");
-            }
-            if name.is_some() {
-                self.skip(LineId::Name, "not checked: GitLab cannot be reached");
-            }
+            self.not_checked(name, "not checked: GitLab cannot be reached");
             if self.verdict(LineId::Token).is_none() {
                 self.skip(LineId::Token, "not checked: GitLab cannot be reached");
             }
@@ -143,19 +130,8 @@ impl<'a> Doctor<'a> {
         found.user = self.connection_and_token(&ctx, token_usable);
         self.version(&ctx, &mut found);
         if found.user.is_none() {
-            for id in [
-                LineId::Role,
-                LineId::Mr,
-                LineId::Licence,
-                LineId::Checks,
-                LineId::Scopes,
-                LineId::MergeGate,
-            ] {
-                self.skip_unless_set(id, "not checked: needs a working access token");
-            }
-            if name.is_some() {
-                self.skip(LineId::Name, "not checked: needs a working access token");
-            }
+            // The version line is set by now: only the lines after it are skipped.
+            self.not_checked(name, "not checked: needs a working access token");
             return;
         }
         self.role(&ctx, &mut found);
@@ -166,6 +142,26 @@ impl<'a> Doctor<'a> {
             self.name(&ctx, &mut found, name);
         }
         self.merge_gate(&found);
+    }
+
+    /// The lines that need GitLab (and `--name`'s, when asked), not already decided,
+    /// as not checked, saying `why`.
+    fn not_checked(&mut self, name: Option<&str>, why: &str) {
+        let remote = [
+            LineId::Version,
+            LineId::Role,
+            LineId::Mr,
+            LineId::Licence,
+            LineId::Checks,
+            LineId::Scopes,
+            LineId::MergeGate,
+        ];
+        for id in remote {
+            self.skip_unless_set(id, why);
+        }
+        if name.is_some() {
+            self.skip(LineId::Name, why);
+        }
     }
 
     fn skip_unless_set(&mut self, id: LineId, message: &str) {
