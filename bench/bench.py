@@ -1,10 +1,16 @@
 #!/usr/bin/env python3
 """The benchmarks of issue 8 (and the gate benchmark of issue 4), run by `bench/run`.
 
-Everything runs against the fake GitLab (crates/fake-gitlab) on 127.0.0.1, one fake per
-measurement, so the tools compared side by side in one hyperfine run see the same server.
-Writes the results table (markdown) and the raw data (hyperfine JSON, gate trials) to the
-output directory. Standard library only; the python-gitlab client runs in its own venv.
+Everything runs against the fake GitLab on 127.0.0.1, one fake per measurement, so the
+tools compared side by side in one hyperfine run see the same server. Writes the results
+(markdown: --markdown, after the prose of --intro) and the raw data (hyperfine JSON, gate
+trials, summary.json) under the output directory. Standard library only; the
+python-gitlab client runs in its own venv.
+
+Each section of the markdown sits between `<!-- bench:KEY -->` and `<!-- /bench:KEY -->`
+(KEY: report, startup, list, gate, size, growth). With --only, the sections measured
+replace their blocks in the existing file and the others are kept, so one section can be
+re-measured on its own (e.g. `bench/run --only size` after a size change).
 """
 
 import argparse
@@ -37,6 +43,15 @@ GATE_WINDOW_S = 120.0
 POLL_INTERVAL_MS = 10_000
 # The fixed baseline poller's period, unscaled.
 FIXED_POLL_S = 10.0
+# The sections, in the order they run and appear: (KEY, what).
+STEPS = [
+    ("report", "report by name"),
+    ("startup", "start-up"),
+    ("list", "list with 300 checks"),
+    ("gate", "gate efficiency"),
+    ("size", "size and memory"),
+    ("growth", "cost of growth"),
+]
 
 
 def log(msg):
@@ -206,6 +221,7 @@ class Bench:
         self.tmp = Path(tempfile.mkdtemp(prefix="status-check-bench-"))
         self.sc = Path(args.status_check)
         self.sc_static = Path(args.status_check_static) if args.status_check_static else None
+        self.sc_static_arm = Path(args.status_check_static_aarch64) if args.status_check_static_aarch64 else None
         self.fake_bin = Path(args.fake_gitlab)
         self.python = Path(args.python) if args.python else None
         self.hyperfine = shutil.which("hyperfine")
@@ -214,6 +230,8 @@ class Bench:
         self.goals = []
         self.skipped = []
         self.data = {}
+        # The section being measured (its KEY), for goals and skip notes.
+        self.current = None
 
     # -- commands
 
@@ -299,7 +317,7 @@ class Bench:
                 ("python-gitlab", [str(self.python), str(CLIENTS / "report-python-gitlab.py"), "security-scan"])
             )
         else:
-            self.skipped.append("python-gitlab rows: no python-gitlab venv (--no-install)")
+            self.skip("python-gitlab rows: no python-gitlab venv (--no-install)")
         ratios = {}
         for latency, runs in ((0, 40), (50, 20)):
             with Fake(self.fake_bin, self.tmp, world(3), latency_ms=latency) as fake:
@@ -324,7 +342,7 @@ class Bench:
                         detail=f"{rmin[tool]:.2f} on the minimums",
                     )
         self.section(
-            "1. Report by name (list the MR's checks, find the id, post `passed`)",
+            "Report by name (list the MR's checks, find the id, post `passed`)",
             "status-check is the glibc release build (the goals are checked on it); the static musl build is "
             "what the job image ships. Added latency is per request, on the fake's side. Ratio = status-check's median ÷ "
             "this tool's median (below 1: status-check is faster), and the same on the minimums.",
@@ -344,7 +362,7 @@ class Bench:
         rows = [[name, *fmt3(m[name]), ratios2(m, name, commands[0][0])] for name, _ in commands]
         self.data["startup"] = m
         self.section(
-            "2. Start-up",
+            "Start-up",
             "",
             ["Command", "min", "median", "max", "status-check ÷ this (median; min)"],
             rows,
@@ -381,7 +399,7 @@ class Bench:
                 self.goal("list of 300 checks: status-check asks per_page=100 (3 requests)", sc_count["requests"], 3,
                           detail=f"per_page={','.join(sc_count['per_page'])}")
         self.section(
-            "3. List with 300 checks",
+            "List with 300 checks",
             "`per_page` as sent on the GETs (not sent: GitLab's default of 20). python-gitlab follows the `Link` header, "
             "whose URLs repeat the page size GitLab used.",
             ["Latency", "Client", "Requests", "per_page", "min", "median", "max", "status-check ÷ this (median; min)"],
@@ -392,7 +410,7 @@ class Bench:
 
     def gate(self):
         if not self.faketime:
-            self.skipped.append("gate efficiency: libfaketime not installed (--no-install)")
+            self.skip("gate efficiency: libfaketime not installed (--no-install)")
             return
         scale = self.args.gate_scale
         trials = self.args.gate_trials
@@ -467,7 +485,7 @@ class Bench:
             f"{d['slower_than_poll_interval'] * 100:.1f} % of detections slower than 10 s",
         )
         self.section(
-            "4. Gate efficiency (`wait`) vs a fixed 10 s poller",
+            "Gate efficiency (`wait`) vs a fixed 10 s poller",
             f"{trials} trials per poller; in each, 3 checks pass at random times and the last one at a "
             f"uniformly random time in 0–{GATE_WINDOW_S:.0f} s (the same {trials} timelines for every poller). "
             f"Poll-Interval {POLL_INTERVAL_MS} ms. Time runs {scale}× faster: `wait` runs under libfaketime "
@@ -527,24 +545,29 @@ class Bench:
     # -- 5. size
 
     def size(self):
-        rows = [["glibc release binary (`cargo build --release`)", f"{self.sc.stat().st_size:,} bytes"]]
-        self.data["size"] = {"glibc_binary": self.sc.stat().st_size}
+        """The shipped artefacts: the static binaries and the job image. scripts/check-figures
+        reads these rows back (by their labels) and compares them with the artefacts built."""
+        rows = []
+        self.data["size"] = {}
         if self.sc_static:
-            rows.append(["static musl binary (`scripts/build-static`)", f"{self.sc_static.stat().st_size:,} bytes"])
+            rows.append(["static binary, x86_64-unknown-linux-musl", f"{self.sc_static.stat().st_size:,} bytes"])
             self.data["size"]["static_binary"] = self.sc_static.stat().st_size
         else:
-            self.skipped.append("static binary size: no static build (scripts/build-static) on this branch")
+            self.skip("static binary size: no static build (scripts/build-static)")
+        if self.sc_static_arm:
+            rows.append(["static binary, aarch64-unknown-linux-musl", f"{self.sc_static_arm.stat().st_size:,} bytes"])
+            self.data["size"]["static_binary_aarch64"] = self.sc_static_arm.stat().st_size
         if self.args.image_size:
             img = json.loads(Path(self.args.image_size).read_text())
-            rows.append(["job image, gzip layers as pushed (buildah)", f"{img['compressed']:,} bytes"])
-            rows.append(["job image, unpacked layers (buildah)", f"{img['unpacked']:,} bytes"])
+            rows.append(["job image (amd64), compressed layers as pushed", f"{img['compressed']:,} bytes"])
+            rows.append(["job image (amd64), unpacked layers", f"{img['unpacked']:,} bytes"])
             self.data["size"]["image"] = img
         else:
-            self.skipped.append("image size: no image build (scripts/stage-rootfs + buildah) on this branch")
+            self.skip("image size: no image build (scripts/stage-rootfs + buildah)")
         rss = []
         timer = "/usr/bin/time"
         if not Path(timer).exists():
-            self.skipped.append("peak RSS: /usr/bin/time missing (Debian package time)")
+            self.skip("peak RSS: /usr/bin/time missing (Debian package time)")
         else:
             with Fake(self.fake_bin, self.tmp, world(3)) as fake:
                 env = client_env(fake)
@@ -554,9 +577,9 @@ class Bench:
                     cases.append(("python-gitlab report", [str(self.python), str(CLIENTS / "report-python-gitlab.py"), "security-scan"]))
                 for name, argv in cases:
                     rss.append((name, "", peak_rss_kb(timer, argv, env)))
-            # A 10-minute wait at defaults: as many polls as section 4's list rate gives
+            # A 10-minute wait at defaults: as many polls as the gate section's list rate gives
             # for 10 minutes (40 without it), at a short interval, for the memory figure.
-            gate = self.data.get("gate", {}).get("status-check wait (defaults)")
+            gate = (self.data.get("gate") or self.previous_data().get("gate") or {}).get("status-check wait (defaults)")
             polls = max(10, round(gate["lists_per_min"] * 10)) if gate else 40
             for n, argv in self.tools():
                 with Fake(self.fake_bin, self.tmp, world(3)) as fake:
@@ -573,7 +596,14 @@ class Bench:
             for name, note, kb in rss:
                 rows.append([f"peak RSS: {name}" + (f" ({note})" if note else ""), f"{kb:,} KiB"])
             self.data["rss_kb"] = {name: kb for name, _, kb in rss}
-        self.section("5. Size", "Peak RSS from `/usr/bin/time` (maximum resident set size).", ["What", "Size"], rows)
+        self.section(
+            "Size",
+            "Bytes of the files `scripts/build-static` writes and of the job image as `bench/image-size` builds it "
+            "(the Dockerfile's root file system, committed and pushed by buildah); peak RSS from `/usr/bin/time` "
+            "(maximum resident set size).",
+            ["What", "Size"],
+            rows,
+        )
 
     # -- 6. cost of growth
 
@@ -604,7 +634,7 @@ class Bench:
                     {"latency_ms": latency, "case": label, "requests": got["requests"], "stats": m[label]}
                 )
         self.section(
-            "6. Cost of growth: `wait` when every check has already passed",
+            "Cost of growth: `wait` when every check has already passed",
             "Requests as counted by status-check (`requests` in its JSON) and by kind in the fake's log.",
             ["Latency", "Case", "Requests", "By kind", "min", "median", "max"],
             rows,
@@ -613,50 +643,120 @@ class Bench:
     # -- output
 
     def goal(self, what, value, limit, detail=""):
-        self.goals.append({"goal": what, "value": value, "limit": limit, "met": value <= limit, "detail": detail})
+        self.goals.append(
+            {"section": self.current, "goal": what, "value": value, "limit": limit, "met": value <= limit, "detail": detail}
+        )
+
+    def previous_data(self):
+        """The data of the last run (summary.json), for a section re-measured alone."""
+        try:
+            return json.loads((self.raw / "summary.json").read_text()).get("data", {})
+        except (OSError, ValueError):
+            return {}
+
+    def skip(self, what):
+        self.skipped.append({"section": self.current, "what": what})
 
     def section(self, title, note, header, rows):
-        self.sections.append((title, note, header, rows))
+        self.sections.append((self.current, title, note, header, rows))
 
-    def write(self, env_lines, command):
-        lines = [
-            "# Benchmarks",
+    def block(self, key, title, note, header, rows, remeasured):
+        """One section's markdown, between its markers."""
+        lines = [f"<!-- bench:{key} -->", f"## {title}", ""]
+        if remeasured:
+            lines += [remeasured, ""]
+        if note:
+            lines += [note, ""]
+        lines.append("| " + " | ".join(header) + " |")
+        lines.append("|" + "|".join("---" for _ in header) + "|")
+        for r in rows:
+            lines.append("| " + " | ".join(str(c) for c in r) + " |")
+        lines.append("")
+        goals = [g for g in self.goals if g["section"] == key]
+        if goals:
+            lines += ["| Goal | Measured | Met |", "|---|---|---|"]
+            for g in goals:
+                v = g["value"]
+                shown = f"{v:.3f}" if isinstance(v, float) else str(v)
+                if g["detail"]:
+                    shown += f" ({g['detail']})"
+                lines.append(f"| {g['goal']} | {shown} | {'yes' if g['met'] else '**no**'} |")
+            lines.append("")
+        skipped = [s["what"] for s in self.skipped if s["section"] == key]
+        if skipped:
+            lines += ["Not measured in this run:", ""] + [f"- {s}" for s in skipped] + [""]
+        lines.append(f"<!-- /bench:{key} -->")
+        return "\n".join(lines)
+
+    def write(self, env_lines, command, markdown, intro, partial):
+        when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+        rev = first_line(["git", "-C", str(BENCH.parent), "rev-parse", "--short", "HEAD"])
+        head = [
+            "<!-- bench:run -->",
+            "## The run",
             "",
-            f"Produced by `{command}` on {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}"
+            f"Produced by `{command}` on {when}"
             + (" (**smoke run: 1 iteration each, not results**)" if self.smoke else "") + ".",
             "",
         ]
-        lines += [f"- {l}" for l in env_lines]
-        lines += [
+        head += [f"- {l}" for l in env_lines]
+        head += [
             "",
             "Times are hyperfine's min / median / max in ms, all tools of a table measured side by side in one "
             "hyperfine run against the same fake GitLab on 127.0.0.1. The machine is shared and noisy: "
             "read the ratios, not the absolute times.",
-            "",
+            "<!-- /bench:run -->",
         ]
-        for title, note, header, rows in self.sections:
-            lines += [f"### {title}", ""]
-            if note:
-                lines += [note, ""]
-            lines.append("| " + " | ".join(header) + " |")
-            lines.append("|" + "|".join("---" for _ in header) + "|")
-            for r in rows:
-                lines.append("| " + " | ".join(str(c) for c in r) + " |")
-            lines.append("")
-        lines += ["### Goals", "", "| Goal | Measured | Met |", "|---|---|---|"]
-        for g in self.goals:
-            v = g["value"]
-            shown = f"{v:.3f}" if isinstance(v, float) else str(v)
-            if g["detail"]:
-                shown += f" ({g['detail']})"
-            lines.append(f"| {g['goal']} | {shown} | {'yes' if g['met'] else '**no**'} |")
-        lines.append("")
-        if self.skipped:
-            lines += ["Not measured in this run:", ""] + [f"- {s}" for s in self.skipped] + [""]
-        (self.out / "results.md").write_text("\n".join(lines))
-        (self.raw / "summary.json").write_text(
-            json.dumps({"environment": env_lines, "goals": self.goals, "data": self.data}, indent=1, default=str)
-        )
+        old = markdown.read_text() if partial and markdown.exists() else None
+        note = f"Re-measured by `{command}` on {when}, commit {rev}." if old else ""
+        blocks = {key: self.block(key, title, n, header, rows, note) for key, title, n, header, rows in self.sections}
+        # A section skipped whole still says why, in a block of its own.
+        for key, what in STEPS:
+            if key not in blocks and any(s["section"] == key for s in self.skipped):
+                lines = [f"<!-- bench:{key} -->", f"## {what[0].upper() + what[1:]}", ""]
+                lines += ["Not measured in this run:", ""]
+                lines += [f"- {s['what']}" for s in self.skipped if s["section"] == key]
+                lines += ["", f"<!-- /bench:{key} -->"]
+                blocks[key] = "\n".join(lines)
+        keys = [k for k, _ in STEPS]
+        if old is not None:
+            # Keep the run header and the sections not measured now; replace the others.
+            def kept(key):
+                m = re.search(rf"<!-- bench:{key} -->.*?<!-- /bench:{key} -->", old, flags=re.S)
+                return m.group(0) if m else None
+            run = kept("run") or "\n".join(head)
+            parts = [blocks.get(k) or kept(k) for k in keys]
+        else:
+            run = "\n".join(head)
+            parts = [blocks.get(k) for k in keys]
+        text = []
+        if intro:
+            text.append(
+                "<!-- Written by bench/run from bench/performance-intro.md and the measurements: "
+                "edit those, not this file. -->"
+            )
+            text.append(Path(intro).read_text().rstrip())
+            text.append("")
+        else:
+            text += ["# Benchmarks", ""]
+        text.append(run)
+        text.append("")
+        for p in parts:
+            if p:
+                text += [p, ""]
+        markdown.parent.mkdir(parents=True, exist_ok=True)
+        markdown.write_text("\n".join(text).rstrip() + "\n")
+        summary_path = self.raw / "summary.json"
+        summary = {"environment": env_lines, "goals": [], "data": {}}
+        if old is not None and summary_path.exists():
+            summary = json.loads(summary_path.read_text())
+            summary["goals"] = [g for g in summary.get("goals", []) if g.get("section") not in blocks]
+            summary["remeasured"] = summary.get("remeasured", []) + [
+                {"sections": sorted(blocks), "when": when, "commit": rev, "environment": env_lines}
+            ]
+        summary["goals"] += self.goals
+        summary["data"].update(self.data)
+        summary_path.write_text(json.dumps(summary, indent=1, default=str))
 
 
 # ------------------------------------------------------------------ helpers
@@ -773,11 +873,14 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--status-check", required=True)
     ap.add_argument("--status-check-static")
+    ap.add_argument("--status-check-static-aarch64")
     ap.add_argument("--fake-gitlab", required=True)
     ap.add_argument("--python", help="the venv python with python-gitlab")
     ap.add_argument("--faketime", help="path of libfaketime.so.1")
     ap.add_argument("--image-size", help="JSON file {compressed, unpacked} from bench/run")
-    ap.add_argument("--out", required=True)
+    ap.add_argument("--out", required=True, help="directory of the raw data (results/ under it)")
+    ap.add_argument("--markdown", help="the markdown to write (default: OUT/results.md)")
+    ap.add_argument("--intro", help="markdown prose to put before the results")
     ap.add_argument("--smoke", action="store_true")
     ap.add_argument("--gate-trials", type=int, default=150)
     ap.add_argument("--gate-scale", type=int, default=20)
@@ -788,26 +891,28 @@ def main():
     args = ap.parse_args()
     b = Bench(args)
     only = set(args.only.split(",")) if args.only else None
-    steps = [
-        ("report", b.report_by_name),
-        ("startup", b.startup),
-        ("list", b.list_300),
-        ("gate", b.gate),
-        ("size", b.size),
-        ("growth", b.growth),
-    ]
+    steps = {
+        "report": b.report_by_name,
+        "startup": b.startup,
+        "list": b.list_300,
+        "gate": b.gate,
+        "size": b.size,
+        "growth": b.growth,
+    }
+    markdown = Path(args.markdown) if args.markdown else b.out / "results.md"
     try:
-        for key, fn in steps:
+        for key, _ in STEPS:
             if only and key not in only:
                 continue
             log(f"{key} ...")
             t0 = time.monotonic()
-            fn()
+            b.current = key
+            steps[key]()
             log(f"{key}: {time.monotonic() - t0:.0f}s")
-        b.write(environment(b), args.command)
+        b.write(environment(b), args.command, markdown, args.intro, partial=bool(only))
     finally:
         shutil.rmtree(b.tmp, ignore_errors=True)
-    log(f"wrote {b.out / 'results.md'}")
+    log(f"wrote {markdown}")
     if not args.smoke:
         for g in b.goals:
             if not g["met"]:

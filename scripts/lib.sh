@@ -22,27 +22,51 @@ CARGO_ZIGBUILD_VERSION=0.24.0
 ZIGLANG_VERSION=0.17.1
 GITLAB_CI_LOCAL_VERSION=4.64.1
 
-# Sizes (bytes). The goals of issue 6 are 2 MiB for the binary and 5 MiB for
-# the image. The binary outgrew its goal when doctor and sync landed (YAML
-# parser, more commands): over the goal is a loud warning, over the ceiling
-# (a regression guard) a failure.
-BINARY_GOAL=$((2 * 1024 * 1024))
-BINARY_CEILING=$((5 * 1024 * 1024 / 2))
+# The release builds (scripts/build-static, the suites' static binaries) use
+# this pinned nightly, installed by need_release_toolchain; `cargo build`,
+# `cargo test` and everything else use the stable toolchain. The nightly
+# rebuilds the standard library (-Z build-std) with the release profile, which
+# is what brings the binaries under BINARY_LIMIT. Change the date here only.
+RELEASE_TOOLCHAIN=nightly-2026-05-20
+# Nightly cargo flags of the release builds:
+#   build-std=std,panic_abort   std compiled like the crate (opt-level z, LTO
+#                               with it, panic=abort) instead of the
+#                               precompiled one
+#   build-std-features=...      std without its `backtrace` feature (the
+#                               symbolizer: useless in a stripped binary) and
+#                               with `optimize_for_size`; panic messages and
+#                               their file:line:column still print
+#   trim-paths                  source paths in panic locations relative
+#                               (crate-1.2.3/src/..., /rustc/<hash>/library/...)
+#                               instead of this machine's home directory
+RELEASE_CARGO_FLAGS=(
+  -Z 'build-std=std,panic_abort'
+  -Z build-std-features=optimize_for_size
+  -Z trim-paths --config 'profile.release.trim-paths="all"'
+)
+# Added to the rustflags of .cargo/config.toml for the release builds: no
+# unwind tables (.eh_frame): with panic=abort nothing unwinds, and std has no
+# backtraces to print. Stable std comes precompiled with them; only a rebuilt
+# std can drop them.
+RELEASE_RUSTFLAGS='"-C", "force-unwind-tables=no"'
+# The release builds' own target directory: their artefacts (a rebuilt std
+# among them) stay apart from the stable builds'.
+RELEASE_TARGET_DIR="$CARGO_TARGET_DIR/release-nightly"
+
+# Sizes (bytes). The release binaries (both targets) must stay within
+# BINARY_LIMIT: the static-binary suite fails above it. The 5 MiB image
+# budget is issue 6's goal.
+BINARY_LIMIT=2000000
 IMAGE_BUDGET=$((5 * 1024 * 1024))
 
-# check_binary_size PATH: fails over the ceiling, warns over the goal.
+# check_binary_size PATH: fails above BINARY_LIMIT.
 check_binary_size() {
   local size
   size="$(stat -c %s "$1")"
   info "size: $(human_size "$size")"
-  [ "$size" -le "$BINARY_CEILING" ] ||
-    die "$1 is $(human_size "$size"), over the ceiling of $(human_size "$BINARY_CEILING")"
-  if [ "$size" -le "$BINARY_GOAL" ]; then
-    ok "size within the goal of $(human_size "$BINARY_GOAL")"
-  else
-    warn "$1 is $(human_size "$size"): over the goal of $(human_size "$BINARY_GOAL") (ceiling $(human_size "$BINARY_CEILING"))"
-    ok "size within the ceiling of $(human_size "$BINARY_CEILING")"
-  fi
+  [ "$size" -le "$BINARY_LIMIT" ] ||
+    die "$1 is $(human_size "$size"), over the limit of $BINARY_LIMIT bytes"
+  ok "size within the limit of $BINARY_LIMIT bytes ($((BINARY_LIMIT - size)) bytes to spare)"
 }
 
 MUSL_TARGET=x86_64-unknown-linux-musl
@@ -95,11 +119,28 @@ apt_install() {
     "${missing[@]}" >/dev/null || die "apt-get install ${missing[*]} failed"
 }
 
-# rust_target TRIPLE: adds a Rust standard library target when missing.
+# rust_target TRIPLE [TOOLCHAIN]: adds a Rust standard library target when
+# missing (to the default toolchain, or to TOOLCHAIN).
 rust_target() {
-  rustup target list --installed | grep -x "$1" >/dev/null && return 0
-  info "rustup target add $1"
-  rustup target add "$1" >/dev/null 2>&1 || die "rustup target add $1 failed"
+  local tc=()
+  [ -z "${2:-}" ] || tc=(--toolchain "$2")
+  rustup target list --installed "${tc[@]}" | grep -x "$1" >/dev/null && return 0
+  info "rustup target add $1 ${2:-}"
+  rustup target add "${tc[@]}" "$1" >/dev/null 2>&1 || die "rustup target add $1 ${2:-} failed"
+}
+
+# need_release_toolchain: installs RELEASE_TOOLCHAIN (minimal profile) with
+# rust-src, which -Z build-std compiles, when missing.
+need_release_toolchain() {
+  if ! rustup toolchain list | grep "^$RELEASE_TOOLCHAIN-" >/dev/null; then
+    info "rustup toolchain install $RELEASE_TOOLCHAIN --profile minimal --component rust-src --no-self-update"
+    rustup toolchain install "$RELEASE_TOOLCHAIN" --profile minimal --component rust-src \
+      --no-self-update >&2 ||
+      die "rustup toolchain install $RELEASE_TOOLCHAIN failed"
+  fi
+  rustup component list --installed --toolchain "$RELEASE_TOOLCHAIN" | grep -x rust-src >/dev/null ||
+    rustup component add rust-src --toolchain "$RELEASE_TOOLCHAIN" >&2 ||
+    die "rustup component add rust-src --toolchain $RELEASE_TOOLCHAIN failed"
 }
 
 # Python tools (check-jsonschema, cargo-zigbuild, ziglang) in one venv.
@@ -148,9 +189,25 @@ need_gitlab_ci_local() {
 
 # ---------------------------------------------------------------- builds
 
-# The static x86_64 binary (release profile), built when out of date.
-# Prints its path.
+# The static x86_64 release binary (release profile, RELEASE_TOOLCHAIN and its
+# flags), built when out of date. Prints its path.
 build_static() {
+  apt_install musl-tools
+  need_release_toolchain
+  # The x86_64 musl std links Rust's own musl (crt objects, libc.a) from it.
+  rust_target "$MUSL_TARGET" "$RELEASE_TOOLCHAIN"
+  (cd "$REPO_ROOT" && CC_x86_64_unknown_linux_musl=musl-gcc \
+    cargo "+$RELEASE_TOOLCHAIN" build --quiet --release --locked --target "$MUSL_TARGET" \
+    -p status-check --target-dir "$RELEASE_TARGET_DIR" "${RELEASE_CARGO_FLAGS[@]}" \
+    --config "target.$MUSL_TARGET.rustflags = [$RELEASE_RUSTFLAGS]") >&2 ||
+    die "cargo +$RELEASE_TOOLCHAIN build --target $MUSL_TARGET failed"
+  echo "$RELEASE_TARGET_DIR/$MUSL_TARGET/release/status-check"
+}
+
+# The same binary from the stable toolchain and its precompiled std: what a
+# plain `cargo build --release --target x86_64-unknown-linux-musl` gives, for
+# comparison (not shipped). Prints its path.
+build_static_stable() {
   apt_install musl-tools
   rust_target "$MUSL_TARGET"
   (cd "$REPO_ROOT" && CC_x86_64_unknown_linux_musl=musl-gcc \
@@ -159,14 +216,24 @@ build_static() {
   echo "$CARGO_TARGET_DIR/$MUSL_TARGET/release/status-check"
 }
 
-# The static aarch64 binary, cross-linked with zig (cargo-zigbuild). Prints its path.
+# The static aarch64 release binary, cross-linked with zig (cargo-zigbuild),
+# with RELEASE_TOOLCHAIN and its flags. Prints its path.
+#
+# The nightly has no prebuilt aarch64-unknown-linux-musl std to install
+# (rustup: "unavailable for download"), and build-std needs none: zig brings
+# musl's crt objects and libc, so rustc must not look for its own
+# (link-self-contained=no). rustc still names the target's library directory
+# to the linker, which warns when it is missing: it is made, empty.
 build_static_aarch64() {
   need_zigbuild
-  rust_target "$AARCH64_TARGET"
-  (cd "$REPO_ROOT" && cargo zigbuild --quiet --release --locked \
-    --target "$AARCH64_TARGET" -p status-check) >&2 ||
-    die "cargo zigbuild --target $AARCH64_TARGET failed"
-  echo "$CARGO_TARGET_DIR/$AARCH64_TARGET/release/status-check"
+  need_release_toolchain
+  mkdir -p "$(rustc "+$RELEASE_TOOLCHAIN" --print sysroot)/lib/rustlib/$AARCH64_TARGET/lib"
+  (cd "$REPO_ROOT" && cargo "+$RELEASE_TOOLCHAIN" zigbuild --quiet --release --locked \
+    --target "$AARCH64_TARGET" -p status-check --target-dir "$RELEASE_TARGET_DIR" \
+    "${RELEASE_CARGO_FLAGS[@]}" \
+    --config "target.$AARCH64_TARGET.rustflags = [$RELEASE_RUSTFLAGS, \"-C\", \"link-self-contained=no\"]") >&2 ||
+    die "cargo +$RELEASE_TOOLCHAIN zigbuild --target $AARCH64_TARGET failed"
+  echo "$RELEASE_TARGET_DIR/$AARCH64_TARGET/release/status-check"
 }
 
 # The fake GitLab (debug build is enough). Prints its path.

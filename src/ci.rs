@@ -259,6 +259,35 @@ mod tests {
     }
 
     #[test]
+    fn a_non_utf8_argument_is_named_by_position_or_flag() {
+        use std::os::unix::ffi::OsStringExt;
+        let args = |list: &[&[u8]]| -> Vec<OsString> {
+            list.iter()
+                .map(|a| OsString::from_vec(a.to_vec()))
+                .collect()
+        };
+        let bad: &[u8] = b"x\xff";
+        let said = |list: &[&[u8]]| not_utf8(&args(list)).message;
+        assert_eq!(
+            said(&[b"status-check", b"list", b"--sha", bad]),
+            "the value of --sha is not valid UTF-8"
+        );
+        // A flag earlier on does not own a value it is not next to.
+        assert_eq!(
+            said(&[b"status-check", b"--sha", b"abc", bad]),
+            "argument 3 is not valid UTF-8"
+        );
+        assert_eq!(
+            said(&[b"status-check", bad]),
+            "argument 1 is not valid UTF-8"
+        );
+        assert_eq!(
+            said(&[b"status-check", b"--request-timeout=5\xffs"]),
+            "the value of --request-timeout is not valid UTF-8"
+        );
+    }
+
+    #[test]
     fn job_token_is_only_noted() {
         let c = ctx(&[("CI_JOB_TOKEN", "glcbt-x")]);
         assert!(c.has_job_token);

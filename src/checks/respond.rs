@@ -132,15 +132,10 @@ fn gates_nothing(check: &CheckRef, mr: &Target, posted: &PostedResponse) -> Opti
         return None;
     };
     let (branches, target) = posted.scoped_elsewhere()?;
-    let name = posted
-        .external_status_check
-        .as_ref()
-        .map(|c| c.name.as_str())
-        .filter(|n| !n.is_empty())
-        .map_or_else(
-            || format!("check #{id}"),
-            |n| format!("check #{id} \"{n}\""),
-        );
+    let name = match posted.check_name.as_str() {
+        "" => format!("check #{id}"),
+        n => format!("check #{id} \"{n}\""),
+    };
     Some(format!(
         "{name} applies only to merge requests targeting {}; {} targets {target}: GitLab stored the response, but it gates nothing there",
         scope::join(&branches),

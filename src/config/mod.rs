@@ -313,6 +313,24 @@ mod tests {
     }
 
     #[test]
+    fn open_merge_requests_only_for_the_pipelines_own_commit() {
+        let vars = [
+            ("CI_PROJECT_ID", "42"),
+            ("CI_COMMIT_SHA", SHA),
+            ("CI_OPEN_MERGE_REQUESTS", "acme/app!7"),
+        ];
+        assert!(build(&[], &vars).unwrap().open_mrs.is_some());
+        assert!(build(&["--sha", SHA2], &vars).unwrap().open_mrs.is_none());
+        assert!(
+            build(&["--project", "acme/app"], &vars)
+                .unwrap()
+                .open_mrs
+                .is_none()
+        );
+        assert!(build(&["--mr", "7"], &vars).unwrap().open_mrs.is_none());
+    }
+
+    #[test]
     fn job_token_alone_is_explained() {
         let c = build(&[], &[("CI_JOB_TOKEN", "glcbt-1")]).unwrap();
         let e = c.require_token().unwrap_err();

@@ -72,13 +72,20 @@ mod tests {
     }
 
     #[test]
-    fn open_merge_requests_as_gitlab_writes_them() {
-        let mrs = parse_open_mrs("acme/app!7, upstream/app!12,acme/app!7").unwrap();
-        assert_eq!(mrs.len(), 2, "a repeated entry counts once");
-        assert_eq!(mrs[1].project.encoded, "upstream%2Fapp");
-        assert_eq!(mrs[1].iid, 12);
-        assert!(parse_open_mrs("acme/app!0").is_none());
-        assert!(parse_open_mrs("acme/app").is_none());
-        assert!(parse_open_mrs("").is_none());
+    fn open_merge_requests_read_as_project_and_iid() {
+        let mrs = parse_open_mrs("acme/app!7, acme/app!7,acme/app!9,up/stream/app!7").unwrap();
+        let pairs: Vec<(&str, u64)> = mrs
+            .iter()
+            .map(|m| (m.project.raw.as_str(), m.iid))
+            .collect();
+        // Only an exact repeat is dropped.
+        assert_eq!(
+            pairs,
+            [("acme/app", 7), ("acme/app", 9), ("up/stream/app", 7)]
+        );
+        assert_eq!(mrs[2].project.encoded, "up%2Fstream%2Fapp");
+        for bad in ["acme/app#7", "acme/app!0", "acme/app!x", "!7", "app!7", ""] {
+            assert_eq!(parse_open_mrs(bad), None, "{bad}");
+        }
     }
 }

@@ -124,33 +124,47 @@ pub struct VersionInfo {
     pub version: String,
 }
 
-/// The parts of the 201 answer to a status response that we use.
-#[derive(Clone, Debug, Deserialize)]
+/// The parts of the 201 answer to a status response that we use: its id, and what
+/// tells whether the check applies to the MR. Read through a JSON value (the fields
+/// sit two levels down, and every one but `id` may be missing).
+#[derive(Clone, Debug)]
 pub struct PostedResponse {
     pub id: u64,
-    #[serde(default)]
-    pub merge_request: Option<PostedMergeRequest>,
-    #[serde(default)]
-    pub external_status_check: Option<PostedCheck>,
-}
-
-#[derive(Clone, Debug, Deserialize)]
-pub struct PostedMergeRequest {
-    #[serde(default, deserialize_with = "null_as_empty")]
+    /// `merge_request.target_branch` ("" when absent).
     pub target_branch: String,
+    /// `external_status_check.name` ("" when absent).
+    pub check_name: String,
+    /// `external_status_check.protected_branches[].name`; `None` when the answer does
+    /// not show them (GitLab 19.4+).
+    pub protected_branches: Option<Vec<String>>,
 }
 
-#[derive(Clone, Debug, Deserialize)]
-pub struct PostedCheck {
-    #[serde(default, deserialize_with = "null_as_empty")]
-    pub name: String,
-    #[serde(default)]
-    pub protected_branches: Vec<BranchName>,
-}
-
-#[derive(Clone, Debug, Deserialize)]
-pub struct BranchName {
-    pub name: String,
+impl<'de> Deserialize<'de> for PostedResponse {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<PostedResponse, D::Error> {
+        let v = serde_json::Value::deserialize(d)?;
+        let text = |pointer: &str| {
+            v.pointer(pointer)
+                .and_then(serde_json::Value::as_str)
+                .unwrap_or_default()
+                .to_owned()
+        };
+        Ok(PostedResponse {
+            id: v["id"]
+                .as_u64()
+                .ok_or_else(|| serde::de::Error::missing_field("id"))?,
+            target_branch: text("/merge_request/target_branch"),
+            check_name: text("/external_status_check/name"),
+            protected_branches: v
+                .pointer("/external_status_check/protected_branches")
+                .and_then(serde_json::Value::as_array)
+                .map(|branches| {
+                    branches
+                        .iter()
+                        .filter_map(|b| b["name"].as_str().map(str::to_owned))
+                        .collect()
+                }),
+        })
+    }
 }
 
 impl PostedResponse {
@@ -159,16 +173,10 @@ impl PostedResponse {
     /// name. `Some((branches, target))` when the answer shows this check is not one of
     /// the MR's; `None` when it applies or the answer does not tell.
     pub fn scoped_elsewhere(&self) -> Option<(Vec<String>, String)> {
-        let target = &self.merge_request.as_ref()?.target_branch;
-        let branches: Vec<String> = self
-            .external_status_check
-            .as_ref()?
-            .protected_branches
-            .iter()
-            .map(|b| b.name.clone())
-            .collect();
+        let branches = self.protected_branches.as_ref()?;
+        let target = &self.target_branch;
         let applies = branches.is_empty() || branches.iter().any(|b| b == target);
-        (!applies && !target.is_empty()).then(|| (branches, target.clone()))
+        (!applies && !target.is_empty()).then(|| (branches.clone(), target.clone()))
     }
 }
 

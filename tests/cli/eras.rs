@@ -63,6 +63,19 @@ fn sync_refuses_shared_secrets_before_17_3_before_any_change() {
 }
 
 #[test]
+fn sync_sends_shared_secrets_from_17_3() {
+    let run = sync_on("17.3.0-ee", WITH_SECRET)
+        .env("SCANNER_SECRET", SECRET)
+        .run();
+    run.code(0)
+        .stdout_has("shared_secret: set (from $SCANNER_SECRET)");
+    let stored = run
+        .server
+        .world(|w| w.project(42).unwrap().checks[0].shared_secret.clone());
+    assert_eq!(stored.as_deref(), Some(SECRET));
+}
+
+#[test]
 fn sync_without_secrets_still_works_before_17_3() {
     let run = sync_on("17.2.0-ee", WITHOUT_SECRET).run();
     run.code(0).stdout_has("+ create     \"security-scan\"");
@@ -523,6 +536,35 @@ fn a_fast_forward_merge_is_found_by_its_head() {
         .run()
         .code(0)
         .stdout_has("passed on merged !7");
+}
+
+#[test]
+fn an_older_commit_of_a_merged_mr_is_not_what_landed() {
+    // SHA_A is in !7's diff, but !7 landed as its merge commit: no gate on it.
+    Test::new()
+        .branch_pipeline()
+        .checks(&["scan"])
+        .world(|w| {
+            w.push_head(42, 7, SHA_B);
+            w.merge_mr(42, 7, Some(MERGE_SHA), None);
+        })
+        .args(&["wait", "--timeout", "10s"])
+        .run()
+        .code(1)
+        .stderr_has("no open merge request")
+        .stderr_lacks("merged !7");
+}
+
+#[test]
+fn a_closed_mr_is_not_gated_on() {
+    Test::new()
+        .branch_pipeline()
+        .checks(&["scan"])
+        .world(|w| w.mr_mut(42, 7).state = "closed".into())
+        .args(&["wait", "--timeout", "10s"])
+        .run()
+        .code(1)
+        .stderr_has("no open merge request");
 }
 
 #[test]

@@ -63,7 +63,8 @@ fn a_retry_request_that_fails_is_an_api_error_not_a_refusal() {
             .run();
         run.code(5)
             .stderr_has("retrying \"scan\" on !7")
-            .stderr_lacks("GitLab refused");
+            .stderr_lacks("GitLab refused")
+            .stderr_lacks("an unknown check id also answers 404");
         // A POST whose outcome is unknown is not sent again.
         assert_eq!(run.requests_to("POST", "/retry").len(), 1, "{kind:?}");
     }
