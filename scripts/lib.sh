@@ -383,7 +383,7 @@ fake_shows() {
   grep -qxF -- "$1" <<<"$all"
 }
 
-# The fake tokens of tests/fake-gitlab/src/world.rs: no log may show them.
+# The fake tokens of crates/fake-gitlab/src/world.rs: no log may show them.
 FAKE_TOKENS=(
   glpat-dev-0000000000000000001
   glpat-maint-000000000000000002

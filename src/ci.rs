@@ -5,15 +5,14 @@
 //! defines some variables as empty strings in pipelines where they do not apply.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::env::VarError;
 use std::ffi::OsString;
 
 use crate::error::Error;
-use crate::secret::{RawToken, SharedSecret};
+use crate::secret::Secret;
 
 #[derive(Clone, Debug, Default)]
-pub struct CiContext {
+pub(crate) struct CiContext {
     /// `CI=true`: running inside a GitLab job.
     pub in_ci: bool,
     pub api_v4_url: Option<String>,
@@ -30,7 +29,6 @@ pub struct CiContext {
     /// `CI_OPEN_MERGE_REQUESTS` (13.8+): up to four `path!iid` references of the open
     /// merge requests whose source is this branch (in a fork, the upstream MR).
     pub open_merge_requests: Option<String>,
-    pub pipeline_source: Option<String>,
     pub server_version: Option<String>,
     pub server_version_major: Option<String>,
     pub server_version_minor: Option<String>,
@@ -42,7 +40,7 @@ pub struct CiContext {
     /// the access token given is in fact the job token.
     pub job_token_fingerprint: Option<u64>,
     /// `GITLAB_TOKEN`, the conventional fallback for the access token.
-    pub gitlab_token: Option<RawToken>,
+    pub gitlab_token: Option<Secret<String>>,
     /// `SSL_CERT_FILE`: where the system CA bundle is, when not in the usual place.
     pub ssl_cert_file: Option<String>,
     /// Variables that are set but not valid UTF-8 (read as unset above).
@@ -50,7 +48,7 @@ pub struct CiContext {
 }
 
 impl CiContext {
-    pub fn from_env() -> CiContext {
+    pub(crate) fn from_env() -> CiContext {
         let not_unicode = RefCell::new(Vec::new());
         let mut ctx = CiContext::from_lookup(|name| match std::env::var(name) {
             Ok(value) => Some(value),
@@ -65,18 +63,19 @@ impl CiContext {
     }
 
     /// The usage error for a variable that is not valid UTF-8, if any.
-    pub fn check_unicode(&self) -> Result<(), Error> {
+    pub(crate) fn check_unicode(&self) -> Result<(), Error> {
         match self.not_unicode.first() {
             Some(name) => Err(not_utf8_variable(name)),
             None => Ok(()),
         }
     }
 
-    pub fn from_map(vars: &HashMap<String, String>) -> CiContext {
+    #[cfg(test)]
+    pub(crate) fn from_map(vars: &std::collections::HashMap<String, String>) -> CiContext {
         CiContext::from_lookup(|name| vars.get(name).cloned())
     }
 
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> CiContext {
+    pub(crate) fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> CiContext {
         let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
         CiContext {
             in_ci: get("CI").is_some_and(|v| v == "true") || get("GITLAB_CI").is_some(),
@@ -92,7 +91,6 @@ impl CiContext {
             commit_sha: get("CI_COMMIT_SHA"),
             commit_ref_name: get("CI_COMMIT_REF_NAME"),
             open_merge_requests: get("CI_OPEN_MERGE_REQUESTS"),
-            pipeline_source: get("CI_PIPELINE_SOURCE"),
             server_version: get("CI_SERVER_VERSION"),
             server_version_major: get("CI_SERVER_VERSION_MAJOR"),
             server_version_minor: get("CI_SERVER_VERSION_MINOR"),
@@ -100,19 +98,19 @@ impl CiContext {
             has_job_token: get("CI_JOB_TOKEN").is_some(),
             job_token_fingerprint: get("CI_JOB_TOKEN")
                 .map(|t| crate::secret::fingerprint(t.trim_end_matches(['\n', '\r']))),
-            gitlab_token: lookup("GITLAB_TOKEN").map(RawToken::new),
+            gitlab_token: lookup("GITLAB_TOKEN").map(Secret::new),
             ssl_cert_file: get("SSL_CERT_FILE"),
             not_unicode: Vec::new(),
         }
     }
 
     /// Does the validated access token equal CI_JOB_TOKEN?
-    pub fn is_job_token(&self, token: &crate::secret::Token) -> bool {
+    pub(crate) fn is_job_token(&self, token: &crate::secret::Token) -> bool {
         token.looks_like_job_token() || self.job_token_fingerprint == Some(token.fingerprint())
     }
 
     /// What kind of pipeline this is, in GitLab's words, for logs and `doctor`.
-    pub fn pipeline_kind(&self) -> PipelineKind {
+    pub(crate) fn pipeline_kind(&self) -> PipelineKind {
         match (self.mr_iid.is_some(), self.mr_event_type.as_deref()) {
             (true, Some("merged_result")) => PipelineKind::MergedResults,
             (true, Some("merge_train")) => PipelineKind::MergeTrain,
@@ -124,7 +122,7 @@ impl CiContext {
 
     /// A fork MR: the pipeline runs in the fork, the MR (and its checks) live
     /// in the target project.
-    pub fn is_fork_mr(&self) -> bool {
+    pub(crate) fn is_fork_mr(&self) -> bool {
         matches!((&self.mr_project_id, &self.project_id), (Some(mr), Some(p)) if mr != p)
     }
 }
@@ -137,7 +135,7 @@ fn not_utf8_variable(name: &str) -> Error {
 /// clap found an argument or a `STATUS_CHECK_*` variable that is not UTF-8
 /// but does not say which: this names it (never its value, which may be a
 /// token: only its position or name).
-pub fn not_utf8(args: &[OsString]) -> Error {
+pub(crate) fn not_utf8(args: &[OsString]) -> Error {
     let hint =
         "pass flags and values as UTF-8 text (names, SHAs, durations and URLs are plain text)";
     // After `--` come the command and arguments of `run`, which may be any bytes: the
@@ -186,15 +184,15 @@ pub fn not_utf8(args: &[OsString]) -> Error {
 /// A shared secret for `sync`, from the variable the checks file names.
 /// Read here because this module is the one reader of the environment; an
 /// empty value counts as unset.
-pub fn shared_secret(name: &str) -> Option<SharedSecret> {
+pub(crate) fn shared_secret(name: &str) -> Option<Secret<String>> {
     std::env::var(name)
         .ok()
         .filter(|v| !v.is_empty())
-        .map(SharedSecret::new)
+        .map(Secret::new)
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum PipelineKind {
+pub(crate) enum PipelineKind {
     MergeRequest,
     MergedResults,
     MergeTrain,
@@ -203,7 +201,7 @@ pub enum PipelineKind {
 }
 
 impl PipelineKind {
-    pub fn describe(self) -> &'static str {
+    pub(crate) fn describe(self) -> &'static str {
         match self {
             PipelineKind::MergeRequest => "merge request pipeline",
             PipelineKind::MergedResults => "merged results pipeline",

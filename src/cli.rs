@@ -7,7 +7,18 @@
 use std::ffi::OsString;
 use std::path::PathBuf;
 
+use clap::builder::{StringValueParser, TypedValueParser};
 use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::secret::Secret;
+
+/// The defaults of the global flags that take a value. `config.rs` falls back on
+/// them too, when `doctor` sets an invalid value aside.
+pub(crate) mod defaults {
+    pub(crate) const REQUEST_TIMEOUT: &str = "30s";
+    pub(crate) const RETRIES: &str = "4";
+    pub(crate) const RETRY_DELAY: &str = "1s";
+}
 
 #[derive(Debug, Parser)]
 #[command(
@@ -16,10 +27,9 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
     about = "Drive GitLab external status checks from CI jobs",
     long_about = "Drive GitLab external status checks from CI jobs: report a status, run a \
                   command as a check, or wait for every check to pass before deploying.",
-    after_help = "Exit codes: 0 ok, 1 check failed, 2 usage/config, 3 timeout, 4 stale SHA, \
-                  5 API/auth/network error."
+    after_help = crate::exit::help()
 )]
-pub struct Cli {
+pub(crate) struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
     #[command(subcommand)]
@@ -27,7 +37,7 @@ pub struct Cli {
 }
 
 #[derive(Debug, Args)]
-pub struct GlobalArgs {
+pub(crate) struct GlobalArgs {
     /// GitLab API base URL [default: $CI_API_V4_URL, else $CI_SERVER_URL/api/v4]
     #[arg(long, global = true, env = "STATUS_CHECK_API_URL", value_name = "URL")]
     pub api_url: Option<String>,
@@ -39,9 +49,10 @@ pub struct GlobalArgs {
         global = true,
         env = "STATUS_CHECK_TOKEN",
         hide_env_values = true,
-        value_name = "TOKEN"
+        value_name = "TOKEN",
+        value_parser = StringValueParser::new().map(Secret::new)
     )]
-    pub token: Option<String>,
+    pub token: Option<Secret<String>>,
 
     /// Read the access token from this file (e.g. a CI/CD variable of type File)
     #[arg(
@@ -92,7 +103,7 @@ pub struct GlobalArgs {
         long,
         global = true,
         env = "STATUS_CHECK_REQUEST_TIMEOUT",
-        default_value = "30s",
+        default_value = defaults::REQUEST_TIMEOUT,
         value_name = "DUR",
         allow_hyphen_values = true
     )]
@@ -103,7 +114,7 @@ pub struct GlobalArgs {
         long,
         global = true,
         env = "STATUS_CHECK_RETRIES",
-        default_value = "4",
+        default_value = defaults::RETRIES,
         value_name = "N",
         allow_hyphen_values = true
     )]
@@ -114,7 +125,7 @@ pub struct GlobalArgs {
         long,
         global = true,
         env = "STATUS_CHECK_RETRY_DELAY",
-        default_value = "1s",
+        default_value = defaults::RETRY_DELAY,
         value_name = "DUR",
         allow_hyphen_values = true
     )]
@@ -122,13 +133,13 @@ pub struct GlobalArgs {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum OutputFormat {
+pub(crate) enum OutputFormat {
     Text,
     Json,
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Report a status for a check on the merge request(s) of the SHA
     Report(ReportArgs),
     /// List the merge request's status checks
@@ -138,10 +149,7 @@ pub enum Command {
     /// Wait until every selected check has passed (a merge gate)
     Wait(WaitArgs),
     /// Run a command as a status check: pending, run, passed/failed
-    #[command(
-        after_help = "Exit code: CMD's own (127 not found, 126 not executable, 128+N ended by signal N). \
-                      Only when CMD succeeded does a failed final report change it: 4 stale SHA, 5 API error."
-    )]
+    #[command(after_help = crate::exit::run_help())]
     Run(RunArgs),
     /// Diagnose why status checks do or do not work in this pipeline
     Doctor(DoctorArgs),
@@ -150,14 +158,14 @@ pub enum Command {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum ReportStatus {
+pub(crate) enum ReportStatus {
     Passed,
     Failed,
     Pending,
 }
 
 #[derive(Debug, Args)]
-pub struct CheckSelector {
+pub(crate) struct CheckSelector {
     /// Check name, as shown on the merge request
     #[arg(long, env = "STATUS_CHECK_NAME", value_name = "NAME")]
     pub name: Option<String>,
@@ -168,7 +176,7 @@ pub struct CheckSelector {
 }
 
 #[derive(Debug, Args)]
-pub struct ReportArgs {
+pub(crate) struct ReportArgs {
     /// The status to report
     #[arg(value_enum, env = "STATUS_CHECK_STATUS")]
     pub status: ReportStatus,
@@ -182,7 +190,7 @@ pub struct ReportArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct WaitArgs {
+pub(crate) struct WaitArgs {
     /// Only wait for these checks (repeatable)
     #[arg(long = "name", value_name = "NAME")]
     pub names: Vec<String>,
@@ -251,7 +259,7 @@ pub struct WaitArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct RunArgs {
+pub(crate) struct RunArgs {
     #[command(flatten)]
     pub check: CheckSelector,
 
@@ -276,14 +284,14 @@ pub struct RunArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct DoctorArgs {
+pub(crate) struct DoctorArgs {
     /// Also check this check name: does it exist, does it apply to this MR
     #[arg(long, env = "STATUS_CHECK_NAME", value_name = "NAME")]
     pub name: Option<String>,
 }
 
 #[derive(Debug, Args)]
-pub struct SyncArgs {
+pub(crate) struct SyncArgs {
     /// The checks file (YAML or JSON)
     #[arg(long, short, env = "STATUS_CHECK_SYNC_FILE", value_name = "FILE")]
     pub file: PathBuf,

@@ -7,8 +7,10 @@ use std::fmt;
 
 use crate::exit::Code;
 
-#[derive(Debug)]
-pub struct Error {
+/// `Clone`, so a caller that keeps an error (doctor's lines, a deferred report) copies
+/// it whole, code included, instead of rebuilding it.
+#[derive(Clone, Debug)]
+pub(crate) struct Error {
     pub code: Code,
     pub message: String,
     pub hints: Vec<String>,
@@ -29,38 +31,38 @@ impl Error {
     }
 
     /// A bad flag, variable or file: the user must change the job.
-    pub fn usage(message: impl Into<String>) -> Error {
+    pub(crate) fn usage(message: impl Into<String>) -> Error {
         Error::new(Code::Usage, message)
     }
 
     /// GitLab, the network or authentication failed.
-    pub fn api(message: impl Into<String>) -> Error {
+    pub(crate) fn api(message: impl Into<String>) -> Error {
         Error::new(Code::Api, message)
     }
 
     /// The SHA is no longer the head of the merge request.
-    pub fn stale(message: impl Into<String>) -> Error {
+    pub(crate) fn stale(message: impl Into<String>) -> Error {
         Error::new(Code::Stale, message)
     }
 
     /// A check failed or a retry was refused.
-    pub fn check_failed(message: impl Into<String>) -> Error {
+    pub(crate) fn check_failed(message: impl Into<String>) -> Error {
         Error::new(Code::CheckFailed, message)
     }
 
     /// Marks the failure as one a later attempt may not repeat.
-    pub fn as_transient(mut self) -> Error {
+    pub(crate) fn into_transient(mut self) -> Error {
         self.transient = true;
         self
     }
 
-    pub fn hint(mut self, hint: impl Into<String>) -> Error {
+    pub(crate) fn hint(mut self, hint: impl Into<String>) -> Error {
         self.hints.push(hint.into());
         self
     }
 
     /// Prefixes the message with what was being done, e.g. `reporting to !7`.
-    pub fn context(mut self, what: impl fmt::Display) -> Error {
+    pub(crate) fn context(mut self, what: impl fmt::Display) -> Error {
         self.message = format!("{what}: {}", self.message);
         self
     }

@@ -1,9 +1,10 @@
 //! The one table of exit codes. Pipelines match on these: never renumber.
-
-use std::process::ExitCode;
+//!
+//! `--help` prints the table from here (`help`, `run_help`), so the text and the
+//! codes cannot drift apart.
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Code {
+pub(crate) enum Code {
     /// Everything asked for happened.
     Ok = 0,
     /// A check failed, or GitLab refused a retry.
@@ -19,13 +20,118 @@ pub enum Code {
 }
 
 impl Code {
-    pub fn as_u8(self) -> u8 {
+    /// Every code, in the order `--help` lists them.
+    const ALL: [Code; 6] = [
+        Code::Ok,
+        Code::CheckFailed,
+        Code::Usage,
+        Code::Timeout,
+        Code::Stale,
+        Code::Api,
+    ];
+
+    pub(crate) fn as_u8(self) -> u8 {
         self as u8
+    }
+
+    /// The code's name in `--help`.
+    fn summary(self) -> &'static str {
+        match self {
+            Code::Ok => "ok",
+            Code::CheckFailed => "check failed",
+            Code::Usage => "usage/config",
+            Code::Timeout => "timeout",
+            Code::Stale => "stale SHA",
+            Code::Api => "API/auth/network error",
+        }
     }
 }
 
-impl From<Code> for ExitCode {
-    fn from(code: Code) -> ExitCode {
-        ExitCode::from(code.as_u8())
+/// What status-check exits with: one of its own codes, or, for `run`, the code that
+/// its command's end calls for (the command's own, or a shell's for a command that
+/// could not start or was ended by a signal).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Status {
+    Own(Code),
+    Command(u8),
+}
+
+/// A shell's codes for a command that did not run, and the base of a signal's.
+const NOT_FOUND: u8 = 127;
+const NOT_EXECUTABLE: u8 = 126;
+const SIGNAL_BASE: i32 = 128;
+
+impl Status {
+    /// The command does not exist.
+    pub(crate) const NOT_FOUND: Status = Status::Command(NOT_FOUND);
+    /// The command exists but cannot be executed.
+    pub(crate) const NOT_EXECUTABLE: Status = Status::Command(NOT_EXECUTABLE);
+
+    /// The command exited with `code` (one outside 0..=255 reads as 1).
+    pub(crate) fn exited(code: i32) -> Status {
+        Status::Command(u8::try_from(code).unwrap_or(1))
+    }
+
+    /// Ended by signal `signo`: 128 + `signo`, as a shell says.
+    pub(crate) fn signal(signo: i32) -> Status {
+        Status::Command(u8::try_from(SIGNAL_BASE + signo.clamp(0, 127)).unwrap_or(u8::MAX))
+    }
+
+    pub(crate) fn as_u8(self) -> u8 {
+        match self {
+            Status::Own(code) => code.as_u8(),
+            Status::Command(code) => code,
+        }
+    }
+
+    pub(crate) fn is_success(self) -> bool {
+        self.as_u8() == 0
+    }
+}
+
+impl From<Code> for Status {
+    fn from(code: Code) -> Status {
+        Status::Own(code)
+    }
+}
+
+/// The exit-code line of `status-check --help`.
+pub(crate) fn help() -> String {
+    let codes: Vec<String> = Code::ALL
+        .iter()
+        .map(|code| format!("{} {}", code.as_u8(), code.summary()))
+        .collect();
+    format!("Exit codes: {}.", codes.join(", "))
+}
+
+/// The exit-code lines of `status-check run --help`.
+pub(crate) fn run_help() -> String {
+    format!(
+        "Exit code: CMD's own ({NOT_FOUND} not found, {NOT_EXECUTABLE} not executable, {SIGNAL_BASE}+N ended by signal N). \
+         Only when CMD succeeded does a failed final report change it: {} stale SHA, {} API error.",
+        Code::Stale.as_u8(),
+        Code::Api.as_u8()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_help_lists_every_code_in_order() {
+        assert_eq!(
+            help(),
+            "Exit codes: 0 ok, 1 check failed, 2 usage/config, 3 timeout, 4 stale SHA, 5 API/auth/network error."
+        );
+    }
+
+    #[test]
+    fn a_commands_codes_follow_the_shell() {
+        assert_eq!(Status::signal(15).as_u8(), 143);
+        assert_eq!(Status::exited(300), Status::Command(1));
+        assert_eq!(Status::NOT_FOUND.as_u8(), 127);
+        assert!(Status::from(Code::Ok).is_success());
+        assert!(!Status::from(Code::Stale).is_success());
     }
 }

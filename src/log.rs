@@ -8,7 +8,7 @@ use std::collections::HashSet;
 use std::io::Write;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-pub struct Log {
+pub(crate) struct Log {
     verbose: bool,
     in_ci: bool,
     /// Kinds of transient fault already reported, so each is logged once.
@@ -16,7 +16,7 @@ pub struct Log {
 }
 
 impl Log {
-    pub fn new(verbose: bool, in_ci: bool) -> Log {
+    pub(crate) fn new(verbose: bool, in_ci: bool) -> Log {
         Log {
             verbose,
             in_ci,
@@ -24,34 +24,34 @@ impl Log {
         }
     }
 
-    pub fn is_verbose(&self) -> bool {
+    pub(crate) fn is_verbose(&self) -> bool {
         self.verbose
     }
 
-    pub fn info(&self, line: impl AsRef<str>) {
+    pub(crate) fn info(&self, line: impl AsRef<str>) {
         write_line(line.as_ref());
     }
 
-    pub fn warn(&self, line: impl AsRef<str>) {
+    pub(crate) fn warn(&self, line: impl AsRef<str>) {
         write_line(&format!("warning: {}", line.as_ref()));
     }
 
     /// Only with `--verbose`.
-    pub fn detail(&self, line: impl AsRef<str>) {
+    pub(crate) fn detail(&self, line: impl AsRef<str>) {
         if self.verbose {
             write_line(line.as_ref());
         }
     }
 
     /// Logs `line` the first time `key` is seen (always with `--verbose`).
-    pub fn once(&self, key: &str, line: impl AsRef<str>) {
+    pub(crate) fn once(&self, key: &str, line: impl AsRef<str>) {
         if self.seen.borrow_mut().insert(key.to_owned()) || self.verbose {
             write_line(line.as_ref());
         }
     }
 
     /// Opens a collapsible section in the GitLab job log (plain header outside CI).
-    pub fn section_start(&self, id: &str, header: &str, collapsed: bool) {
+    pub(crate) fn section_start(&self, id: &str, header: &str, collapsed: bool) {
         if self.in_ci {
             write_line(&format!(
                 "\x1b[0Ksection_start:{}:{id}[collapsed={collapsed}]\r\x1b[0K{header}",
@@ -62,7 +62,7 @@ impl Log {
         }
     }
 
-    pub fn section_end(&self, id: &str) {
+    pub(crate) fn section_end(&self, id: &str) {
         if self.in_ci {
             write_line(&format!("\x1b[0Ksection_end:{}:{id}\r\x1b[0K", unix_now()));
         }

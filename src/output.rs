@@ -7,20 +7,20 @@ use serde_json::{Value, json};
 
 use crate::cli::OutputFormat;
 use crate::error::Error;
-use crate::exit::Code;
+use crate::exit::{Code, Status};
 
-/// What a command produced: its exit code and its result in both forms.
+/// What a command produced: its exit status and its result in both forms.
 #[derive(Debug)]
-pub struct Outcome {
-    pub code: u8,
+pub(crate) struct Outcome {
+    pub status: Status,
     pub text: String,
     pub json: Value,
 }
 
 impl Outcome {
-    pub fn new(code: Code, text: impl Into<String>, json: Value) -> Outcome {
+    pub(crate) fn new(status: impl Into<Status>, text: impl Into<String>, json: Value) -> Outcome {
         Outcome {
-            code: code.as_u8(),
+            status: status.into(),
             text: text.into(),
             json,
         }
@@ -28,7 +28,7 @@ impl Outcome {
 }
 
 /// Prints the outcome and returns its exit code.
-pub fn emit(outcome: &Outcome, format: OutputFormat) -> u8 {
+pub(crate) fn emit(outcome: &Outcome, format: OutputFormat) -> u8 {
     let printed = match format {
         OutputFormat::Text if outcome.text.is_empty() => Ok(()),
         OutputFormat::Text => print_stdout(outcome.text.trim_end()),
@@ -36,13 +36,13 @@ pub fn emit(outcome: &Outcome, format: OutputFormat) -> u8 {
     };
     match printed {
         Err(e) if e.kind() != io::ErrorKind::BrokenPipe => Code::Api.as_u8(),
-        _ => outcome.code,
+        _ => outcome.status.as_u8(),
     }
 }
 
 /// Prints `status-check: error: …` and its hints on stderr (and, with
 /// `--output json`, a JSON object on stdout), and returns the exit code.
-pub fn emit_error(error: &Error, format: OutputFormat) -> u8 {
+pub(crate) fn emit_error(error: &Error, format: OutputFormat) -> u8 {
     let mut text = format!("status-check: error: {}", error.message);
     for hint in &error.hints {
         text.push_str("\n  hint: ");
@@ -69,7 +69,7 @@ fn print_stdout(text: &str) -> io::Result<()> {
 }
 
 /// `1 check`, `3 checks`.
-pub fn plural(n: usize, word: &str) -> String {
+pub(crate) fn plural(n: usize, word: &str) -> String {
     if n == 1 {
         format!("1 {word}")
     } else {
@@ -78,7 +78,7 @@ pub fn plural(n: usize, word: &str) -> String {
 }
 
 /// A plain left-aligned table; the last column is not padded.
-pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
+pub(crate) fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
     let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
     for row in rows {
         for (i, cell) in row.iter().enumerate() {
@@ -108,6 +108,13 @@ pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn plural_counts() {
+        assert_eq!(plural(1, "warning"), "1 warning");
+        assert_eq!(plural(2, "warning"), "2 warnings");
+        assert_eq!(plural(0, "check"), "0 checks");
+    }
 
     #[test]
     fn table_aligns_columns() {

@@ -1,12 +1,42 @@
-//! The access token, kept out of every output.
+//! Values kept out of every output: the access token and the checks' shared secrets.
 //!
-//! `Token` has no `Display`, and its `Debug` prints `(redacted)`. The value
-//! leaves the type in exactly one place: the client's auth header.
+//! `Secret<T>` has no `Display`, and its `Debug` prints `(redacted)`, so anything
+//! holding one (the clap types, the CI context, the config) can derive `Debug`. A
+//! value leaves it in exactly two places: the client's auth header (the token) and
+//! the body of the request that sets a check's shared secret (`sync`).
 
 use std::fmt;
 
 #[derive(Clone, PartialEq, Eq)]
-pub struct Token(String);
+pub struct Secret<T>(T);
+
+impl<T> Secret<T> {
+    pub fn new(value: T) -> Secret<T> {
+        Secret(value)
+    }
+
+    /// The value, for the one place that sends it.
+    pub(crate) fn expose(&self) -> &T {
+        &self.0
+    }
+}
+
+impl Secret<String> {
+    /// Its length in characters (GitLab limits a shared secret's), never its value.
+    pub fn chars(&self) -> usize {
+        self.0.chars().count()
+    }
+}
+
+impl<T> fmt::Debug for Secret<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("(redacted)")
+    }
+}
+
+/// A validated access token: not empty, no whitespace or control characters.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Token(Secret<String>);
 
 impl Token {
     /// Validates a token read from `source` (a flag, variable or file name,
@@ -21,85 +51,36 @@ impl Token {
                 "the token from {source} contains whitespace or control characters"
             ));
         }
-        Ok(Token(value.to_owned()))
+        Ok(Token(Secret::new(value.to_owned())))
+    }
+
+    /// Validates a token value not yet checked (a flag or a variable).
+    pub fn validate(raw: &Secret<String>, source: &str) -> Result<Token, String> {
+        Token::parse(raw.expose(), source)
     }
 
     /// The raw value, for the one header that carries it.
     pub(crate) fn expose(&self) -> &str {
-        &self.0
+        self.0.expose()
     }
 
     /// A hash of the value, to compare tokens without keeping a second copy.
     pub fn fingerprint(&self) -> u64 {
-        fingerprint(&self.0)
+        fingerprint(self.expose())
     }
 
     /// GitLab 16.8+ prefixes CI job tokens with `glcbt-`.
     pub fn looks_like_job_token(&self) -> bool {
-        self.0.starts_with("glcbt-")
+        self.expose().starts_with("glcbt-")
     }
 }
 
 /// A hash of a secret value (SipHash with fixed keys: stable within a run).
-pub fn fingerprint(value: &str) -> u64 {
+pub(crate) fn fingerprint(value: &str) -> u64 {
     use std::hash::{DefaultHasher, Hash, Hasher};
     let mut hasher = DefaultHasher::new();
     value.hash(&mut hasher);
     hasher.finish()
-}
-
-/// A check's shared secret (HMAC key), read from the variable the sync file
-/// names. Like `Token`: no `Display`, a redacted `Debug`, and it leaves the
-/// type only in the request body that sets it.
-#[derive(Clone, PartialEq, Eq)]
-pub struct SharedSecret(String);
-
-impl SharedSecret {
-    pub fn new(value: String) -> SharedSecret {
-        SharedSecret(value)
-    }
-
-    pub(crate) fn expose(&self) -> &str {
-        &self.0
-    }
-
-    /// Its length in characters (GitLab limits it), never its value.
-    pub fn chars(&self) -> usize {
-        self.0.chars().count()
-    }
-}
-
-impl fmt::Debug for SharedSecret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("SharedSecret(redacted)")
-    }
-}
-
-impl fmt::Debug for Token {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Token(redacted)")
-    }
-}
-
-/// A token value not yet validated (read from the environment or a file).
-/// Redacted like `Token`, so a context holding one can derive `Debug`.
-#[derive(Clone, PartialEq, Eq)]
-pub struct RawToken(String);
-
-impl RawToken {
-    pub fn new(value: String) -> RawToken {
-        RawToken(value)
-    }
-
-    pub fn validate(&self, source: &str) -> Result<Token, String> {
-        Token::parse(&self.0, source)
-    }
-}
-
-impl fmt::Debug for RawToken {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("RawToken(redacted)")
-    }
 }
 
 #[cfg(test)]
@@ -109,8 +90,11 @@ mod tests {
     #[test]
     fn debug_never_shows_the_value() {
         let t = Token::parse("glpat-secret", "--token").unwrap();
-        assert_eq!(format!("{t:?}"), "Token(redacted)");
+        assert_eq!(format!("{t:?}"), "Token((redacted))");
         assert!(!format!("{:?}", Some(&t)).contains("secret"));
+        let shared = Secret::new("hunter2".to_owned());
+        assert_eq!(format!("{shared:?}"), "(redacted)");
+        assert_eq!(shared.chars(), 7);
     }
 
     #[test]

@@ -32,15 +32,14 @@ const MODE_EXIT: i32 = 1;
 const MODE_CATCH: i32 = 2;
 
 static MODE: AtomicI32 = AtomicI32::new(MODE_NONE);
-static RECEIVED: AtomicI32 = AtomicI32::new(0);
 /// The write end of `catch`'s pipe.
 static PIPE_WRITE: AtomicI32 = AtomicI32::new(-1);
 static CAUGHT: OnceLock<()> = OnceLock::new();
 
-pub const HANDLED: [i32; 3] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP];
+pub(crate) const HANDLED: [i32; 3] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP];
 
 /// On a termination signal: print one line and exit with 128 + signal.
-pub fn exit_on_termination() {
+pub(crate) fn exit_on_termination() {
     MODE.store(MODE_EXIT, Ordering::SeqCst);
     install();
 }
@@ -49,7 +48,7 @@ pub fn exit_on_termination() {
 /// with each signal number, from a thread of its own. Blocks the signals in
 /// the calling thread (and so in every thread it starts later). Only the
 /// first call installs anything.
-pub fn catch(notify: impl Fn(i32) + Send + 'static) -> io::Result<()> {
+pub(crate) fn catch(notify: impl Fn(i32) + Send + 'static) -> io::Result<()> {
     if CAUGHT.set(()).is_err() {
         return Err(io::Error::other("signals are already caught"));
     }
@@ -98,7 +97,7 @@ pub fn catch(notify: impl Fn(i32) + Send + 'static) -> io::Result<()> {
 /// Has `command` start with `HANDLED` unblocked: a child inherits the
 /// spawning thread's signal mask (std does not reset it), and a command that
 /// cannot receive SIGTERM cannot be cancelled. exec resets the handlers.
-pub fn unblock_in_child(command: &mut Command) {
+pub(crate) fn unblock_in_child(command: &mut Command) {
     use std::os::unix::process::CommandExt;
     // SAFETY: the closure runs in the forked child before exec and only
     // calls sigemptyset, sigaddset and pthread_sigmask, which are
@@ -119,22 +118,14 @@ pub fn unblock_in_child(command: &mut Command) {
 }
 
 /// Sends `sig` to every process of the process group `pgid`.
-pub fn forward(pgid: u32, sig: i32) -> io::Result<()> {
+pub(crate) fn forward(pgid: u32, sig: i32) -> io::Result<()> {
     let pgid = libc::pid_t::try_from(pgid).map_err(io::Error::other)?;
     // SAFETY: kill(2) with a negative pid signals that process group; no
     // memory is involved.
     check(unsafe { libc::kill(-pgid, sig) }).map(|_| ())
 }
 
-/// The last termination signal received, if any.
-pub fn received() -> Option<i32> {
-    match RECEIVED.load(Ordering::SeqCst) {
-        0 => None,
-        sig => Some(sig),
-    }
-}
-
-pub fn name(sig: i32) -> &'static str {
+pub(crate) fn name(sig: i32) -> &'static str {
     match sig {
         libc::SIGHUP => "SIGHUP",
         libc::SIGINT => "SIGINT",
@@ -158,7 +149,7 @@ pub fn name(sig: i32) -> &'static str {
 }
 
 /// `SIGTERM`, or `signal 42` when `name` does not know it.
-pub fn describe(sig: i32) -> String {
+pub(crate) fn describe(sig: i32) -> String {
     match name(sig) {
         "a signal" => format!("signal {sig}"),
         known => known.to_owned(),
@@ -180,7 +171,6 @@ fn install() {
 }
 
 extern "C" fn handler(sig: libc::c_int) {
-    RECEIVED.store(sig, Ordering::SeqCst);
     match MODE.load(Ordering::SeqCst) {
         MODE_EXIT => {
             let message: &[u8] = match sig {

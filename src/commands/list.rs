@@ -2,22 +2,20 @@
 
 use serde_json::{Value, json};
 
-use super::Ctx;
-use super::targets::{self, Want};
+use crate::checks::{self, Ctx, Want};
 use crate::error::Error;
 use crate::exit::Code;
 use crate::output::{Outcome, table};
 
-pub fn run(ctx: &Ctx) -> Result<Outcome, Error> {
-    let found = targets::find(ctx, None, Want::Open)?;
+pub(super) fn run(ctx: &Ctx) -> Result<Outcome, Error> {
+    let found = checks::find_targets(ctx, None, Want::Open)?;
     if found.mrs.is_empty() {
-        let sha = ctx.cfg.sha.as_ref().map_or("", |s| s.value.as_str());
-        if let Some(err) = found.none_found(sha) {
+        if let Some(err) = found.none_found() {
             return Err(err);
         }
         return Ok(Outcome::new(
             Code::Ok,
-            found.nothing_open(sha, &ctx.project()?.raw),
+            found.nothing_open(&ctx.project()?.raw),
             json!([]),
         ));
     }

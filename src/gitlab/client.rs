@@ -4,31 +4,29 @@
 
 use std::cell::Cell;
 use std::io::ErrorKind;
-use std::path::Path;
-use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant, SystemTime};
 
-use backon::{BackoffBuilder, ExponentialBuilder};
 use serde::de::DeserializeOwned;
-use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig};
+use ureq::tls::Certificate;
 
 use super::error::{ApiError, ApiErrorKind, Transport};
-use crate::error::Error;
+use super::response::{Headers, decode_detail, error_message};
+use crate::backoff::{Backoff, Jitter};
 use crate::log::Log;
 use crate::secret::Token;
 
 /// No GitLab status-check answer comes near this; a bigger one is not GitLab.
 const MAX_BODY_BYTES: u64 = 8 * 1024 * 1024;
 /// Items per page: GitLab's maximum, so a list costs as few requests as possible.
-pub const PER_PAGE: u32 = 100;
+pub(crate) const PER_PAGE: u32 = 100;
 /// Guard against a server that always announces a next page.
 const MAX_PAGES: u32 = 1000;
 /// Longest single wait between retries, whatever `Retry-After` says.
 const MAX_RETRY_WAIT: Duration = Duration::from_secs(120);
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
-pub struct ClientSettings {
+pub(crate) struct ClientSettings {
     pub base_url: String,
     /// `None` only for `doctor`'s reachability probe: requests carry no credential.
     pub token: Option<Token>,
@@ -38,7 +36,7 @@ pub struct ClientSettings {
     pub retry_delay: Duration,
 }
 
-pub struct Client<'a> {
+pub(crate) struct Client<'a> {
     agent: ureq::Agent,
     base: String,
     token: Option<Token>,
@@ -54,7 +52,7 @@ pub struct Client<'a> {
 }
 
 /// A successful answer: status, the headers we use, the body.
-pub struct Answer {
+pub(crate) struct Answer {
     pub status: u16,
     pub body: String,
     next_page: Option<u32>,
@@ -62,7 +60,7 @@ pub struct Answer {
 }
 
 /// Every page of a list, and what the first page said about polling.
-pub struct Listing<T> {
+pub(crate) struct Listing<T> {
     pub items: Vec<T>,
     pub poll_interval_ms: Option<i64>,
 }
@@ -87,11 +85,7 @@ impl Method {
 }
 
 impl<'a> Client<'a> {
-    pub fn new(settings: ClientSettings, log: &'a Log) -> Client<'a> {
-        // Trust exactly what the config found (system store + CA file); no
-        // built-in Mozilla list, which would add ~250 KiB to every job's
-        // image. For an http:// URL the list is unused and may be empty.
-        let roots = RootCerts::Specific(Arc::new(settings.ca_certs));
+    pub(crate) fn new(settings: ClientSettings, log: &'a Log) -> Client<'a> {
         let proxy = ureq::Proxy::try_from_env();
         let proxy_in_use = proxy.as_ref().and_then(|p| {
             let uri: ureq::http::Uri = settings.base_url.parse().ok()?;
@@ -104,7 +98,7 @@ impl<'a> Client<'a> {
             .user_agent(concat!("status-check/", env!("CARGO_PKG_VERSION")))
             .timeout_connect(Some(settings.request_timeout.min(Duration::from_secs(10))))
             .proxy(proxy)
-            .tls_config(TlsConfig::builder().root_certs(roots).build())
+            .tls_config(super::tls::config(settings.ca_certs))
             .build()
             .new_agent();
         Client {
@@ -122,22 +116,22 @@ impl<'a> Client<'a> {
     }
 
     /// Requests sent so far (each attempt counts).
-    pub fn request_count(&self) -> u32 {
+    pub(crate) fn request_count(&self) -> u32 {
         self.requests.get()
     }
 
     /// No attempt, and no sleep between attempts, goes past this instant.
-    pub fn set_deadline(&self, deadline: Option<Instant>) {
+    pub(crate) fn set_deadline(&self, deadline: Option<Instant>) {
         self.deadline.set(deadline);
     }
 
-    pub fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ApiError> {
+    pub(crate) fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ApiError> {
         let answer = self.send(Method::Get, path, None)?;
         decode(Method::Get, path, &answer)
     }
 
     /// Follows `X-Next-Page` (or the `Link` header) to the last page.
-    pub fn get_all<T: DeserializeOwned>(&self, path: &str) -> Result<Listing<T>, ApiError> {
+    pub(crate) fn get_all<T: DeserializeOwned>(&self, path: &str) -> Result<Listing<T>, ApiError> {
         let separator = if path.contains('?') { '&' } else { '?' };
         let mut items = Vec::new();
         let mut poll_interval_ms = None;
@@ -164,7 +158,7 @@ impl<'a> Client<'a> {
     /// A POST retried only when GitLab certainly did not act on it (429,
     /// 503, refused connection). When the outcome is unknown the error is
     /// returned: the caller re-reads state before trying again.
-    pub fn post<T: DeserializeOwned>(
+    pub(crate) fn post<T: DeserializeOwned>(
         &self,
         path: &str,
         body: &serde_json::Value,
@@ -173,7 +167,7 @@ impl<'a> Client<'a> {
         decode(Method::Post, path, &answer)
     }
 
-    pub fn put<T: DeserializeOwned>(
+    pub(crate) fn put<T: DeserializeOwned>(
         &self,
         path: &str,
         body: &serde_json::Value,
@@ -182,17 +176,13 @@ impl<'a> Client<'a> {
         decode(Method::Put, path, &answer)
     }
 
-    pub fn delete(&self, path: &str) -> Result<(), ApiError> {
+    pub(crate) fn delete(&self, path: &str) -> Result<(), ApiError> {
         self.send(Method::Delete, path, None).map(|_| ())
     }
 
     fn send(&self, method: Method, path: &str, body: Option<String>) -> Result<Answer, ApiError> {
-        let mut backoff = ExponentialBuilder::default()
-            .with_min_delay(self.retry_delay)
-            .with_max_delay(MAX_BACKOFF.max(self.retry_delay))
-            .with_max_times(self.retries)
-            .with_jitter()
-            .build();
+        let mut backoff =
+            Backoff::new(self.retry_delay, MAX_BACKOFF, Jitter::Added).limited(self.retries);
         loop {
             let error = match self.send_once(method, path, body.as_deref()) {
                 Ok(answer) => return Ok(answer),
@@ -290,22 +280,17 @@ impl<'a> Client<'a> {
             }
         };
         let status = response.status().as_u16();
-        let header = |name: &str| {
-            response
-                .headers()
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned)
-        };
-        let content_type = header("content-type").unwrap_or_default();
-        let location = header("location");
-        let retry_after =
-            header("retry-after").and_then(|v| parse_retry_after(&v, SystemTime::now()));
-        let next_page =
-            parse_next_page(header("x-next-page").as_deref(), header("link").as_deref());
-        let poll_interval_ms = header("poll-interval").and_then(|v| parse_poll_interval(&v));
-        let declared = header("content-length").and_then(|v| v.trim().parse::<u64>().ok());
-        if let Some(declared) = declared.filter(|n| *n > MAX_BODY_BYTES) {
+        let headers = Headers::read(
+            |name| {
+                response
+                    .headers()
+                    .get(name)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned)
+            },
+            SystemTime::now(),
+        );
+        if let Some(declared) = headers.content_length.filter(|n| *n > MAX_BODY_BYTES) {
             // Not read at all: the cap is on what is read, and a server that
             // announces more is not GitLab.
             self.log.detail(format!(
@@ -339,17 +324,19 @@ impl<'a> Client<'a> {
             200..=299 => Ok(Answer {
                 status,
                 body,
-                next_page,
-                poll_interval_ms,
+                next_page: headers.next_page,
+                poll_interval_ms: headers.poll_interval_ms,
             }),
             300..=399 => Err(fail(ApiErrorKind::Redirect {
                 status,
-                location: location.unwrap_or_else(|| "(no Location header)".into()),
+                location: headers
+                    .location
+                    .unwrap_or_else(|| "(no Location header)".into()),
             })),
             _ => Err(fail(ApiErrorKind::Status {
                 status,
-                message: error_message(status, &content_type, &body),
-                retry_after,
+                message: error_message(status, &headers.content_type, &body),
+                retry_after: headers.retry_after,
             })),
         }
     }
@@ -373,24 +360,6 @@ fn decode<T: DeserializeOwned>(method: Method, path: &str, answer: &Answer) -> R
             detail: decode_detail(&answer.body, &e),
         },
     })
-}
-
-/// Why a 2xx body is not what we expected, in one short line.
-pub fn decode_detail(body: &str, error: &serde_json::Error) -> String {
-    let trimmed = body.trim();
-    if trimmed.is_empty() {
-        return "an empty body".to_owned();
-    }
-    if trimmed.starts_with('<') {
-        return match html_title(trimmed) {
-            Some(title) => format!("an HTML page ({title}) instead of JSON"),
-            None => "an HTML page instead of JSON".to_owned(),
-        };
-    }
-    one_line(
-        &format!("not the expected JSON ({error})"),
-        MAX_MESSAGE_CHARS,
-    )
 }
 
 /// A connection failure names the proxy when one was in the way.
@@ -471,288 +440,4 @@ fn transport_error(e: &ureq::Error) -> ApiErrorKind {
         Transport::Other => e.to_string(),
     };
     ApiErrorKind::Transport { kind, detail }
-}
-
-/// The longest message taken from a server's body: error lines stay one line.
-const MAX_MESSAGE_CHARS: usize = 200;
-
-/// GitLab's message from an error body: `message` (a string, a list, or an
-/// object of field errors), else `error` and `error_description`; a proxy's
-/// HTML page is summarised by its title. Always one line of at most 200
-/// characters without control characters: the body is the server's, and the
-/// message ends up in a job log.
-pub fn error_message(status: u16, content_type: &str, body: &str) -> String {
-    let message = one_line(
-        &raw_error_message(status, content_type, body),
-        MAX_MESSAGE_CHARS,
-    );
-    if message.is_empty() {
-        reason_phrase(status).to_owned()
-    } else {
-        message
-    }
-}
-
-fn raw_error_message(status: u16, content_type: &str, body: &str) -> String {
-    let trimmed = body.trim();
-    if let Ok(json) = serde_json::from_str::<serde_json::Value>(trimmed) {
-        if let Some(message) = json.get("message") {
-            return match message {
-                serde_json::Value::String(s) => s.clone(),
-                serde_json::Value::Array(items) => items
-                    .iter()
-                    .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned))
-                    .collect::<Vec<_>>()
-                    .join("; "),
-                other => other.to_string(),
-            };
-        }
-        if let Some(error) = json.get("error").and_then(|v| v.as_str()) {
-            return match json.get("error_description").and_then(|v| v.as_str()) {
-                Some(description) => format!("{error}: {description}"),
-                None => error.to_owned(),
-            };
-        }
-    }
-    if content_type.contains("html") || trimmed.starts_with('<') {
-        return match html_title(trimmed) {
-            Some(title) => format!("an HTML error page ({title}), likely from a proxy"),
-            None => "an HTML error page, likely from a proxy".to_owned(),
-        };
-    }
-    let first_line = trimmed.lines().next().unwrap_or("").trim();
-    if first_line.is_empty() {
-        return reason_phrase(status).to_owned();
-    }
-    first_line.chars().take(200).collect()
-}
-
-/// The `<title>` of an HTML page, on one line, when it has a non-empty one.
-fn html_title(html: &str) -> Option<String> {
-    let start = html.find("<title>")?;
-    let rest = &html[start + "<title>".len()..];
-    let end = rest.find("</title>")?;
-    Some(one_line(&rest[..end], 80)).filter(|t| !t.is_empty())
-}
-
-/// `text` as one line: control characters and runs of whitespace become one
-/// space, and it is cut at `max` characters (with `…`).
-pub fn one_line(text: &str, max: usize) -> String {
-    let mut out = String::new();
-    let mut count = 0;
-    let words = text
-        .split(|c: char| c.is_whitespace() || c.is_control())
-        .filter(|w| !w.is_empty());
-    for word in words {
-        let space = (!out.is_empty()).then_some(' ');
-        for c in space.into_iter().chain(word.chars()) {
-            if count == max {
-                out.push('…');
-                return out;
-            }
-            out.push(c);
-            count += 1;
-        }
-    }
-    out
-}
-
-fn reason_phrase(status: u16) -> &'static str {
-    match status {
-        400 => "Bad Request",
-        401 => "Unauthorized",
-        403 => "Forbidden",
-        404 => "Not Found",
-        409 => "Conflict",
-        422 => "Unprocessable Entity",
-        429 => "Too Many Requests",
-        500 => "Internal Server Error",
-        502 => "Bad Gateway",
-        503 => "Service Unavailable",
-        504 => "Gateway Timeout",
-        _ => "an empty error body",
-    }
-}
-
-/// `Retry-After` as seconds or as an HTTP date (relative to `now`).
-pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
-    let value = value.trim();
-    if let Ok(secs) = value.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
-    }
-    let at = super::httpdate::parse(value)?;
-    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
-}
-
-/// The next page from `X-Next-Page` (empty on the last page), else from the
-/// `Link` header.
-pub fn parse_next_page(x_next_page: Option<&str>, link: Option<&str>) -> Option<u32> {
-    x_next_page
-        .and_then(|v| v.trim().parse().ok())
-        .or_else(|| link.and_then(next_page_from_link))
-}
-
-/// `Poll-Interval` in milliseconds (`-1`: polling turned off).
-pub fn parse_poll_interval(value: &str) -> Option<i64> {
-    value.trim().parse().ok()
-}
-
-/// The `page` of the `rel="next"` entry of a `Link` header.
-pub fn next_page_from_link(link: &str) -> Option<u32> {
-    link.split(',')
-        .find(|part| part.contains("rel=\"next\""))
-        .and_then(|part| {
-            let url = part.split(['<', '>']).nth(1)?;
-            let query = url.split_once('?')?.1;
-            query
-                .split('&')
-                .find_map(|pair| pair.strip_prefix("page="))
-                .and_then(|n| n.parse().ok())
-        })
-}
-
-/// Reads every certificate of a PEM file; an unreadable file or one with no
-/// certificate is a configuration error naming `source`.
-pub fn load_pem_certs(path: &Path, source: &str) -> Result<Vec<Certificate<'static>>, Error> {
-    let bytes = std::fs::read(path).map_err(|e| {
-        Error::usage(format!(
-            "cannot read the CA file {} from {source}: {e}",
-            path.display()
-        ))
-        .hint("give a readable PEM bundle with --ca-file, or unset it")
-    })?;
-    let certs: Vec<Certificate<'static>> = ureq::tls::parse_pem(&bytes)
-        .filter_map(|item| match item {
-            Ok(PemItem::Certificate(cert)) => Some(cert),
-            _ => None,
-        })
-        .collect();
-    if certs.is_empty() {
-        return Err(Error::usage(format!(
-            "the CA file {} from {source} holds no PEM certificate",
-            path.display()
-        ))
-        .hint("the file must contain one or more -----BEGIN CERTIFICATE----- blocks"));
-    }
-    Ok(certs)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn error_messages_from_gitlab_bodies() {
-        assert_eq!(
-            error_message(401, "application/json", r#"{"message":"401 Unauthorized"}"#),
-            "401 Unauthorized"
-        );
-        assert_eq!(
-            error_message(
-                422,
-                "application/json",
-                r#"{"message":["Name has already been taken"]}"#
-            ),
-            "Name has already been taken"
-        );
-        assert_eq!(
-            error_message(400, "application/json", r#"{"error":"sha is missing"}"#),
-            "sha is missing"
-        );
-        assert_eq!(
-            error_message(
-                401,
-                "application/json",
-                r#"{"error":"invalid_token","error_description":"Token is expired."}"#
-            ),
-            "invalid_token: Token is expired."
-        );
-        assert_eq!(
-            error_message(429, "text/plain", "Retry later\n"),
-            "Retry later"
-        );
-        assert_eq!(
-            error_message(
-                502,
-                "text/html",
-                "<html><head><title>502 Bad Gateway</title></head></html>"
-            ),
-            "an HTML error page (502 Bad Gateway), likely from a proxy"
-        );
-        assert_eq!(error_message(503, "", ""), "Service Unavailable");
-    }
-
-    #[test]
-    fn messages_from_a_server_are_one_short_line() {
-        let body = r#"{"message":"line one\nline two\u001b[31m red\ttab"}"#;
-        assert_eq!(
-            error_message(500, "application/json", body),
-            "line one line two [31m red tab"
-        );
-        let long = format!(r#"{{"message":"{}"}}"#, "x".repeat(5000));
-        let message = error_message(500, "application/json", &long);
-        assert_eq!(message.chars().count(), MAX_MESSAGE_CHARS + 1);
-        assert!(message.ends_with('…'));
-        assert_eq!(
-            error_message(502, "text/html", "<title>\n 502\r\nBad\n</title>"),
-            "an HTML error page (502 Bad), likely from a proxy"
-        );
-        assert_eq!(
-            error_message(500, "", "\u{1b}\u{7}\n"),
-            "Internal Server Error"
-        );
-        assert_eq!(one_line("  a \n\n b  ", 10), "a b");
-        assert_eq!(one_line("abcdef", 3), "abc…");
-    }
-
-    #[test]
-    fn decode_details_say_what_came_instead() {
-        let err = serde_json::from_str::<Vec<u8>>("x").unwrap_err();
-        assert_eq!(decode_detail("  ", &err), "an empty body");
-        assert_eq!(
-            decode_detail("<html><title>Sign in · GitLab</title>", &err),
-            "an HTML page (Sign in · GitLab) instead of JSON"
-        );
-        assert!(decode_detail("x", &err).starts_with("not the expected JSON"));
-    }
-
-    #[test]
-    fn next_page_and_poll_interval_headers() {
-        assert_eq!(parse_next_page(Some("3"), None), Some(3));
-        assert_eq!(parse_next_page(Some(""), None), None);
-        assert_eq!(
-            parse_next_page(Some(""), Some(r#"<https://gl/x?page=4>; rel="next""#)),
-            Some(4)
-        );
-        assert_eq!(parse_poll_interval(" 10000 "), Some(10_000));
-        assert_eq!(parse_poll_interval("-1"), Some(-1));
-        assert_eq!(parse_poll_interval("soon"), None);
-    }
-
-    #[test]
-    fn retry_after_seconds_and_dates() {
-        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(784_111_770);
-        assert_eq!(parse_retry_after("7", now), Some(Duration::from_secs(7)));
-        assert_eq!(
-            parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", now),
-            Some(Duration::from_secs(7))
-        );
-        assert_eq!(
-            parse_retry_after("Sun, 06 Nov 1994 08:49:00 GMT", now),
-            Some(Duration::ZERO)
-        );
-        assert_eq!(parse_retry_after("soon", now), None);
-        assert_eq!(parse_retry_after("-3", now), None);
-    }
-
-    #[test]
-    fn next_page_from_a_link_header() {
-        let link = r#"<https://gl/api/v4/x?id=1&page=1&per_page=3>; rel="prev", <https://gl/api/v4/x?id=1&page=3&per_page=3>; rel="next", <https://gl/api/v4/x?id=1&page=1&per_page=3>; rel="first""#;
-        assert_eq!(next_page_from_link(link), Some(3));
-        assert_eq!(
-            next_page_from_link(r#"<https://gl/x?page=1>; rel="first""#),
-            None
-        );
-        assert_eq!(next_page_from_link(""), None);
-    }
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 use crate::error::Error;
 
 #[derive(Debug, Clone)]
-pub struct ApiError {
+pub(crate) struct ApiError {
     pub method: &'static str,
     /// The API path (below `/api/v4`), without the query string.
     pub path: String,
@@ -14,7 +14,7 @@ pub struct ApiError {
 }
 
 #[derive(Debug, Clone)]
-pub enum ApiErrorKind {
+pub(crate) enum ApiErrorKind {
     /// GitLab (or a proxy in front of it) answered with an error status.
     Status {
         status: u16,
@@ -30,7 +30,7 @@ pub enum ApiErrorKind {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Transport {
+pub(crate) enum Transport {
     Dns,
     Connect,
     Tls,
@@ -42,7 +42,7 @@ pub enum Transport {
 }
 
 impl ApiError {
-    pub fn status(&self) -> Option<u16> {
+    pub(crate) fn status(&self) -> Option<u16> {
         match self.kind {
             ApiErrorKind::Status { status, .. } => Some(status),
             _ => None,
@@ -50,14 +50,14 @@ impl ApiError {
     }
 
     /// GitLab's own message (`message` or `error` of the JSON body).
-    pub fn message(&self) -> &str {
+    pub(crate) fn message(&self) -> &str {
         match &self.kind {
             ApiErrorKind::Status { message, .. } => message,
             _ => "",
         }
     }
 
-    pub fn retry_after(&self) -> Option<Duration> {
+    pub(crate) fn retry_after(&self) -> Option<Duration> {
         match self.kind {
             ApiErrorKind::Status { retry_after, .. } => retry_after,
             _ => None,
@@ -66,7 +66,7 @@ impl ApiError {
 
     /// Worth trying again: rate limits, gateway errors, resets and timeouts.
     /// DNS failures, TLS failures, auth and client errors are not.
-    pub fn is_transient(&self) -> bool {
+    pub(crate) fn is_transient(&self) -> bool {
         match &self.kind {
             ApiErrorKind::Status { status, .. } => *status == 429 || *status >= 500,
             ApiErrorKind::Transport { kind, .. } => matches!(
@@ -80,7 +80,7 @@ impl ApiError {
     /// For a POST: true when GitLab may have acted on the request although we
     /// got no confirmation (a reset or timeout after sending, a gateway error).
     /// A 429 or 503 means the request never reached the application.
-    pub fn outcome_unknown(&self) -> bool {
+    pub(crate) fn outcome_unknown(&self) -> bool {
         match &self.kind {
             ApiErrorKind::Status { status, .. } => matches!(status, 500 | 502 | 504),
             ApiErrorKind::Transport { kind, .. } => {
@@ -92,7 +92,7 @@ impl ApiError {
     }
 
     /// A short name for the kind of fault, used to log each kind once.
-    pub fn fault_class(&self) -> String {
+    pub(crate) fn fault_class(&self) -> String {
         match &self.kind {
             ApiErrorKind::Status { status, .. } => status.to_string(),
             ApiErrorKind::Redirect { status, .. } => status.to_string(),
@@ -103,7 +103,7 @@ impl ApiError {
 
     /// The MR's head from a 409's message (`SHA does not match HEAD of source
     /// branch: <sha>`), when it names one.
-    pub fn head_from_409(&self) -> Option<&str> {
+    pub(crate) fn head_from_409(&self) -> Option<&str> {
         head_from_409(self.message())
     }
 

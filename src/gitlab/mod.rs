@@ -1,13 +1,15 @@
 //! Everything that knows GitLab's API: HTTP, errors, models, versions.
 
-pub mod client;
-pub mod error;
+pub(crate) mod client;
+pub(crate) mod error;
 pub(crate) mod httpdate;
-pub mod models;
-pub mod paths;
-pub mod version;
+pub(crate) mod models;
+pub(crate) mod paths;
+pub(crate) mod response;
+pub(crate) mod tls;
+pub(crate) mod version;
 
-pub use client::{Client, ClientSettings, Listing};
-pub use error::ApiError;
-pub use models::{CheckStatus, MergeRequest, MrCheck};
-pub use version::ServerVersion;
+pub(crate) use client::{Client, ClientSettings, Listing};
+pub(crate) use error::ApiError;
+pub(crate) use models::{CheckStatus, MergeRequest, MrCheck};
+pub(crate) use version::ServerVersion;

@@ -5,6 +5,8 @@ use std::fmt;
 
 use serde::{Deserialize, Deserializer, Serialize};
 
+use crate::sha::Sha;
+
 /// One entry of `GET /projects/:id/merge_requests/:iid/status_checks`.
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 pub struct MrCheck {
@@ -108,10 +110,11 @@ impl MergeRequest {
 
     /// Is `sha` the commit this MR landed as on its target branch: its merge commit, its
     /// squash commit, or (fast-forward merge, no merge commit) its head?
-    pub fn landed_as(&self, sha: &str) -> bool {
+    pub fn landed_as(&self, sha: &Sha) -> bool {
         [&self.merge_commit_sha, &self.squash_commit_sha, &self.sha]
             .into_iter()
-            .any(|c| c.as_deref() == Some(sha))
+            .flatten()
+            .any(|c| sha.is(c))
     }
 }
 
@@ -289,8 +292,8 @@ pub fn role_name(level: u32) -> &'static str {
     }
 }
 
-pub const DEVELOPER: u32 = 30;
-pub const MAINTAINER: u32 = 40;
+pub(crate) const DEVELOPER: u32 = 30;
+pub(crate) const MAINTAINER: u32 = 40;
 
 fn null_as_empty<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
     Ok(Option::<String>::deserialize(d)?.unwrap_or_default())

@@ -1,41 +1,43 @@
 //! The REST paths status-check uses (below `/api/v4`), spelt in one place.
 //! `project` is the URL-ready project id: `42` or `acme%2Fapp`.
 
-pub fn project(project: &str) -> String {
+use crate::sha::Sha;
+
+pub(crate) fn project(project: &str) -> String {
     format!("/projects/{project}")
 }
 
 /// The project's external status checks (Maintainer only).
-pub fn project_checks(project: &str) -> String {
+pub(crate) fn project_checks(project: &str) -> String {
     format!("/projects/{project}/external_status_checks")
 }
 
-pub fn protected_branches(project: &str) -> String {
+pub(crate) fn protected_branches(project: &str) -> String {
     format!("/projects/{project}/protected_branches")
 }
 
-pub fn member(project: &str, user_id: u64) -> String {
+pub(crate) fn member(project: &str, user_id: u64) -> String {
     format!("/projects/{project}/members/all/{user_id}")
 }
 
-pub fn merge_request(project: &str, iid: u64) -> String {
+pub(crate) fn merge_request(project: &str, iid: u64) -> String {
     format!("/projects/{project}/merge_requests/{iid}")
 }
 
 /// The MR's own list of checks (a Developer may read it).
-pub fn mr_checks(project: &str, iid: u64) -> String {
+pub(crate) fn mr_checks(project: &str, iid: u64) -> String {
     format!("/projects/{project}/merge_requests/{iid}/status_checks")
 }
 
-pub fn mr_responses(project: &str, iid: u64) -> String {
+pub(crate) fn mr_responses(project: &str, iid: u64) -> String {
     format!("/projects/{project}/merge_requests/{iid}/status_check_responses")
 }
 
-pub fn mr_check_retry(project: &str, iid: u64, check_id: u64) -> String {
+pub(crate) fn mr_check_retry(project: &str, iid: u64, check_id: u64) -> String {
     format!("/projects/{project}/merge_requests/{iid}/status_checks/{check_id}/retry")
 }
 
 /// The MRs (of this target project) that contain the commit.
-pub fn commit_mrs(project: &str, sha: &str) -> String {
+pub(crate) fn commit_mrs(project: &str, sha: &Sha) -> String {
     format!("/projects/{project}/repository/commits/{sha}/merge_requests")
 }

@@ -1,11 +1,17 @@
 //! Integration tests: the real status-check binary against the fake GitLab.
 
+// A test binary has no API: `pub` in its modules means "for the other test modules".
+#![allow(unreachable_pub)]
+
 mod support;
+
+mod architecture;
 
 mod config;
 mod doctor;
 mod eras;
 mod faults;
+mod fuzz;
 mod input;
 mod list;
 mod report;

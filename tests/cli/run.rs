@@ -225,10 +225,12 @@ fn a_gitlab_outage_on_pending_still_runs_the_command() {
     assert_eq!(posted(&run), ["passed"]);
 }
 
-#[test]
-fn heartbeat_keeps_the_check_pending_past_the_pending_timeout() {
+/// `sleep 1.5` as the check on 16.6, whose pending times out after 700 ms, with a
+/// heartbeat every `heartbeat`: whether the check read failed before the final
+/// report, and the run.
+fn past_the_pending_timeout(heartbeat: &str) -> (bool, Run) {
     let saw_failed = Cell::new(false);
-    let running = Test::on_version("16.6.0")
+    let run = Test::on_version("16.6.0")
         .checks(&["scan"])
         .world(|w| w.pending_timeout_ms = Some(700))
         .args(&[
@@ -236,7 +238,7 @@ fn heartbeat_keeps_the_check_pending_past_the_pending_timeout() {
             "--name",
             "scan",
             "--heartbeat",
-            "200ms",
+            heartbeat,
             "--",
             "sleep",
             "1.5",
@@ -248,13 +250,16 @@ fn heartbeat_keeps_the_check_pending_past_the_pending_timeout() {
                 saw_failed.set(true);
             }
             status == "passed"
-        });
-    let run = running.wait();
+        })
+        .wait();
+    (saw_failed.get(), run)
+}
+
+#[test]
+fn heartbeat_keeps_the_check_pending_past_the_pending_timeout() {
+    let (saw_failed, run) = past_the_pending_timeout("200ms");
     run.code(0);
-    assert!(
-        !saw_failed.get(),
-        "the check read failed while the command ran"
-    );
+    assert!(!saw_failed, "the check read failed while the command ran");
     let statuses = posted(&run);
     assert!(
         statuses.len() >= 4,
@@ -271,31 +276,9 @@ fn heartbeat_keeps_the_check_pending_past_the_pending_timeout() {
 /// than the command does let the fake time the pending out.
 #[test]
 fn without_a_heartbeat_the_pending_times_out() {
-    let saw_failed = Cell::new(false);
-    let run = Test::on_version("16.6.0")
-        .checks(&["scan"])
-        .world(|w| w.pending_timeout_ms = Some(700))
-        .args(&[
-            "run",
-            "--name",
-            "scan",
-            "--heartbeat",
-            "30s",
-            "--",
-            "sleep",
-            "1.5",
-        ])
-        .spawn()
-        .wait_for("the final report", 20, |w, _| {
-            let status = w.status_of(42, 7, "scan");
-            if status == "failed" {
-                saw_failed.set(true);
-            }
-            status == "passed"
-        })
-        .wait();
+    let (saw_failed, run) = past_the_pending_timeout("30s");
     run.code(0);
-    assert!(saw_failed.get(), "the fake's pending timeout did not fire");
+    assert!(saw_failed, "the fake's pending timeout did not fire");
     assert_eq!(posted(&run), ["pending", "passed"]);
 }
 

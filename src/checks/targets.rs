@@ -9,35 +9,25 @@
 //! (`wait`) may also act on the merged MR whose merge or squash commit the SHA
 //! is: a deploy job after the merge.
 
-use super::{Ctx, short};
+use super::context::Ctx;
 use crate::config::{MrRef, ProjectRef};
 use crate::error::Error;
 use crate::gitlab::MergeRequest;
 use crate::gitlab::paths;
+use crate::sha::{Sha, short};
 
 /// A merge request a command acts on.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Target {
+pub(crate) struct Target {
     pub project: ProjectRef,
     pub iid: u64,
     /// `!7`, or `upstream/app!7` for an MR of another project (a fork's upstream).
     pub label: String,
 }
 
-/// Where the merge requests came from, for messages and `doctor`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Source {
-    /// `--mr` or `CI_MERGE_REQUEST_IID`.
-    Given,
-    /// `CI_OPEN_MERGE_REQUESTS`.
-    OpenMrsVariable,
-    /// `GET commits/:sha/merge_requests`.
-    CommitLookup,
-}
-
 /// Which merge requests a command may act on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Want {
+pub(crate) enum Want {
     /// Open ones only: responses and retries.
     Open,
     /// Open ones, else the merged MR whose merge or squash commit the SHA is: the gate.
@@ -45,27 +35,28 @@ pub enum Want {
 }
 
 #[derive(Debug)]
-pub struct Targets {
+pub(crate) struct Targets {
     pub mrs: Vec<Target>,
     /// How they were found, for messages.
     pub how: String,
-    pub source: Source,
     /// Open MRs that contain the SHA but whose head is another commit.
     pub moved: Vec<(Target, String)>,
     /// The merged MR whose merge, squash or (fast-forward) head commit the SHA is. With
     /// `Want::OpenOrMerged` and no open MR, it is also the one target in `mrs`.
     pub merged: Option<Target>,
+    /// The commit whose merge requests were looked up (a commit look-up only).
+    pub sha: Option<Sha>,
 }
 
-pub fn find(ctx: &Ctx, sha: Option<&str>, want: Want) -> Result<Targets, Error> {
+pub(crate) fn find(ctx: &Ctx, sha: Option<&Sha>, want: Want) -> Result<Targets, Error> {
     let project = ctx.project()?;
     if let Some(mr) = &ctx.cfg.mr {
         return Ok(Targets {
             mrs: vec![target(project.clone(), mr.value)],
             how: format!("!{} (from {})", mr.value, mr.source),
-            source: Source::Given,
             moved: Vec::new(),
             merged: None,
+            sha: None,
         });
     }
     if let Some(open) = &ctx.cfg.open_mrs {
@@ -78,9 +69,9 @@ pub fn find(ctx: &Ctx, sha: Option<&str>, want: Want) -> Result<Targets, Error> 
         return Ok(Targets {
             how: format!("{} (from CI_OPEN_MERGE_REQUESTS)", labels.join(", ")),
             mrs,
-            source: Source::OpenMrsVariable,
             moved: Vec::new(),
             merged: None,
+            sha: None,
         });
     }
     let sha = match sha {
@@ -91,21 +82,21 @@ pub fn find(ctx: &Ctx, sha: Option<&str>, want: Want) -> Result<Targets, Error> 
     let found = ctx.client.get_all::<MergeRequest>(&path).map_err(|e| {
         Error::from(e).context(format!(
             "finding the merge requests of {} (no MR IID: CI_MERGE_REQUEST_IID is unset)",
-            short(sha)
+            sha.short()
         ))
     })?;
     let mut targets = Targets {
         mrs: Vec::new(),
-        how: format!("open merge requests of {} in {}", short(sha), project.raw),
-        source: Source::CommitLookup,
+        how: format!("open merge requests of {} in {}", sha.short(), project.raw),
         moved: Vec::new(),
         merged: None,
+        sha: Some(sha.clone()),
     };
     for mr in found.items {
         let t = target(project.clone(), mr.iid);
         if mr.is_open() {
             match mr.sha {
-                Some(head) if head != sha => targets.moved.push((t, head)),
+                Some(head) if !sha.is(&head) => targets.moved.push((t, head)),
                 _ => targets.mrs.push(t),
             }
         } else if mr.is_merged() && mr.landed_as(sha) && targets.merged.is_none() {
@@ -116,7 +107,7 @@ pub fn find(ctx: &Ctx, sha: Option<&str>, want: Want) -> Result<Targets, Error> 
         ctx.log.info(format!(
             "{} contains {} but its head is now {}: skipped",
             t.label,
-            short(sha),
+            sha.short(),
             short(head)
         ));
     }
@@ -162,14 +153,15 @@ fn from_ref(ctx: &Ctx, mr: &MrRef) -> Target {
 
 impl Targets {
     /// The error for "no MR to act on", or `None` when there is one.
-    pub fn none_found(&self, sha: &str) -> Option<Error> {
+    pub(crate) fn none_found(&self) -> Option<Error> {
         if !self.mrs.is_empty() {
             return None;
         }
         if let Some((t, head)) = self.moved.first() {
             return Some(Error::stale(format!(
                 "{} is no longer the head of {} (now {head})",
-                sha, t.label
+                self.looked_up(),
+                t.label
             ))
             .hint("a newer pipeline for the new head will report; this one no longer gates the merge request"));
         }
@@ -177,7 +169,7 @@ impl Targets {
     }
 
     /// The gate acts on a merged MR (a deploy after the merge).
-    pub fn is_merged(&self) -> bool {
+    pub(crate) fn is_merged(&self) -> bool {
         self.merged
             .as_ref()
             .is_some_and(|m| self.mrs == [m.clone()])
@@ -185,17 +177,19 @@ impl Targets {
 
     /// "no open merge request …" for report, run and list, naming the merged MR the SHA
     /// belongs to, if any.
-    pub fn nothing_open(&self, sha: &str, project: &str) -> String {
+    pub(crate) fn nothing_open(&self, project: &str) -> String {
+        let sha = short(self.looked_up());
         match &self.merged {
             Some(m) => format!(
-                "no open merge request has {} as its head in {project}; it belongs to merged {} (its merge, squash or head commit)",
-                short(sha),
+                "no open merge request has {sha} as its head in {project}; it belongs to merged {} (its merge, squash or head commit)",
                 m.label
             ),
-            None => format!(
-                "no open merge request has {} as its head in {project}",
-                short(sha)
-            ),
+            None => format!("no open merge request has {sha} as its head in {project}"),
         }
+    }
+
+    /// The SHA of the commit look-up, the only way to find no merge request.
+    fn looked_up(&self) -> &str {
+        self.sha.as_ref().map_or("", Sha::as_str)
     }
 }

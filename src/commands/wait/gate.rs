@@ -1,32 +1,22 @@
-//! `status-check wait`: the merge gate. Polls the MR's status checks until
-//! every selected check has passed, one fails, the MR's head moves, or time
-//! runs out.
+//! The gate's loop: poll every MR's check list on the schedule, track each
+//! selected check, retry failed ones when asked, re-read the MR's head before any
+//! verdict, and stop at the first verdict or the deadline.
 
 use std::collections::BTreeMap;
-use std::fs::File;
-use std::io::Write;
-use std::path::{Path, PathBuf};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use serde_json::json;
-
 use super::schedule::Schedule;
-use super::targets::{self, Target, Want};
-use super::{Ctx, retry, short};
-use crate::cli::WaitArgs;
-use crate::config::{parse_count, parse_duration};
+use super::settings::Settings;
+use crate::checks::{self, Ctx, Target, Targets};
 use crate::duration::human;
 use crate::error::Error;
 use crate::exit::Code;
 use crate::gitlab::error::ApiErrorKind;
 use crate::gitlab::paths;
 use crate::gitlab::{ApiError, CheckStatus, MergeRequest, MrCheck};
-use crate::output::{Outcome, plural, table};
-use crate::reports::{self, CheckResult, GateReport};
-use crate::signals;
+use crate::sha::Sha;
 
-const DEFAULT_INTERVAL: Duration = Duration::from_secs(2);
 /// Besides before any verdict and when a check falls back to `pending` (what
 /// a push does to every check), the MR's head is re-read this often: a push
 /// that leaves every check pending changes nothing in the list.
@@ -35,97 +25,29 @@ const HEAD_EVERY: Duration = Duration::from_secs(300);
 /// A body that is not JSON this many times in a row is not a passing glitch.
 const MAX_DECODE_ERRORS: u32 = 3;
 
-struct Settings {
-    names: Vec<String>,
-    ignore: Vec<String>,
-    timeout: Duration,
-    interval: Duration,
-    interval_explicit: bool,
-    max_interval: Duration,
-    fail_fast: bool,
-    allow_empty: bool,
-    retry_failed: u32,
-    junit: Option<(PathBuf, File)>,
-    dotenv: Option<(PathBuf, File)>,
-}
-
-impl Settings {
-    fn from_args(args: &WaitArgs) -> Result<Settings, Error> {
-        let interval = match &args.interval {
-            Some(text) => parse_duration(text, "--interval")?,
-            None => DEFAULT_INTERVAL,
-        };
-        if interval.is_zero() {
-            return Err(Error::usage("--interval must be above 0").hint("e.g. --interval 2s"));
-        }
-        let max_interval = parse_duration(&args.max_interval, "--max-interval")?;
-        if max_interval < interval {
-            return Err(Error::usage(format!(
-                "--max-interval ({}) is shorter than --interval ({})",
-                human(max_interval),
-                human(interval)
-            )));
-        }
-        let mut ignore: Vec<String> = args.ignore.iter().map(|n| n.trim().to_owned()).collect();
-        // The job's own check can never pass while the job waits for it.
-        if let Some(own) = args
-            .self_name
-            .as_deref()
-            .map(str::trim)
-            .filter(|n| !n.is_empty())
-        {
-            ignore.push(own.to_owned());
-        }
-        Ok(Settings {
-            names: args.names.iter().map(|n| n.trim().to_owned()).collect(),
-            ignore,
-            timeout: parse_duration(&args.timeout, "--timeout")?,
-            interval,
-            interval_explicit: args.interval.is_some(),
-            max_interval,
-            fail_fast: !args.no_fail_fast,
-            allow_empty: args.allow_empty,
-            retry_failed: parse_count(&args.retry_failed, "--retry-failed", 100)? as u32,
-            // Opened now, so an unwritable path fails before the wait, not after.
-            junit: open_report(args.junit.as_deref(), "--junit")?,
-            dotenv: open_report(args.dotenv.as_deref(), "--dotenv")?,
-        })
-    }
-}
-
-fn open_report(path: Option<&Path>, flag: &str) -> Result<Option<(PathBuf, File)>, Error> {
-    let Some(path) = path else { return Ok(None) };
-    File::create(path)
-        .map(|file| Some((path.to_path_buf(), file)))
-        .map_err(|e| {
-            Error::usage(format!("{flag}: cannot write {}: {e}", path.display()))
-                .hint("give a path in a writable directory, e.g. inside $CI_PROJECT_DIR")
-        })
-}
-
 /// What a poll saw change.
 #[derive(Clone, Copy, Default)]
-struct Changes {
-    any: bool,
+pub(super) struct Changes {
+    pub(super) any: bool,
     /// A decided check is pending again: the signature of a push.
-    back_to_pending: bool,
+    pub(super) back_to_pending: bool,
 }
 
 /// One check on one MR, as the gate tracks it.
-struct Tracked {
+pub(super) struct Tracked {
     /// Index of its MR in `Gate::mrs`.
-    mr: usize,
-    iid: u64,
-    id: u64,
-    name: String,
-    status: CheckStatus,
+    pub(super) mr: usize,
+    pub(super) iid: u64,
+    pub(super) id: u64,
+    pub(super) name: String,
+    pub(super) status: CheckStatus,
     /// When it reached its status, from the start of the wait.
-    since: Duration,
-    retries: u32,
+    pub(super) since: Duration,
+    pub(super) retries: u32,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum Verdict {
+pub(super) enum Verdict {
     Passed,
     Failed,
     Timeout,
@@ -134,7 +56,7 @@ enum Verdict {
 }
 
 impl Verdict {
-    fn word(self, allow_empty: bool) -> &'static str {
+    pub(super) fn word(self, allow_empty: bool) -> &'static str {
         match self {
             Verdict::Passed => "passed",
             Verdict::Empty if allow_empty => "passed",
@@ -146,100 +68,82 @@ impl Verdict {
     }
 }
 
-struct Gate<'c, 'a> {
-    ctx: &'c Ctx<'a>,
-    settings: Settings,
-    sha: String,
-    mrs: Vec<Target>,
+pub(super) struct Gate<'c, 'a> {
+    pub(super) ctx: &'c Ctx<'a>,
+    pub(super) settings: Settings,
+    pub(super) sha: Sha,
+    pub(super) mrs: Vec<Target>,
     /// The gate is on a merged MR (a deploy after the merge): its head cannot move.
-    merged: bool,
-    started: Instant,
-    deadline: Instant,
+    pub(super) merged: bool,
+    pub(super) started: Instant,
+    pub(super) deadline: Instant,
     /// Keyed by (MR index, check id), in first-seen order per MR.
-    checks: BTreeMap<(usize, u64), Tracked>,
-    schedule: Schedule,
-    polls: u32,
-    polls_since_head: u32,
-    last_head_read: Instant,
-    decode_errors: u32,
+    pub(super) checks: BTreeMap<(usize, u64), Tracked>,
+    pub(super) schedule: Schedule,
+    pub(super) polls: u32,
+    pub(super) polls_since_head: u32,
+    pub(super) last_head_read: Instant,
+    pub(super) decode_errors: u32,
     /// The transient error of the latest poll, when it failed (cleared by a
     /// successful poll): a timeout says why nothing was seen.
-    last_error: Option<String>,
+    pub(super) last_error: Option<String>,
     /// No poll before this: the `Retry-After` of a 429 or 503 that outlived
     /// the client's retries (it may reach past the deadline).
-    not_before: Option<Instant>,
+    pub(super) not_before: Option<Instant>,
     /// Set when the MR's head moved: (its label, new head).
-    moved: Option<(String, String)>,
-    empty_reason: String,
+    pub(super) moved: Option<(String, String)>,
+    pub(super) empty_reason: String,
 }
 
-pub fn run(ctx: &Ctx, args: &WaitArgs) -> Result<Outcome, Error> {
-    let mut settings = Settings::from_args(args)?;
-    signals::exit_on_termination();
-    let sha = ctx.cfg.require_sha()?.to_owned();
-    let started = Instant::now();
-    let deadline = started + settings.timeout;
-    ctx.client.set_deadline(Some(deadline));
-    let found = match targets::find(ctx, Some(&sha), Want::OpenOrMerged) {
-        Ok(found) => found,
-        Err(e) => return Err(write_error_reports(&mut settings, &sha, e)),
-    };
-    if found.mrs.is_empty() {
-        if let Some(err) = found.none_found(&sha) {
-            return Err(write_error_reports(&mut settings, &sha, err));
+impl<'c, 'a> Gate<'c, 'a> {
+    /// A gate on `found`'s MRs for `sha`, started at `started`, ending at `deadline`.
+    pub(super) fn new(
+        ctx: &'c Ctx<'a>,
+        settings: Settings,
+        sha: Sha,
+        found: &Targets,
+        started: Instant,
+        deadline: Instant,
+    ) -> Gate<'c, 'a> {
+        let schedule = Schedule::new(
+            settings.interval,
+            settings.max_interval,
+            settings.interval_explicit,
+        );
+        Gate {
+            ctx,
+            settings,
+            sha,
+            mrs: found.mrs.clone(),
+            merged: found.is_merged(),
+            started,
+            deadline,
+            checks: BTreeMap::new(),
+            schedule,
+            polls: 0,
+            polls_since_head: 0,
+            last_head_read: started,
+            decode_errors: 0,
+            last_error: None,
+            not_before: None,
+            moved: None,
+            empty_reason: String::new(),
         }
     }
-    let schedule = Schedule::new(
-        settings.interval,
-        settings.max_interval,
-        settings.interval_explicit,
-    );
-    let mut gate = Gate {
-        ctx,
-        settings,
-        sha,
-        mrs: found.mrs.clone(),
-        merged: found.is_merged(),
-        started,
-        deadline,
-        checks: BTreeMap::new(),
-        schedule,
-        polls: 0,
-        polls_since_head: 0,
-        last_head_read: started,
-        decode_errors: 0,
-        last_error: None,
-        not_before: None,
-        moved: None,
-        empty_reason: String::new(),
-    };
-    if gate.mrs.is_empty() {
-        gate.empty_reason = format!("no open merge request: {}", found.how);
-        return gate.finish(Verdict::Empty);
-    }
-    match gate.poll_until_verdict() {
-        Ok(verdict) => gate.finish(verdict),
-        Err(e) => {
-            let sha = gate.sha.clone();
-            Err(write_error_reports(&mut gate.settings, &sha, e))
-        }
-    }
-}
 
-impl Gate<'_, '_> {
-    fn elapsed(&self) -> Duration {
+    pub(super) fn elapsed(&self) -> Duration {
         self.started.elapsed()
     }
 
-    fn label(&self, check: &Tracked) -> String {
+    pub(super) fn label(&self, check: &Tracked) -> String {
         label(self.several(), &self.mrs[check.mr].label, &check.name)
     }
 
-    fn several(&self) -> bool {
+    pub(super) fn several(&self) -> bool {
         self.mrs.len() > 1
     }
 
-    fn poll_until_verdict(&mut self) -> Result<Verdict, Error> {
+    pub(super) fn poll_until_verdict(&mut self) -> Result<Verdict, Error> {
         loop {
             let polled = self.poll_once()?;
             if polled.is_some() && self.polls == 1 {
@@ -436,43 +340,6 @@ impl Gate<'_, '_> {
         Ok(None)
     }
 
-    /// `!7`, `!7, !9`, or `merged !7` for a gate after the merge.
-    fn mr_list(&self) -> String {
-        let list = self
-            .mrs
-            .iter()
-            .map(|m| m.label.as_str())
-            .collect::<Vec<_>>()
-            .join(", ");
-        if self.merged {
-            format!("merged {list}")
-        } else {
-            list
-        }
-    }
-
-    fn header(&self) {
-        let names: Vec<String> = self
-            .checks
-            .values()
-            .map(|c| format!("{} ({})", self.label(c), c.status))
-            .collect();
-        let mut line = format!(
-            "waiting for {} on {} at {} (timeout {}): {}",
-            plural(self.checks.len(), "check"),
-            self.mr_list(),
-            short(&self.sha),
-            human(self.settings.timeout),
-            names.join(", ")
-        );
-        if !self.settings.ignore.is_empty() {
-            line.push_str(&format!("; ignoring {}", self.settings.ignore.join(", ")));
-        }
-        self.ctx
-            .log
-            .section_start("status_check_wait", &line, self.ctx.log.is_verbose());
-    }
-
     /// Passed when all passed; failed per the fail-fast policy (after the
     /// allowed retries); otherwise keep waiting.
     fn verdict_from_statuses(&mut self) -> Result<Option<Verdict>, Error> {
@@ -521,7 +388,7 @@ impl Gate<'_, '_> {
                 },
             )
         };
-        match retry::retry_one(self.ctx, &mr, &check) {
+        match checks::retry_one(self.ctx, &mr, &check) {
             Ok(()) => {
                 let now = self.elapsed();
                 let tracked = self.checks.get_mut(&key).expect("tracked");
@@ -573,7 +440,7 @@ impl Gate<'_, '_> {
                     return Err(Error::from(e).context(format!("reading the head of {}", mr.label)));
                 }
             };
-            if let Some(head) = read.sha.filter(|head| *head != self.sha) {
+            if let Some(head) = read.sha.filter(|head| !self.sha.is(head)) {
                 self.moved = Some((mr.label.clone(), head));
                 return Ok(true);
             }
@@ -581,7 +448,7 @@ impl Gate<'_, '_> {
         Ok(false)
     }
 
-    /// Sleeps until the next poll; false when the deadline comes first.
+    /// Remembers a `Retry-After`: no poll before it.
     fn wait_for_retry_after(&mut self, e: &ApiError) {
         if let Some(after) = e.retry_after() {
             let at = Instant::now() + after;
@@ -589,6 +456,7 @@ impl Gate<'_, '_> {
         }
     }
 
+    /// Sleeps until the next poll; false when the deadline comes first.
     fn sleep_until_next_poll(&mut self) -> bool {
         let mut delay = self.schedule.next_delay();
         if let Some(at) = self.not_before.take() {
@@ -606,146 +474,6 @@ impl Gate<'_, '_> {
         thread::sleep(delay.min(remaining));
         Instant::now() < self.deadline
     }
-
-    fn finish(mut self, verdict: Verdict) -> Result<Outcome, Error> {
-        self.ctx.log.section_end("status_check_wait");
-        let waited = self.elapsed();
-        let results: Vec<CheckResult> = self
-            .checks
-            .values()
-            .map(|c| CheckResult {
-                iid: c.iid,
-                name: c.name.clone(),
-                status: c.status.to_string(),
-                seconds: c.since.as_secs_f64(),
-            })
-            .collect();
-        let word = verdict.word(self.settings.allow_empty);
-        let report = GateReport {
-            result: word,
-            sha: &self.sha,
-            waited_seconds: waited.as_secs_f64(),
-            checks: &results,
-        };
-        write_reports(&mut self.settings, &report)?;
-        if !results.is_empty() {
-            self.summary_table(&results);
-        }
-        let (code, text) = self.verdict_text(verdict, waited)?;
-        let json = json!({
-            "result": word,
-            "sha": self.sha,
-            "merge_requests": self.mrs.iter().map(|m| m.iid).collect::<Vec<_>>(),
-            "merged": self.merged,
-            "waited_seconds": (waited.as_secs_f64() * 10.0).round() / 10.0,
-            "requests": self.ctx.client.request_count(),
-            "checks": self.checks.values().map(|c| json!({
-                "merge_request_iid": c.iid,
-                "id": c.id,
-                "name": c.name,
-                "status": c.status.as_str(),
-                "seconds": (c.since.as_secs_f64() * 10.0).round() / 10.0,
-                "retries": c.retries,
-            })).collect::<Vec<_>>(),
-            "reason": if verdict == Verdict::Empty { Some(&self.empty_reason) } else { None },
-            "last_error": self.last_error,
-        });
-        Ok(Outcome::new(code, text, json))
-    }
-
-    fn names_with(&self, pred: impl Fn(&CheckStatus) -> bool) -> String {
-        self.checks
-            .values()
-            .filter(|c| pred(&c.status))
-            .map(|c| self.label(c))
-            .collect::<Vec<_>>()
-            .join(", ")
-    }
-
-    fn verdict_text(&self, verdict: Verdict, waited: Duration) -> Result<(Code, String), Error> {
-        let mrs = self.mr_list();
-        Ok(match verdict {
-            Verdict::Passed => (
-                Code::Ok,
-                format!(
-                    "all {} checks passed on {mrs} after {}",
-                    self.checks.len(),
-                    human(waited)
-                ),
-            ),
-            Verdict::Failed => (
-                Code::CheckFailed,
-                format!(
-                    "status checks failed on {mrs}: {}",
-                    self.names_with(|s| *s == CheckStatus::Failed)
-                ),
-            ),
-            Verdict::Timeout if self.polls == 0 => (
-                Code::Timeout,
-                format!(
-                    "timed out after {} on {mrs} without one successful poll: {}",
-                    human(waited),
-                    self.last_error
-                        .as_deref()
-                        .unwrap_or("no answer from GitLab in time")
-                ),
-            ),
-            Verdict::Timeout => {
-                let mut text = format!(
-                    "timed out after {} on {mrs}; still pending: {}",
-                    human(waited),
-                    self.names_with(|s| !matches!(s, CheckStatus::Passed | CheckStatus::Failed))
-                );
-                if let Some(error) = &self.last_error {
-                    text.push_str(&format!("; the last poll failed: {error}"));
-                }
-                (Code::Timeout, text)
-            }
-            Verdict::Stale => {
-                let (mr, head) = self.moved.clone().unwrap_or_default();
-                (
-                    Code::Stale,
-                    format!(
-                        "stale: {mr} moved from {} to {head} during the wait; this pipeline no longer gates it",
-                        self.sha
-                    ),
-                )
-            }
-            Verdict::Empty if self.settings.allow_empty => (
-                Code::Ok,
-                format!("{}: nothing to wait for (--allow-empty)", self.empty_reason),
-            ),
-            Verdict::Empty => {
-                return Err(Error::check_failed(format!("{}: nothing to gate on", self.empty_reason)).hint(
-                    "add external status checks to the project (Settings → Merge requests), or pass --allow-empty to let the gate pass without any",
-                ));
-            }
-        })
-    }
-
-    fn summary_table(&self, results: &[CheckResult]) {
-        let multiple = self.several();
-        let rows: Vec<Vec<String>> = results
-            .iter()
-            .map(|r| {
-                let mut row = vec![
-                    r.name.clone(),
-                    r.status.clone(),
-                    human(Duration::from_secs_f64(r.seconds)),
-                ];
-                if multiple {
-                    row.insert(0, format!("!{}", r.iid));
-                }
-                row
-            })
-            .collect();
-        let headers: &[&str] = if multiple {
-            &["MR", "CHECK", "STATUS", "AT"]
-        } else {
-            &["CHECK", "STATUS", "AT"]
-        };
-        self.ctx.log.info(table(headers, &rows));
-    }
 }
 
 /// How a check is named in the log: with its MR when the gate covers several.
@@ -755,39 +483,4 @@ fn label(several_mrs: bool, mr: &str, name: &str) -> String {
     } else {
         name.to_owned()
     }
-}
-
-fn write_reports(settings: &mut Settings, report: &GateReport) -> Result<(), Error> {
-    if let Some((path, file)) = settings.junit.as_mut() {
-        write_file(file, path, "--junit", &reports::junit(report))?;
-    }
-    if let Some((path, file)) = settings.dotenv.as_mut() {
-        write_file(file, path, "--dotenv", &reports::dotenv(report))?;
-    }
-    Ok(())
-}
-
-/// On an error, the dotenv report still tells later jobs what happened.
-fn write_error_reports(settings: &mut Settings, sha: &str, error: Error) -> Error {
-    let result = if error.code == Code::Stale {
-        "stale"
-    } else {
-        "error"
-    };
-    let report = GateReport {
-        result,
-        sha,
-        waited_seconds: 0.0,
-        checks: &[],
-    };
-    match write_reports(settings, &report) {
-        Ok(()) => error,
-        Err(write_error) => write_error,
-    }
-}
-
-fn write_file(file: &mut File, path: &Path, flag: &str, text: &str) -> Result<(), Error> {
-    file.write_all(text.as_bytes())
-        .and_then(|()| file.flush())
-        .map_err(|e| Error::usage(format!("{flag}: cannot write {}: {e}", path.display())))
 }

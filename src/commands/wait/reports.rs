@@ -3,6 +3,14 @@
 //! later jobs).
 
 use std::fmt::Write as _;
+use std::fs::File;
+use std::io::Write as _;
+use std::path::Path;
+
+use super::settings::Settings;
+use crate::error::Error;
+use crate::exit::Code;
+use crate::sha::Sha;
 
 /// One check's final state, as the gate saw it.
 pub struct CheckResult {
@@ -154,7 +162,7 @@ pub fn dotenv(report: &GateReport) -> String {
 }
 
 /// `security-scan` → `SECURITY_SCAN`: letters, digits and underscores only.
-pub fn variable_name(name: &str) -> String {
+pub(crate) fn variable_name(name: &str) -> String {
     let mut out: String = name
         .chars()
         .map(|c| {
@@ -199,6 +207,41 @@ fn status_value(status: &str) -> String {
             }
         })
         .collect()
+}
+
+pub(super) fn write_reports(settings: &mut Settings, report: &GateReport) -> Result<(), Error> {
+    if let Some((path, file)) = settings.junit.as_mut() {
+        write_file(file, path, "--junit", &junit(report))?;
+    }
+    if let Some((path, file)) = settings.dotenv.as_mut() {
+        write_file(file, path, "--dotenv", &dotenv(report))?;
+    }
+    Ok(())
+}
+
+/// On an error, the dotenv report still tells later jobs what happened.
+pub(super) fn write_error_reports(settings: &mut Settings, sha: &Sha, error: Error) -> Error {
+    let result = if error.code == Code::Stale {
+        "stale"
+    } else {
+        "error"
+    };
+    let report = GateReport {
+        result,
+        sha: sha.as_str(),
+        waited_seconds: 0.0,
+        checks: &[],
+    };
+    match write_reports(settings, &report) {
+        Ok(()) => error,
+        Err(write_error) => write_error,
+    }
+}
+
+fn write_file(file: &mut File, path: &Path, flag: &str, text: &str) -> Result<(), Error> {
+    file.write_all(text.as_bytes())
+        .and_then(|()| file.flush())
+        .map_err(|e| Error::usage(format!("{flag}: cannot write {}: {e}", path.display())))
 }
 
 #[cfg(test)]

@@ -1,8 +1,6 @@
 //! The fake's endpoints against docs/gitlab-api.md: codes, bodies, order of checks, versions.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use fake_gitlab::*;
 use serde_json::json;
 
@@ -480,46 +478,32 @@ fn response_post_chunked_body() {
 fn response_post_parameter_errors() {
     let fg = demo();
     let id = check_id(&fg, "security-scan");
-    let r = post_form(
-        &fg,
-        RESPONSES,
-        DEV_TOKEN,
-        &format!("external_status_check_id={id}&status=passed"),
-    );
-    assert_eq!(
-        (r.status, r.json()),
-        (400, json!({"error": "sha is missing"}))
-    );
-    let r = post_form(
-        &fg,
-        RESPONSES,
-        DEV_TOKEN,
-        &format!("sha={SHA_A}&status=passed"),
-    );
-    assert_eq!(
-        (r.status, r.json()),
-        (400, json!({"error": "external_status_check_id is missing"}))
-    );
-    let r = post_form(
-        &fg,
-        RESPONSES,
-        DEV_TOKEN,
-        &format!("sha={SHA_A}&external_status_check_id={id}"),
-    );
-    assert_eq!(
-        (r.status, r.json()),
-        (400, json!({"error": "status is missing"}))
-    );
-    let r = post_form(
-        &fg,
-        RESPONSES,
-        DEV_TOKEN,
-        &format!("sha={SHA_A}&external_status_check_id={id}&status=approved"),
-    );
-    assert_eq!(
-        (r.status, r.json()),
-        (400, json!({"error": "status does not have a valid value"}))
-    );
+    let bad_parameters = [
+        (
+            format!("external_status_check_id={id}&status=passed"),
+            "sha is missing",
+        ),
+        (
+            format!("sha={SHA_A}&status=passed"),
+            "external_status_check_id is missing",
+        ),
+        (
+            format!("sha={SHA_A}&external_status_check_id={id}"),
+            "status is missing",
+        ),
+        (
+            format!("sha={SHA_A}&external_status_check_id={id}&status=approved"),
+            "status does not have a valid value",
+        ),
+    ];
+    for (form, error) in bad_parameters {
+        let r = post_form(&fg, RESPONSES, DEV_TOKEN, &form);
+        assert_eq!(
+            (r.status, r.json()),
+            (400, json!({ "error": error })),
+            "{form}"
+        );
+    }
     // pending is valid on 17.5
     let r = post_form(
         &fg,

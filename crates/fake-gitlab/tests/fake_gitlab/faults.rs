@@ -1,8 +1,6 @@
 //! Faults, the rate limiter, the timeline, the request log, and real-client interop.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use fake_gitlab::*;
 use serde_json::{Value, json};
 use std::time::Duration;

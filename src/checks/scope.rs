@@ -5,7 +5,7 @@
 //! project and still be missing from an MR. Telling the two apart needs the
 //! project's check list, which only a Maintainer may read.
 
-use super::Ctx;
+use super::context::Ctx;
 use crate::config::ProjectRef;
 use crate::gitlab::ApiError;
 use crate::gitlab::models::ProjectCheck;
@@ -13,7 +13,7 @@ use crate::gitlab::paths;
 
 /// What the project's check list says about a name and a target branch.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Scope {
+pub(crate) enum Scope {
     /// No check of that name in the project.
     Missing,
     /// It applies to merge requests targeting any branch.
@@ -24,7 +24,7 @@ pub enum Scope {
     OtherBranches(Vec<String>),
 }
 
-pub fn scope_of(checks: &[ProjectCheck], name: &str, target: &str) -> Scope {
+pub(crate) fn scope_of(checks: &[ProjectCheck], name: &str, target: &str) -> Scope {
     let Some(check) = checks.iter().find(|c| c.name == name) else {
         return Scope::Missing;
     };
@@ -40,14 +40,17 @@ pub fn scope_of(checks: &[ProjectCheck], name: &str, target: &str) -> Scope {
 
 /// `GET /projects/:id/external_status_checks`, every page (Maintainer only:
 /// a lower role gets 401, like a missing licence).
-pub fn project_checks(ctx: &Ctx, project: &ProjectRef) -> Result<Vec<ProjectCheck>, ApiError> {
+pub(crate) fn project_checks(
+    ctx: &Ctx,
+    project: &ProjectRef,
+) -> Result<Vec<ProjectCheck>, ApiError> {
     ctx.client
         .get_all(&paths::project_checks(&project.encoded))
         .map(|listing| listing.items)
 }
 
 /// The branch list of a scoped check, for messages: `main, release`.
-pub fn join(branches: &[String]) -> String {
+pub(crate) fn join(branches: &[String]) -> String {
     branches.join(", ")
 }
 

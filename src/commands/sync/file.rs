@@ -19,18 +19,19 @@ use serde_json::{Map, Number, Value};
 use yaml_rust2::{Yaml, YamlLoader};
 
 use crate::error::Error;
+use crate::user_file;
 
-pub const SETTING: &str = "only_allow_merge_if_all_status_checks_passed";
+pub(super) const SETTING: &str = "only_allow_merge_if_all_status_checks_passed";
 
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SyncFile {
+pub(super) struct SyncFile {
     /// "Status checks must succeed", when the file sets it.
     pub only_allow_merge: Option<bool>,
     pub checks: Vec<CheckSpec>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct CheckSpec {
+pub(super) struct CheckSpec {
     /// Position in the file, for messages (`checks[2]`).
     pub index: usize,
     pub name: String,
@@ -43,7 +44,7 @@ pub struct CheckSpec {
 
 impl CheckSpec {
     /// `checks[2] ("security-scan")`, for messages.
-    pub fn label(&self) -> String {
+    pub(super) fn label(&self) -> String {
         format!("checks[{}] (\"{}\")", self.index, self.name)
     }
 }
@@ -51,20 +52,20 @@ impl CheckSpec {
 const EXAMPLE: &str = "the file looks like: `checks: [{name: security-scan, external_url: https://scanner.example.com/hook, protected_branches: [main], shared_secret_env: SCANNER_SECRET}]` (see the README, \"Checks as code\")";
 
 /// Reads and validates the file at `path`.
-pub fn load(path: &Path) -> Result<SyncFile, Error> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        Error::usage(format!(
-            "cannot read the checks file {} (--file/STATUS_CHECK_SYNC_FILE): {e}",
-            path.display()
-        ))
-        .hint("give the path of a YAML or JSON file, relative to the job's working directory")
-    })?;
+pub(super) fn load(path: &Path) -> Result<SyncFile, Error> {
+    let text = user_file::read(
+        path,
+        "the checks file",
+        "(--file/STATUS_CHECK_SYNC_FILE)",
+        "give the path of a YAML or JSON file, relative to the job's working directory",
+        |path| std::fs::read_to_string(path),
+    )?;
     parse(&text, &path.display().to_string())
 }
 
 /// Parses `text`; `file` names it in messages. JSON when the name ends in
 /// `.json`, else YAML (which also reads most JSON).
-pub fn parse(text: &str, file: &str) -> Result<SyncFile, Error> {
+pub(super) fn parse(text: &str, file: &str) -> Result<SyncFile, Error> {
     let value = if file.to_ascii_lowercase().ends_with(".json") {
         serde_json::from_str(text)
             .map_err(|e| Error::usage(format!("{file} is not valid JSON: {e}")).hint(EXAMPLE))?
@@ -329,7 +330,7 @@ fn kind(value: &Value) -> &'static str {
 }
 
 /// A URL for output: the query string (which may carry a secret) is hidden.
-pub fn redact_url(url: &str) -> String {
+pub(super) fn redact_url(url: &str) -> String {
     match url.split_once('?') {
         Some((base, _)) => format!("{base}?…"),
         None => url.to_owned(),

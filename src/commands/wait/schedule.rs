@@ -10,6 +10,8 @@
 
 use std::time::Duration;
 
+use crate::backoff::{Backoff, Jitter};
+
 /// The longest `Poll-Interval` honoured (GitLab's default is 10 s; an admin's
 /// multiplier may raise it, a broken proxy may send anything).
 pub const MAX_SERVER_FLOOR: Duration = Duration::from_secs(300);
@@ -30,8 +32,8 @@ pub struct Schedule {
     explicit: bool,
     /// What the server's `Poll-Interval` said, if anything.
     server: ServerHint,
-    attempt: u32,
-    rng: fastrand::Rng,
+    /// The pace without a server's `Poll-Interval`, or below it when `explicit`.
+    backoff: Backoff,
 }
 
 impl Schedule {
@@ -41,14 +43,13 @@ impl Schedule {
             max_interval: max_interval.max(interval),
             explicit,
             server: ServerHint::Silent,
-            attempt: 0,
-            rng: fastrand::Rng::new(),
+            backoff: Backoff::new(interval, max_interval, Jitter::Full),
         }
     }
 
-    #[cfg(test)]
-    pub(crate) fn seeded(mut self, seed: u64) -> Schedule {
-        self.rng = fastrand::Rng::with_seed(seed);
+    /// A fixed random sequence, for tests.
+    pub fn seeded(mut self, seed: u64) -> Schedule {
+        self.backoff = self.backoff.seeded(seed);
         self
     }
 
@@ -68,26 +69,16 @@ impl Schedule {
 
     /// Something changed: the next poll comes sooner again.
     pub fn reset(&mut self) {
-        self.attempt = 0;
+        self.backoff.reset();
     }
 
     pub fn next_delay(&mut self) -> Duration {
         match self.server {
             ServerHint::Disabled => self.max_interval,
             ServerHint::Floor(pace) if !self.explicit => pace.max(self.interval),
-            _ => self.backoff(),
+            // The gate's backoff has no end: `unwrap_or` is never taken.
+            _ => self.backoff.next().unwrap_or(self.max_interval),
         }
-    }
-
-    /// Full jitter: uniform in [0, cap], kept at or above the first interval.
-    fn backoff(&mut self) -> Duration {
-        let exponent = self.attempt.min(20);
-        self.attempt = self.attempt.saturating_add(1);
-        let cap = self
-            .interval
-            .saturating_mul(1u32 << exponent)
-            .min(self.max_interval);
-        cap.mul_f64(self.rng.f64()).max(self.interval)
     }
 }
 

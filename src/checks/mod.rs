@@ -1,0 +1,24 @@
+//! The domain between the commands and the GitLab client: merge requests and their
+//! external status checks. Commands orchestrate and print; what more than one of them
+//! needs to know about GitLab's checks lives here, once.
+//!
+//! - `context`: `Ctx` (config, client, log, the server's version) and the one client builder
+//! - `check`: which check a command is about (`CheckRef`) and the one `resolve`
+//! - `targets`: which merge requests (IID, `CI_OPEN_MERGE_REQUESTS`, commit look-up, merged MR)
+//! - `scope`: whether a project's check applies to a target branch
+//! - `respond`: posting a response, never twice, as each version accepts it
+//! - `retry`: asking GitLab to run a check again
+
+mod check;
+mod context;
+mod respond;
+mod retry;
+mod scope;
+mod targets;
+
+pub(crate) use check::{CheckRef, Resolved, applies, not_on_any, resolve};
+pub(crate) use context::{Ctx, client};
+pub(crate) use respond::{Reported, post_status, status_param_allowed, status_word};
+pub(crate) use retry::retry_one;
+pub(crate) use scope::{Scope, join as join_branches, project_checks, scope_of};
+pub(crate) use targets::{Target, Targets, Want, find as find_targets};

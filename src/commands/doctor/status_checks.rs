@@ -1,0 +1,376 @@
+//! The lines of the checks themselves: the licence, the MR's checks, branch scopes,
+//! `--name`, and whether the project blocks merges on them.
+
+use super::lines::{LineId, Verdict};
+use super::{Doctor, Found};
+use crate::checks::{self, Ctx, Scope};
+use crate::error::Error;
+use crate::gitlab::models::{DEVELOPER, MAINTAINER};
+use crate::gitlab::paths;
+use crate::gitlab::{MergeRequest, MrCheck, ServerVersion};
+use crate::output::plural;
+
+const WILDCARD_FIX: &str = "limit each to named protected branches, or to none (every target branch); `status-check sync` refuses wildcards before GitLab 19.4";
+
+impl<'a> Doctor<'a> {
+    pub(super) fn licence_and_checks(&mut self, ctx: &Ctx, found: &mut Found) {
+        let Some(project) = self.cfg.project.as_ref() else {
+            self.skip(LineId::Licence, "not checked: no project");
+            self.skip(LineId::Checks, "not checked: no project");
+            return;
+        };
+        let Some(mr) = found.mr.clone() else {
+            self.skip(LineId::Checks, "not checked: no merge request");
+            self.licence_without_mr(ctx, found, project);
+            return;
+        };
+        let mr_project = found.mr_project.as_ref().unwrap_or(&project.value);
+        let path = paths::mr_checks(&mr_project.encoded, mr.iid);
+        match ctx.client.get_all::<MrCheck>(&path) {
+            Ok(listing) => {
+                self.ok(
+                    LineId::Licence,
+                    format!(
+                        "external status checks are available: !{}'s check list answered",
+                        mr.iid
+                    ),
+                );
+                self.checks_line(&mr, &listing.items);
+                found.mr_checks = Some(listing.items);
+            }
+            Err(e) if e.status() == Some(401) => {
+                self.no_licence(&format!("!{}'s status-check list", mr.iid));
+                self.skip(
+                    LineId::Checks,
+                    "not checked: the status-check endpoints answer 401",
+                );
+            }
+            Err(e) if e.status() == Some(403) => {
+                // GitLab checks the licence before the role: a 403 means licensed.
+                self.ok(
+                    LineId::Licence,
+                    "external status checks are available (GitLab refused the role, which it checks after the licence)",
+                );
+                let message = format!(
+                    "!{}'s status checks cannot be read with this role (403)",
+                    mr.iid
+                );
+                if self.verdict(LineId::Role) == Some(Verdict::Fail) {
+                    self.skip(LineId::Checks, format!("{message}: see the role line"));
+                } else {
+                    self.fail(
+                        LineId::Checks,
+                        message,
+                        "give the token's user the Developer role",
+                    );
+                }
+            }
+            Err(e) => {
+                self.skip(
+                    LineId::Licence,
+                    "not checked: the MR's status-check list failed",
+                );
+                let e = Error::from(e).context(format!("listing the status checks of !{}", mr.iid));
+                self.fail_with(LineId::Checks, &e);
+            }
+        }
+    }
+
+    pub(super) fn licence_without_mr(
+        &mut self,
+        ctx: &Ctx,
+        found: &mut Found,
+        project: &crate::config::Sourced<crate::config::ProjectRef>,
+    ) {
+        match found.level {
+            Some(level) if level >= MAINTAINER => {
+                match checks::project_checks(ctx, &project.value) {
+                    Ok(checks) => {
+                        self.ok(
+                            LineId::Licence,
+                            "external status checks are available: the project's check list answered",
+                        );
+                        found.project_checks = Some(checks);
+                    }
+                    Err(e) if e.status() == Some(401) => self.no_licence("the project's check list"),
+                    Err(e) => {
+                        let e = Error::from(e).context("listing the project's external status checks");
+                        self.fail_with(LineId::Licence, &e);
+                    }
+                }
+            }
+            Some(level) if level >= DEVELOPER => self.warn(
+                LineId::Licence,
+                "can't be known without a merge request: the project's check list needs Maintainer, and a 401 there would not tell the licence from the role",
+                "run doctor in a merge request pipeline, or with --mr IID",
+            ),
+            _ => self.skip(LineId::Licence, "not checked: the role is too low or unknown"),
+        }
+    }
+
+    pub(super) fn no_licence(&mut self, what: &str) {
+        self.fail(
+            LineId::Licence,
+            format!("{what} answered 401 while the token works elsewhere: no Ultimate licence, or the feature is unavailable"),
+            "external status checks need GitLab Ultimate (or a trial) for the project: on GitLab.com the top-level group's plan, on self-managed the instance licence (Admin → Subscription)",
+        );
+    }
+
+    pub(super) fn checks_line(&mut self, mr: &MergeRequest, checks: &[MrCheck]) {
+        if checks.is_empty() {
+            self.warn(
+                LineId::Checks,
+                format!(
+                    "no external status checks apply to !{} (target branch {})",
+                    mr.iid, mr.target_branch
+                ),
+                "add one in Settings → Merge requests → Status checks, or declare them with `status-check sync`; a check limited to protected branches applies only to MRs targeting them",
+            );
+            return;
+        }
+        let list: Vec<String> = checks
+            .iter()
+            .map(|c| format!("{} ({})", c.name, c.status))
+            .collect();
+        self.ok(
+            LineId::Checks,
+            format!(
+                "{} on !{}: {}",
+                plural(checks.len(), "check"),
+                mr.iid,
+                list.join(", ")
+            ),
+        );
+    }
+
+    // ------------------------------------------------------------ scopes
+
+    /// Checks limited to a wildcard branch (`release/*`) gate nothing where GitLab
+    /// matches scopes by exact name. Telling needs the project's check list (Maintainer).
+    pub(super) fn scopes(&mut self, ctx: &Ctx, found: &mut Found) {
+        if found.level.is_none_or(|l| l < MAINTAINER) {
+            self.skip(
+                LineId::Scopes,
+                "not checked: the project's check list (branch scopes) needs Maintainer",
+            );
+            return;
+        }
+        if found.project_checks.is_none() {
+            if let Some(project) = self.cfg.project.as_ref() {
+                found.project_checks = checks::project_checks(ctx, &project.value).ok();
+            }
+        }
+        let Some(checks) = &found.project_checks else {
+            self.skip(
+                LineId::Scopes,
+                "not checked: the project's check list could not be read",
+            );
+            return;
+        };
+        let wildcards: Vec<String> = checks
+            .iter()
+            .filter_map(|c| {
+                let branches: Vec<String> = c
+                    .branch_names()
+                    .into_iter()
+                    .filter(|b| b.contains('*'))
+                    .collect();
+                (!branches.is_empty())
+                    .then(|| format!("\"{}\" ({})", c.name, checks::join_branches(&branches)))
+            })
+            .collect();
+        match found.version {
+            _ if wildcards.is_empty() => self.ok(
+                LineId::Scopes,
+                format!(
+                    "no check is limited to a wildcard branch ({} in the project)",
+                    plural(checks.len(), "check")
+                ),
+            ),
+            Some(v) if v.matches_wildcard_scopes() => self.ok(
+                LineId::Scopes,
+                format!(
+                    "limited to wildcard branches: {}; GitLab {v} matches them against the target branch",
+                    wildcards.join(", ")
+                ),
+            ),
+            Some(v) => self.fail(
+                LineId::Scopes,
+                format!(
+                    "limited to wildcard branches, so they gate nothing: {}; GitLab {v} matches a check's protected branches to the target branch by exact name, so `release/*` applies to no merge request",
+                    wildcards.join(", ")
+                ),
+                WILDCARD_FIX,
+            ),
+            None => self.warn(
+                LineId::Scopes,
+                format!(
+                    "limited to wildcard branches: {}; before GitLab 19.4 such a check applies to no merge request (scopes match the target branch by exact name), and the version is unknown",
+                    wildcards.join(", ")
+                ),
+                WILDCARD_FIX,
+            ),
+        }
+    }
+
+    // ------------------------------------------------------------ --name
+
+    pub(super) fn name(&mut self, ctx: &Ctx, found: &mut Found, name: &str) {
+        if let Some(checks) = &found.mr_checks {
+            if let Some(c) = checks.iter().find(|c| c.name == name) {
+                let iid = found.mr.as_ref().map_or(0, |m| m.iid);
+                self.ok(
+                    LineId::Name,
+                    format!(
+                        "\"{name}\" applies to !{iid} (check id {}, now {})",
+                        c.id, c.status
+                    ),
+                );
+                return;
+            }
+        } else if found.mr.is_some() {
+            self.skip(
+                LineId::Name,
+                "not checked: the MR's checks could not be read",
+            );
+            return;
+        }
+        let target = found
+            .mr
+            .as_ref()
+            .map(|m| m.target_branch.clone())
+            .or_else(|| self.cfg.ci.mr_target_branch.clone());
+        let on_mr = found.mr.as_ref().map(|m| {
+            let names: Vec<String> = found
+                .mr_checks
+                .iter()
+                .flatten()
+                .map(|c| format!("\"{}\"", c.name))
+                .collect();
+            let names = if names.is_empty() {
+                "it has none".to_owned()
+            } else {
+                format!("its checks are {}", names.join(", "))
+            };
+            format!("no check named \"{name}\" on !{}; {names}", m.iid)
+        });
+        let maintainer = found.level.is_some_and(|l| l >= MAINTAINER);
+        if maintainer && found.project_checks.is_none() {
+            if let Some(project) = self.cfg.project.as_ref() {
+                found.project_checks = checks::project_checks(ctx, &project.value).ok();
+            }
+        }
+        let Some(project_checks) = &found.project_checks else {
+            let why = if maintainer {
+                "the project's check list could not be read"
+            } else {
+                "reading the project's check list needs Maintainer"
+            };
+            match on_mr {
+                Some(message) => self.fail(
+                    LineId::Name,
+                    format!("{message}; whether \"{name}\" exists but is limited to other target branches can't be known: {why}"),
+                    "check the name (case-sensitive) and its protected branches in Settings → Merge requests → Status checks",
+                ),
+                None => self.warn(
+                    LineId::Name,
+                    format!("\"{name}\" can't be checked without a merge request: {why}"),
+                    "run doctor in a merge request pipeline, or with --mr IID",
+                ),
+            }
+            return;
+        };
+        let existing: Vec<String> = project_checks
+            .iter()
+            .map(|c| format!("\"{}\"", c.name))
+            .collect();
+        let scope = checks::scope_of(project_checks, name, target.as_deref().unwrap_or(""));
+        match (scope, &on_mr, &target) {
+            (Scope::Missing, _, _) => self.fail(
+                LineId::Name,
+                format!(
+                    "no check named \"{name}\" in the project; {}",
+                    if existing.is_empty() {
+                        "it has none".to_owned()
+                    } else {
+                        format!("its checks are {}", existing.join(", "))
+                    }
+                ),
+                "create it in Settings → Merge requests → Status checks or with `status-check sync`, or fix the name (case-sensitive)",
+            ),
+            (Scope::OtherBranches(branches), _, Some(target)) => self.fail(
+                LineId::Name,
+                format!(
+                    "\"{name}\" exists but applies only to merge requests targeting {}; {} targets {target}",
+                    checks::join_branches(&branches),
+                    found.mr.as_ref().map_or("this pipeline's MR".to_owned(), |m| format!("!{}", m.iid))
+                ),
+                format!("add {target} to the check's protected branches (it must be a protected branch), or do not report this check for MRs into {target}"),
+            ),
+            (Scope::OtherBranches(branches), _, None) => self.ok(
+                LineId::Name,
+                format!(
+                    "\"{name}\" exists in the project, limited to merge requests targeting {}",
+                    checks::join_branches(&branches)
+                ),
+            ),
+            (_, Some(message), _) => self.fail(
+                LineId::Name,
+                format!("{message}, although the project's check list says it applies to every branch or to this one"),
+                "the MR may have been created before the check was; push a commit or retry",
+            ),
+            (Scope::AllBranches, None, _) => self.ok(
+                LineId::Name,
+                format!("\"{name}\" exists in the project and applies to merge requests into any branch"),
+            ),
+            (Scope::Applies(branches), None, _) => self.ok(
+                LineId::Name,
+                format!(
+                    "\"{name}\" exists in the project, limited to merge requests targeting {}",
+                    checks::join_branches(&branches)
+                ),
+            ),
+        }
+    }
+
+    // ------------------------------------------------------------ merge gate
+
+    pub(super) fn merge_gate(&mut self, found: &Found) {
+        let Some(project) = &found.project else {
+            self.skip(
+                LineId::MergeGate,
+                "not checked: the project could not be read",
+            );
+            return;
+        };
+        if let Some(v) = found.version.filter(|v| *v < ServerVersion::new(15, 9)) {
+            self.warn(
+                LineId::MergeGate,
+                format!("GitLab {v} has no \"Status checks must succeed\" setting (15.9+): a failed check does not block the merge"),
+                "upgrade to GitLab 15.9+, or gate merges and deploys with `status-check wait`",
+            );
+            return;
+        }
+        match project.only_allow_merge_if_all_status_checks_passed {
+            Some(true) => {
+                let mut message = "the project blocks merges until every status check has passed (\"Status checks must succeed\" is on)".to_owned();
+                if let Some(mr) = &found.mr
+                    && mr.detailed_merge_status.as_deref() == Some("status_checks_must_pass")
+                {
+                    message.push_str(&format!("; !{} is blocked by its checks right now", mr.iid));
+                }
+                self.ok(LineId::MergeGate, message);
+            }
+            Some(false) => self.warn(
+                LineId::MergeGate,
+                "the project does not block merges on status checks (\"Status checks must succeed\" is off): a failed check only shows on the MR",
+                "turn on Settings → Merge requests → Status checks must succeed, or set `only_allow_merge_if_all_status_checks_passed: true` in the sync file",
+            ),
+            None => self.warn(
+                LineId::MergeGate,
+                "unknown: GitLab did not return only_allow_merge_if_all_status_checks_passed (it needs Ultimate and 15.9+)",
+                "check Settings → Merge requests → Status checks must succeed",
+            ),
+        }
+    }
+}

@@ -1,0 +1,306 @@
+//! `status-check run -- CMD ARGS...`: run a job step as a status check.
+//!
+//! Resolve the check on each merge request once, post `pending` (16.5+),
+//! run CMD with the job's stdio and environment while a heartbeat re-posts
+//! `pending` (16.6+ fails a pending older than 2 minutes), then post
+//! `passed` or `failed`. CMD's exit code is status-check's: a failed report
+//! changes it only when CMD succeeded. SIGTERM, SIGINT and SIGHUP are passed
+//! on to CMD's process group and fail the check at once, so a cancelled job
+//! does not leave it pending.
+//!
+//! This file settles everything before CMD starts and posts `pending`;
+//! `command` runs and supervises CMD, `heartbeat` keeps the pending alive, and
+//! `reporter` posts the result and builds the outcome.
+
+mod command;
+mod heartbeat;
+mod reporter;
+
+use std::ffi::OsString;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use crate::checks::{self, CheckRef, Ctx, Want};
+use crate::cli::{ReportStatus, RunArgs};
+use crate::config::parse_duration;
+use crate::duration::human;
+use crate::error::Error;
+use crate::exit::Code;
+use crate::gitlab::ServerVersion;
+use crate::log::Log;
+use crate::output::Outcome;
+use crate::signals;
+use command::{Ended, Event, Supervised, cannot_start, first_signal, spawn, supervise};
+use reporter::{OnMr, Plan, Reporter, finish};
+
+/// GitLab 16.6+ turns a pending response older than this into failed.
+const PENDING_TIMEOUT: Duration = Duration::from_secs(120);
+/// A faster heartbeat would only hammer GitLab.
+const MIN_HEARTBEAT: Duration = Duration::from_millis(100);
+
+pub(super) fn run(ctx: &Ctx, args: &RunArgs) -> Result<Outcome, Error> {
+    let program = program_name(&args.command);
+    let not_run = |e: Error| e.hint(format!("status-check did not run {program}"));
+    let (reporter, deferred) = prepare(ctx, args).map_err(not_run)?;
+
+    let (events_tx, events) = mpsc::channel();
+    let notify = events_tx.clone();
+    if let Err(e) = signals::catch(move |signo| {
+        let _ = notify.send(Event::Signal(signo));
+    }) {
+        warn(
+            ctx.log,
+            format!(
+                "cannot catch SIGTERM, SIGINT and SIGHUP ({e}): a cancelled job may leave the check pending"
+            ),
+        );
+    }
+
+    let live = post_pending(ctx, &reporter, &program).map_err(not_run)?;
+    let started = Instant::now();
+    let first_beat = started + reporter.plan.heartbeat.unwrap_or_default();
+
+    let (ended, early) = if let Some(signo) = first_signal(&events) {
+        say(
+            ctx.log,
+            format!(
+                "received {} before {program} started: not running it; reporting failed",
+                signals::describe(signo)
+            ),
+        );
+        (Ended::not_started(signo), None)
+    } else {
+        match spawn(&args.command) {
+            Ok(child) => {
+                let waiter_tx = events_tx.clone();
+                supervise(
+                    ctx,
+                    &reporter,
+                    Supervised {
+                        child,
+                        program: &program,
+                        events: &events,
+                        waiter_tx,
+                        live,
+                        first_beat,
+                    },
+                )
+            }
+            Err(e) => (cannot_start(ctx, &program, &e), None),
+        }
+    };
+    drop(events_tx);
+    let elapsed = started.elapsed();
+    let report = match early {
+        Some(report) => report,
+        None => {
+            let status = if ended.status.is_success() {
+                ReportStatus::Passed
+            } else {
+                ReportStatus::Failed
+            };
+            reporter.report_all(ctx, status)
+        }
+    };
+    Ok(finish(
+        &reporter, &program, &ended, report, deferred, elapsed,
+    ))
+}
+
+/// Everything that can stop the job before CMD runs: flags, the version,
+/// the merge requests, and the check's id on each of them.
+/// The error, if any, is reported at the end like a failed report (every
+/// merge request of the SHA has moved on).
+fn prepare(ctx: &Ctx, args: &RunArgs) -> Result<(Reporter, Option<Error>), Error> {
+    let check = CheckRef::from_args(&args.check)?;
+    let every = heartbeat_interval(&args.heartbeat)?;
+    let sha = ctx.cfg.require_sha()?.clone();
+    ctx.project()?;
+    let version = ctx.server_version()?;
+    let plan = plan(ctx, version, args.no_pending, every)?;
+    let found = checks::find_targets(ctx, Some(&sha), Want::Open)?;
+    let mut deferred = None;
+    if let Some(err) = found.none_found() {
+        warn(
+            ctx.log,
+            format!("{}: running the command without reporting", err.message),
+        );
+        deferred = Some(err);
+    } else if found.mrs.is_empty() {
+        say(
+            ctx.log,
+            format!(
+                "{}: running the command without reporting",
+                found.nothing_open(&ctx.project()?.raw)
+            ),
+        );
+    }
+    let mut resolved = Vec::new();
+    let mut skipped = Vec::new();
+    for mr in &found.mrs {
+        match checks::applies(ctx, &check, mr)? {
+            Some(check) => resolved.push(OnMr {
+                mr: mr.clone(),
+                check,
+            }),
+            None => skipped.push(mr),
+        }
+    }
+    if !found.mrs.is_empty() && resolved.is_empty() {
+        return Err(checks::not_on_any(ctx, &check, &found));
+    }
+    for mr in skipped {
+        let what = check.describe();
+        say(
+            ctx.log,
+            format!("{what} does not apply to {}: not reporting there", mr.label),
+        );
+    }
+    let reporter = Reporter {
+        check,
+        sha,
+        targets: resolved,
+        plan,
+        warned: Default::default(),
+    };
+    Ok((reporter, deferred))
+}
+
+fn heartbeat_interval(raw: &str) -> Result<Duration, Error> {
+    let every = parse_duration(raw, "--heartbeat")?;
+    if every < MIN_HEARTBEAT {
+        return Err(Error::usage(format!(
+            "--heartbeat: `{raw}` is too short (at least {}ms)",
+            MIN_HEARTBEAT.as_millis()
+        ))
+        .hint("the default, 60s, keeps a pending check alive on GitLab 16.6+, which fails a pending older than 2 minutes"));
+    }
+    Ok(every)
+}
+
+fn plan(
+    ctx: &Ctx,
+    version: ServerVersion,
+    no_pending: bool,
+    every: Duration,
+) -> Result<Plan, Error> {
+    let pending = !no_pending && version.accepts_pending();
+    if !no_pending && !pending {
+        say(
+            ctx.log,
+            format!(
+                "GitLab {version} cannot store a pending status (16.5+ can): not posting one; the check shows pending until the result is reported"
+            ),
+        );
+    }
+    let heartbeat = (pending && version.times_out_pending()).then_some(every);
+    if heartbeat.is_some() && every >= PENDING_TIMEOUT {
+        warn(
+            ctx.log,
+            format!(
+                "--heartbeat {} is not shorter than GitLab's 2-minute pending timeout: the check may read failed while the command runs (the default is 60s)",
+                human(every)
+            ),
+        );
+    }
+    Ok(Plan {
+        pending,
+        heartbeat,
+        passed_param: checks::status_param_allowed(ctx, ReportStatus::Passed)?,
+        no_failed: checks::status_param_allowed(ctx, ReportStatus::Failed).err(),
+    })
+}
+
+/// Posts pending on every target and returns those that now hold one (for
+/// the heartbeat). A stale SHA or a GitLab that keeps failing is logged and
+/// CMD runs anyway (the final report tries again); any other error stops
+/// the job, after failing the pendings already posted.
+fn post_pending(ctx: &Ctx, r: &Reporter, program: &str) -> Result<Vec<OnMr>, Error> {
+    let mut live = Vec::new();
+    if !r.plan.pending {
+        return Ok(live);
+    }
+    for target in &r.targets {
+        let posted = checks::post_status(
+            ctx,
+            &r.check,
+            &target.check,
+            &target.mr,
+            &r.sha,
+            ReportStatus::Pending,
+            true,
+        );
+        match posted {
+            Ok(done) => {
+                say(
+                    ctx.log,
+                    format!(
+                        "reported pending for \"{}\" on {} at {}; running {program}",
+                        target.check.name,
+                        target.mr.label,
+                        r.sha.short()
+                    ),
+                );
+                r.warn_if_gates_nothing(ctx, &done);
+                live.push(target.clone());
+            }
+            Err(e) if e.code == Code::Stale || e.transient => warn(
+                ctx.log,
+                format!(
+                    "{}: running {program} anyway; its result is reported when it ends",
+                    e.message
+                ),
+            ),
+            Err(e) => {
+                if r.plan.no_failed.is_none() {
+                    for done in &live {
+                        let _ = checks::post_status(
+                            ctx,
+                            &r.check,
+                            &done.check,
+                            &done.mr,
+                            &r.sha,
+                            ReportStatus::Failed,
+                            true,
+                        );
+                    }
+                }
+                return Err(e);
+            }
+        }
+    }
+    Ok(live)
+}
+
+/// `./scan.sh`, in backquotes, for messages.
+fn program_name(command: &[OsString]) -> String {
+    match command.first() {
+        Some(program) => format!("`{}`", program.to_string_lossy()),
+        None => "the command".to_owned(),
+    }
+}
+
+/// run's own progress lines are prefixed: they mix with CMD's output.
+pub(super) fn say(log: &Log, line: impl AsRef<str>) {
+    log.info(format!("status-check: {}", line.as_ref()));
+}
+
+pub(super) fn warn(log: &Log, line: impl AsRef<str>) {
+    log.info(format!("status-check: warning: {}", line.as_ref()));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn heartbeat_must_not_hammer() {
+        assert!(heartbeat_interval("0").is_err());
+        assert!(heartbeat_interval("50ms").is_err());
+        assert_eq!(
+            heartbeat_interval("200ms").unwrap(),
+            Duration::from_millis(200)
+        );
+        assert_eq!(heartbeat_interval("60s").unwrap(), Duration::from_secs(60));
+    }
+}

@@ -1,0 +1,191 @@
+//! Who reports what, and where: the check on each merge request, what the server can
+//! store, and the outcome once CMD has ended.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use super::command::Ended;
+use super::{say, warn};
+use crate::checks::{self, CheckRef, Ctx, Reported, Target, status_word};
+use crate::cli::{OutputFormat, ReportStatus};
+use crate::duration::human;
+use crate::error::Error;
+use crate::exit::{Code, Status};
+use crate::gitlab::MrCheck;
+use crate::output::{self, Outcome};
+use crate::sha::Sha;
+use crate::signals;
+
+/// The check as one merge request lists it.
+#[derive(Clone)]
+pub(super) struct OnMr {
+    pub(super) mr: Target,
+    pub(super) check: MrCheck,
+}
+
+/// What the server can store, decided once from its version.
+pub(super) struct Plan {
+    pub(super) pending: bool,
+    /// Only on 16.6+, and only when a pending is posted.
+    pub(super) heartbeat: Option<Duration>,
+    /// Send `status` with `passed` (not on 14.0–14.8).
+    pub(super) passed_param: bool,
+    /// Why `failed` cannot be stored (before 14.9), if so.
+    pub(super) no_failed: Option<Error>,
+}
+
+/// Who reports what, and where: settled before CMD starts.
+pub(super) struct Reporter {
+    pub(super) check: CheckRef,
+    pub(super) sha: Sha,
+    pub(super) targets: Vec<OnMr>,
+    pub(super) plan: Plan,
+    /// MRs already warned about a check that gates nothing there (warn once each).
+    pub(super) warned: std::cell::RefCell<Vec<Target>>,
+}
+
+/// The result of reporting one status on every target.
+pub(super) struct Report {
+    pub(super) status: ReportStatus,
+    pub(super) reported: Vec<Reported>,
+    pub(super) errors: Vec<Error>,
+}
+
+impl Reporter {
+    /// Posts `status` on every target; errors are collected, not returned.
+    pub(super) fn report_all(&self, ctx: &Ctx, status: ReportStatus) -> Report {
+        let mut report = Report {
+            status,
+            reported: Vec::new(),
+            errors: Vec::new(),
+        };
+        if status == ReportStatus::Failed {
+            if let Some(why) = &self.plan.no_failed {
+                if !self.targets.is_empty() {
+                    say(ctx.log, format!("{}: the check stays pending", why.message));
+                }
+                return report;
+            }
+        }
+        let include_status = status != ReportStatus::Passed || self.plan.passed_param;
+        for target in &self.targets {
+            match checks::post_status(
+                ctx,
+                &self.check,
+                &target.check,
+                &target.mr,
+                &self.sha,
+                status,
+                include_status,
+            ) {
+                Ok(done) => {
+                    self.warn_if_gates_nothing(ctx, &done);
+                    report.reported.push(done);
+                }
+                Err(e) => report.errors.push(e),
+            }
+        }
+        report
+    }
+
+    /// Warns (once per MR) that GitLab stored the response for a check that is limited
+    /// to other target branches.
+    pub(super) fn warn_if_gates_nothing(&self, ctx: &Ctx, done: &Reported) {
+        let Some(warning) = &done.gates_nothing else {
+            return;
+        };
+        let mut warned = self.warned.borrow_mut();
+        if !warned.contains(&done.mr) {
+            warned.push(done.mr.clone());
+            warn(ctx.log, warning);
+        }
+    }
+
+    /// The check's name for output: as named, else as the first MR lists it.
+    pub(super) fn label(&self) -> String {
+        match (&self.check, self.targets.first()) {
+            (CheckRef::Name(name), _) => name.clone(),
+            (CheckRef::Id(_), Some(target)) => target.check.name.clone(),
+            (CheckRef::Id(id), None) => format!("#{id}"),
+        }
+    }
+}
+
+/// The outcome: CMD's exit code, unless CMD succeeded and reporting failed.
+/// Report errors are printed here (on stderr), since the outcome is printed
+/// in any case.
+pub(super) fn finish(
+    r: &Reporter,
+    program: &str,
+    ended: &Ended,
+    mut report: Report,
+    deferred: Option<Error>,
+    elapsed: Duration,
+) -> Outcome {
+    let nothing_to_report = r.targets.is_empty() && deferred.is_none();
+    report.errors.extend(deferred);
+    for error in &report.errors {
+        output::emit_error(error, OutputFormat::Text);
+    }
+    let report_error = report
+        .errors
+        .iter()
+        .find(|e| e.code != Code::Stale)
+        .or(report.errors.first());
+    let status = match report_error {
+        Some(e) if ended.status.is_success() => Status::from(e.code),
+        _ => ended.status,
+    };
+    let code = status.as_u8();
+    let word = status_word(report.status);
+    let mut text = if ended.started {
+        format!("{program} {} after {}", ended.how, human(elapsed))
+    } else {
+        format!("{program} {}", ended.how)
+    };
+    if code != ended.status.as_u8() || ended.signal.is_some() {
+        text.push_str(&format!(" (exit code {code})"));
+    }
+    for done in &report.reported {
+        text.push_str(&format!(
+            "\nreported {word} for \"{}\" on {} at {}",
+            done.check.name,
+            done.mr.label,
+            r.sha.short()
+        ));
+    }
+    if nothing_to_report {
+        text.push_str("\nnothing reported: no merge request to report on");
+    }
+    let reported: Vec<Value> = report
+        .reported
+        .iter()
+        .map(|done| {
+            json!({
+                "merge_request_iid": done.mr.iid,
+                "check_id": done.check.id,
+                "check_name": done.check.name,
+                "response_id": done.response_id,
+            })
+        })
+        .collect();
+    let errors: Vec<&str> = report.errors.iter().map(|e| e.message.as_str()).collect();
+    Outcome::new(
+        status,
+        text,
+        json!({
+            "check": r.label(),
+            "check_id": r.targets.first().map(|t| t.check.id),
+            "status": word,
+            "exit_code": code,
+            "command": program.trim_matches('`'),
+            "command_exit_code": ended.command_code,
+            "signal": ended.signal.map(signals::describe),
+            "duration_ms": u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX),
+            "sha": r.sha.as_str(),
+            "reported": reported,
+            "errors": errors,
+        }),
+    )
+}

@@ -1,0 +1,50 @@
+//! `status-check wait`: the merge gate. Polls the MR's status checks until
+//! every selected check has passed, one fails, the MR's head moves, or time
+//! runs out.
+
+mod gate;
+mod render;
+pub(crate) mod reports;
+pub(crate) mod schedule;
+mod settings;
+
+use std::time::Instant;
+
+use crate::checks::{self, Ctx, Want};
+use crate::cli::WaitArgs;
+use crate::error::Error;
+use crate::output::Outcome;
+use crate::signals;
+use gate::{Gate, Verdict};
+use reports::write_error_reports;
+use settings::Settings;
+
+pub(super) fn run(ctx: &Ctx, args: &WaitArgs) -> Result<Outcome, Error> {
+    let mut settings = Settings::from_args(args)?;
+    signals::exit_on_termination();
+    let sha = ctx.cfg.require_sha()?.clone();
+    let started = Instant::now();
+    let deadline = started + settings.timeout;
+    ctx.client.set_deadline(Some(deadline));
+    let found = match checks::find_targets(ctx, Some(&sha), Want::OpenOrMerged) {
+        Ok(found) => found,
+        Err(e) => return Err(write_error_reports(&mut settings, &sha, e)),
+    };
+    if found.mrs.is_empty() {
+        if let Some(err) = found.none_found() {
+            return Err(write_error_reports(&mut settings, &sha, err));
+        }
+    }
+    let mut gate = Gate::new(ctx, settings, sha, &found, started, deadline);
+    if gate.mrs.is_empty() {
+        gate.empty_reason = format!("no open merge request: {}", found.how);
+        return gate.finish(Verdict::Empty);
+    }
+    match gate.poll_until_verdict() {
+        Ok(verdict) => gate.finish(verdict),
+        Err(e) => {
+            let sha = gate.sha.clone();
+            Err(write_error_reports(&mut gate.settings, &sha, e))
+        }
+    }
+}

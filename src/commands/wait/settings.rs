@@ -1,0 +1,80 @@
+//! `wait`'s flags, checked before the first request.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::cli::WaitArgs;
+use crate::config::{parse_count, parse_duration};
+use crate::duration::human;
+use crate::error::Error;
+
+const DEFAULT_INTERVAL: Duration = Duration::from_secs(2);
+
+pub(super) struct Settings {
+    pub(super) names: Vec<String>,
+    pub(super) ignore: Vec<String>,
+    pub(super) timeout: Duration,
+    pub(super) interval: Duration,
+    pub(super) interval_explicit: bool,
+    pub(super) max_interval: Duration,
+    pub(super) fail_fast: bool,
+    pub(super) allow_empty: bool,
+    pub(super) retry_failed: u32,
+    pub(super) junit: Option<(PathBuf, File)>,
+    pub(super) dotenv: Option<(PathBuf, File)>,
+}
+
+impl Settings {
+    pub(super) fn from_args(args: &WaitArgs) -> Result<Settings, Error> {
+        let interval = match &args.interval {
+            Some(text) => parse_duration(text, "--interval")?,
+            None => DEFAULT_INTERVAL,
+        };
+        if interval.is_zero() {
+            return Err(Error::usage("--interval must be above 0").hint("e.g. --interval 2s"));
+        }
+        let max_interval = parse_duration(&args.max_interval, "--max-interval")?;
+        if max_interval < interval {
+            return Err(Error::usage(format!(
+                "--max-interval ({}) is shorter than --interval ({})",
+                human(max_interval),
+                human(interval)
+            )));
+        }
+        let mut ignore: Vec<String> = args.ignore.iter().map(|n| n.trim().to_owned()).collect();
+        // The job's own check can never pass while the job waits for it.
+        if let Some(own) = args
+            .self_name
+            .as_deref()
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+        {
+            ignore.push(own.to_owned());
+        }
+        Ok(Settings {
+            names: args.names.iter().map(|n| n.trim().to_owned()).collect(),
+            ignore,
+            timeout: parse_duration(&args.timeout, "--timeout")?,
+            interval,
+            interval_explicit: args.interval.is_some(),
+            max_interval,
+            fail_fast: !args.no_fail_fast,
+            allow_empty: args.allow_empty,
+            retry_failed: parse_count(&args.retry_failed, "--retry-failed", 100)? as u32,
+            // Opened now, so an unwritable path fails before the wait, not after.
+            junit: open_report(args.junit.as_deref(), "--junit")?,
+            dotenv: open_report(args.dotenv.as_deref(), "--dotenv")?,
+        })
+    }
+}
+
+fn open_report(path: Option<&Path>, flag: &str) -> Result<Option<(PathBuf, File)>, Error> {
+    let Some(path) = path else { return Ok(None) };
+    File::create(path)
+        .map(|file| Some((path.to_path_buf(), file)))
+        .map_err(|e| {
+            Error::usage(format!("{flag}: cannot write {}: {e}", path.display()))
+                .hint("give a path in a writable directory, e.g. inside $CI_PROJECT_DIR")
+        })
+}
