@@ -23,6 +23,8 @@ struct State {
     polls: HashMap<(u64, u64), usize>,
     /// Arrival times (ms) of the requests admitted in the last 60 s.
     window: VecDeque<u64>,
+    /// Per token: the 60 s window (Unix seconds / 60) and the requests counted in it.
+    token_windows: HashMap<String, (u64, u32)>,
 }
 
 impl State {
@@ -132,6 +134,64 @@ fn too_many(retry_after: Option<String>, reset_in: u64, limit: u32, observed: us
         .header("RateLimit-Remaining", "0")
         .header("RateLimit-Reset", reset.to_string())
         .header("RateLimit-ResetTime", http_date(reset))
+}
+
+/// Where a token stands in its window, for the `RateLimit-*` headers of an answer.
+struct Budget {
+    limit: u32,
+    observed: u32,
+    reset: u64,
+}
+
+impl Budget {
+    fn headers(&self, r: Response) -> Response {
+        r.header("RateLimit-Name", "throttle_authenticated_api")
+            .header("RateLimit-Limit", self.limit.to_string())
+            .header("RateLimit-Observed", self.observed.to_string())
+            .header(
+                "RateLimit-Remaining",
+                self.limit.saturating_sub(self.observed).to_string(),
+            )
+            .header("RateLimit-Reset", self.reset.to_string())
+    }
+}
+
+/// The per-token throttle (`World::token_rate_limit`), as Rack::Attack counts: every
+/// request of the token in the current 60 s window counts, those over the limit get a
+/// 429 until the window ends. `Ok(Some(budget))` when the answer carries the headers.
+fn token_budget(st: &mut State, req: &Request) -> Result<Option<Budget>, Response> {
+    let Some(limit) = st.world.token_rate_limit else {
+        return Ok(None);
+    };
+    let token = match crate::script::auth_of(&req.headers) {
+        crate::script::Auth::PrivateToken(t)
+        | crate::script::Auth::Bearer(t)
+        | crate::script::Auth::JobToken(t) => t,
+        // Unauthenticated requests are throttled per IP by GitLab: not modelled.
+        crate::script::Auth::None => return Ok(None),
+    };
+    let now = unix_now();
+    let window = now / 60;
+    let entry = st.token_windows.entry(token).or_insert((window, 0));
+    if entry.0 != window {
+        *entry = (window, 0);
+    }
+    entry.1 += 1;
+    let budget = Budget {
+        limit: limit.per_minute,
+        observed: entry.1,
+        reset: (window + 1) * 60,
+    };
+    if budget.observed > budget.limit {
+        let retry_after = budget.reset.saturating_sub(now).max(1);
+        return Err(too_many(
+            Some(retry_after.to_string()),
+            retry_after,
+            budget.limit,
+            budget.observed as usize,
+        ));
+    }
+    Ok((limit.headers == crate::world::RateLimitHeaders::Always).then_some(budget))
 }
 
 fn html_error(code: u16) -> Response {
@@ -303,7 +363,14 @@ impl Shared {
             }
             st.window.push_back(now);
         }
-        let resp = api::handle(&mut st.world, req, &base);
+        let budget = match token_budget(&mut st, req) {
+            Ok(budget) => budget,
+            Err(throttled) => return (idx, Plan::Answer(throttled, Mode::Normal)),
+        };
+        let mut resp = api::handle(&mut st.world, req, &base);
+        if let Some(b) = budget {
+            resp = b.headers(resp);
+        }
         (idx, Plan::Answer(resp, Mode::Normal))
     }
 
@@ -475,6 +542,7 @@ impl FakeGitlab {
                 events: Vec::new(),
                 polls: HashMap::new(),
                 window: VecDeque::new(),
+                token_windows: HashMap::new(),
             }),
             cond: Condvar::new(),
             stop: AtomicBool::new(false),

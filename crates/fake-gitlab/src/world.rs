@@ -185,6 +185,25 @@ impl Default for Project {
     }
 }
 
+/// A per-token limit of authenticated API requests (docs/gitlab-api.md, "Rate limit
+/// headers").
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct TokenRateLimit {
+    /// Requests a token may make in one 60 s window.
+    pub per_minute: u32,
+    /// Which answers carry `RateLimit-*`: every one (GitLab with the feature flag
+    /// `rate_limiting_headers_for_unthrottled_requests`), or only the 429s (the default).
+    #[serde(default)]
+    pub headers: RateLimitHeaders,
+}
+
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub enum RateLimitHeaders {
+    #[default]
+    On429,
+    Always,
+}
+
 /// Monotonic clock shared by the world and the server: `at_ms` values are milliseconds
 /// since the server started (0 before that).
 #[derive(Clone, Debug, Default)]
@@ -201,6 +220,9 @@ pub struct World {
     pub poll_interval_ms: i64,
     /// Sliding 60 s window over all requests; beyond it -> 429.
     pub rate_limit_per_minute: Option<u32>,
+    /// GitLab's authenticated API throttle: per token, fixed 60 s windows aligned to the
+    /// Unix clock (as Rack::Attack counts them), with the `RateLimit-*` headers.
+    pub token_rate_limit: Option<TokenRateLimit>,
     /// Added latency: every request is handled (and answered) this many ms after it
     /// arrived, as over a slow network or a busy server. 0 = none (the default).
     pub latency_ms: u64,
@@ -253,6 +275,7 @@ impl World {
             pending_timeout_ms,
             poll_interval_ms: 10_000,
             rate_limit_per_minute: None,
+            token_rate_limit: None,
             latency_ms: 0,
             total_headers_limit: 10_000,
             projects: Vec::new(),

@@ -217,6 +217,78 @@ fn rate_limiter_sliding_window() {
     assert_eq!(get(&fg, LIST, DEV_TOKEN).status, 200);
 }
 
+/// The answers of `f`'s requests to a fake whose tokens may make `limit` requests a
+/// minute, all made within one window (the windows are aligned to the clock's minutes: a
+/// run that crosses one is made again).
+fn in_one_window(
+    limit: u32,
+    headers: RateLimitHeaders,
+    f: impl Fn(&FakeGitlab) -> Vec<Resp>,
+) -> Vec<Resp> {
+    let minute = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+            / 60
+    };
+    for _ in 0..3 {
+        let mut w = World::demo();
+        w.token_rate_limit = Some(TokenRateLimit {
+            per_minute: limit,
+            headers,
+        });
+        let fg = FakeGitlab::start(w);
+        let before = minute();
+        let answers = f(&fg);
+        if minute() == before {
+            return answers;
+        }
+    }
+    panic!("three runs crossed a minute boundary");
+}
+
+#[test]
+fn token_rate_limit_with_headers_on_every_answer() {
+    let answers = in_one_window(3, RateLimitHeaders::Always, |fg| {
+        let mut answers: Vec<Resp> = (0..4).map(|_| get(fg, LIST, DEV_TOKEN)).collect();
+        // Another token has its own budget; no token, no limit.
+        answers.push(get(fg, LIST, MAINTAINER_TOKEN));
+        answers.push(call(fg, "GET", "/version", &[], None));
+        answers
+    });
+    let statuses: Vec<u16> = answers.iter().map(|r| r.status).collect();
+    assert_eq!(statuses, [200, 200, 200, 429, 200, 401]);
+    let remaining: Vec<Option<&str>> = answers[..4]
+        .iter()
+        .map(|r| r.header("RateLimit-Remaining"))
+        .collect();
+    assert_eq!(remaining, [Some("2"), Some("1"), Some("0"), Some("0")]);
+    let reset: u64 = answers[0]
+        .header("RateLimit-Reset")
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(reset % 60, 0, "windows end on a whole minute");
+    assert_eq!(answers[0].header("RateLimit-Limit"), Some("3"));
+    let retry: u64 = answers[3].header("Retry-After").unwrap().parse().unwrap();
+    assert!((1..=60).contains(&retry));
+    assert_eq!(answers[3].header("RateLimit-Observed"), Some("4"));
+    assert_eq!(answers[4].header("RateLimit-Remaining"), Some("2"));
+}
+
+#[test]
+fn token_rate_limit_with_headers_on_429_only() {
+    let answers = in_one_window(2, RateLimitHeaders::On429, |fg| {
+        (0..3).map(|_| get(fg, LIST, DEV_TOKEN)).collect()
+    });
+    assert_eq!(answers[0].header("RateLimit-Remaining"), None);
+    assert_eq!(answers[1].header("RateLimit-Limit"), None);
+    assert_eq!(answers[2].status, 429);
+    assert_eq!(answers[2].header("RateLimit-Remaining"), Some("0"));
+    assert!(answers[2].header("Retry-After").is_some());
+}
+
 // ------------------------------------------------------------------ timeline
 
 #[test]
