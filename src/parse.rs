@@ -16,8 +16,8 @@ pub use crate::gitlab::models::{
     TokenInfo, User, VersionInfo, role_name,
 };
 pub use crate::gitlab::response::{
-    decode_detail, error_message, next_page_from_link, one_line, parse_next_page,
-    parse_poll_interval, parse_retry_after,
+    Budget, decode_detail, error_message, next_page_from_link, one_line, parse_budget,
+    parse_next_page, parse_poll_interval, parse_retry_after,
 };
 /// What GitLab sends: bodies, error bodies, headers, the 409 message, versions.
 pub use crate::gitlab::version::ServerVersion;

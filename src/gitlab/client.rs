@@ -11,7 +11,7 @@ use serde::de::DeserializeOwned;
 use ureq::tls::Certificate;
 
 use super::error::{ApiError, ApiErrorKind, Transport};
-use super::response::{Headers, decode_detail, error_message};
+use super::response::{Budget, Headers, decode_detail, error_message};
 use crate::backoff::{Backoff, Jitter};
 use crate::log::Log;
 use crate::secret::Token;
@@ -49,6 +49,9 @@ pub(crate) struct Client<'a> {
     proxy: Option<String>,
     requests: Cell<u32>,
     deadline: Cell<Option<Instant>>,
+    /// A 429 goes back to the caller at once instead of being retried here: the gate
+    /// paces itself by it (and by the budget it may carry).
+    defer_rate_limits: Cell<bool>,
 }
 
 /// A successful answer: status, the headers we use, the body.
@@ -57,12 +60,15 @@ pub(crate) struct Answer {
     pub body: String,
     next_page: Option<u32>,
     pub poll_interval_ms: Option<i64>,
+    pub budget: Option<Budget>,
 }
 
-/// Every page of a list, and what the first page said about polling.
+/// Every page of a list, what the first page said about polling, and what the
+/// last said of the rate limit budget.
 pub(crate) struct Listing<T> {
     pub items: Vec<T>,
     pub poll_interval_ms: Option<i64>,
+    pub budget: Option<Budget>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -112,7 +118,13 @@ impl<'a> Client<'a> {
             proxy: proxy_in_use,
             requests: Cell::new(0),
             deadline: Cell::new(None),
+            defer_rate_limits: Cell::new(false),
         }
+    }
+
+    /// A 429 is returned at once, not retried: for a caller that paces itself.
+    pub(crate) fn defer_rate_limits(&self) {
+        self.defer_rate_limits.set(true);
     }
 
     /// Requests sent so far (each attempt counts).
@@ -135,6 +147,7 @@ impl<'a> Client<'a> {
         let separator = if path.contains('?') { '&' } else { '?' };
         let mut items = Vec::new();
         let mut poll_interval_ms = None;
+        let mut budget = None;
         let mut page = 1;
         for _ in 0..MAX_PAGES {
             let page_path = format!("{path}{separator}per_page={PER_PAGE}&page={page}");
@@ -144,6 +157,7 @@ impl<'a> Client<'a> {
             if page == 1 {
                 poll_interval_ms = answer.poll_interval_ms;
             }
+            budget = answer.budget.or(budget);
             match answer.next_page {
                 Some(next) if next > page => page = next,
                 _ => break,
@@ -152,6 +166,7 @@ impl<'a> Client<'a> {
         Ok(Listing {
             items,
             poll_interval_ms,
+            budget,
         })
     }
 
@@ -188,7 +203,10 @@ impl<'a> Client<'a> {
                 Ok(answer) => return Ok(answer),
                 Err(error) => error,
             };
-            let retry = error.is_transient() && (method == Method::Get || !error.outcome_unknown());
+            let deferred = self.defer_rate_limits.get() && error.status() == Some(429);
+            let retry = error.is_transient()
+                && !deferred
+                && (method == Method::Get || !error.outcome_unknown());
             if !retry {
                 return Err(error);
             }
@@ -326,6 +344,7 @@ impl<'a> Client<'a> {
                 body,
                 next_page: headers.next_page,
                 poll_interval_ms: headers.poll_interval_ms,
+                budget: headers.budget,
             }),
             300..=399 => Err(fail(ApiErrorKind::Redirect {
                 status,
@@ -337,6 +356,7 @@ impl<'a> Client<'a> {
                 status,
                 message: error_message(status, &headers.content_type, &body),
                 retry_after: headers.retry_after,
+                budget: headers.budget,
             })),
         }
     }

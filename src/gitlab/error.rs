@@ -3,6 +3,7 @@
 use std::fmt;
 use std::time::Duration;
 
+use super::response::Budget;
 use crate::error::Error;
 
 #[derive(Debug, Clone)]
@@ -20,6 +21,8 @@ pub(crate) enum ApiErrorKind {
         status: u16,
         message: String,
         retry_after: Option<Duration>,
+        /// What a 429 said of the rate limit budget (`RateLimit-*`), if anything.
+        budget: Option<Budget>,
     },
     /// A 3xx: never followed, so the token cannot leak to another host.
     Redirect { status: u16, location: String },
@@ -60,6 +63,14 @@ impl ApiError {
     pub(crate) fn retry_after(&self) -> Option<Duration> {
         match self.kind {
             ApiErrorKind::Status { retry_after, .. } => retry_after,
+            _ => None,
+        }
+    }
+
+    /// The rate limit budget the error answer carried.
+    pub(crate) fn budget(&self) -> Option<Budget> {
+        match self.kind {
+            ApiErrorKind::Status { budget, .. } => budget,
             _ => None,
         }
     }

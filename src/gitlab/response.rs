@@ -14,6 +14,8 @@ pub(crate) struct Headers {
     pub(crate) poll_interval_ms: Option<i64>,
     /// `Content-Length`, when it is a number.
     pub(crate) content_length: Option<u64>,
+    /// What the rate limiter says is left, when it says it.
+    pub(crate) budget: Option<Budget>,
 }
 
 impl Headers {
@@ -27,8 +29,57 @@ impl Headers {
             next_page: parse_next_page(get("x-next-page").as_deref(), get("link").as_deref()),
             poll_interval_ms: get("poll-interval").and_then(|v| parse_poll_interval(&v)),
             content_length: get("content-length").and_then(|v| v.trim().parse::<u64>().ok()),
+            budget: parse_budget(
+                get("ratelimit-limit").as_deref(),
+                get("ratelimit-remaining").as_deref(),
+                get("ratelimit-reset").as_deref(),
+                get("date").as_deref(),
+                now,
+            ),
         }
     }
+}
+
+/// What GitLab's rate limiter says is left of the token's budget (docs/gitlab-api.md,
+/// "Rate limit headers"): `limit` requests per window, `remaining` of them until the
+/// window ends in `reset_in`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Budget {
+    pub limit: u32,
+    pub remaining: u32,
+    pub reset_in: Duration,
+}
+
+/// No throttle of GitLab's allows more; a bigger number is not a budget.
+const MAX_BUDGET_LIMIT: u32 = 10_000_000;
+/// GitLab's windows are a minute (a throttle's period may be set longer, not this long).
+const MAX_BUDGET_RESET: Duration = Duration::from_secs(3600);
+
+/// `RateLimit-Limit`, `-Remaining` and `-Reset` (Unix time) as a [`Budget`]; `None`
+/// unless all three are there and make sense: whole numbers, at most `limit` remaining,
+/// a reset within the hour ahead. The time to the reset is counted from the answer's
+/// `Date` when it has one (the server's clock, as `Reset` is), else from `now`.
+pub fn parse_budget(
+    limit: Option<&str>,
+    remaining: Option<&str>,
+    reset: Option<&str>,
+    date: Option<&str>,
+    now: SystemTime,
+) -> Option<Budget> {
+    let limit: u32 = limit?.trim().parse().ok()?;
+    let remaining: u32 = remaining?.trim().parse().ok()?;
+    let reset: u64 = reset?.trim().parse().ok()?;
+    if limit == 0 || limit > MAX_BUDGET_LIMIT || remaining > limit {
+        return None;
+    }
+    let server_now = date.and_then(super::httpdate::parse).unwrap_or(now);
+    let reset_at = SystemTime::UNIX_EPOCH.checked_add(Duration::from_secs(reset))?;
+    let reset_in = reset_at.duration_since(server_now).ok()?;
+    (reset_in <= MAX_BUDGET_RESET).then_some(Budget {
+        limit,
+        remaining,
+        reset_in,
+    })
 }
 
 /// Why a 2xx body is not what we expected, in one short line.

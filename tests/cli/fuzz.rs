@@ -17,10 +17,11 @@ use serde_json::{Value, json};
 
 use status_check::parse::gate::{self, CheckResult, GateReport, MAX_SERVER_FLOOR, Schedule};
 use status_check::parse::{
-    CheckStatus, MergeRequest, MrCheck, PostedResponse, Project, ProjectCheck, ProtectedBranch,
-    ServerVersion, Token, TokenInfo, User, VersionInfo, decode_detail, duration, error_message,
-    head_from_409, http_date, human_duration, next_page_from_link, one_line, parse_next_page,
-    parse_poll_interval, parse_project, parse_retry_after, role_name, short_sha,
+    Budget, CheckStatus, MergeRequest, MrCheck, PostedResponse, Project, ProjectCheck,
+    ProtectedBranch, ServerVersion, Token, TokenInfo, User, VersionInfo, decode_detail, duration,
+    error_message, head_from_409, http_date, human_duration, next_page_from_link, one_line,
+    parse_budget, parse_next_page, parse_poll_interval, parse_project, parse_retry_after,
+    role_name, short_sha,
 };
 
 /// Cases per target: `PROPTEST_CASES`, else 2,000. Failing cases are kept where
@@ -295,6 +296,67 @@ proptest! {
         for _ in 0..8 {
             let delay = schedule.next_delay();
             prop_assert!(delay >= interval && delay <= ceiling, "{:?} for {:?}", delay, header);
+        }
+    }
+
+    /// `RateLimit-*`: any text is a budget that makes sense or none; well-formed ones
+    /// read exactly, the time to the reset counted from the answer's `Date`.
+    #[test]
+    fn fuzz_rate_limit_budget(
+        texts in proptest::collection::vec(prop_oneof![
+            "(?s).{0,24}",
+            any::<i64>().prop_map(|n| n.to_string()),
+            any::<u64>().prop_map(|n| n.to_string()),
+        ], 4),
+        limit in 1u32..1_000_000,
+        spent in any::<u32>(),
+        date in 0u64..253_402_296_000,
+        reset_in in 0u64..3600,
+        now in 0u64..253_402_300_799,
+    ) {
+        let now_t = UNIX_EPOCH + Duration::from_secs(now);
+        let any = parse_budget(Some(&texts[0]), Some(&texts[1]), Some(&texts[2]), Some(&texts[3]), now_t);
+        if let Some(b) = any {
+            prop_assert!(b.limit > 0 && b.remaining <= b.limit && b.reset_in <= Duration::from_secs(3600));
+        }
+        let remaining = spent % (limit + 1);
+        let (l, r, reset) = (limit.to_string(), remaining.to_string(), (date + reset_in).to_string());
+        let http = fake_gitlab::http_date(date);
+        prop_assert_eq!(
+            parse_budget(Some(&l), Some(&r), Some(&reset), Some(&http), now_t),
+            Some(Budget { limit, remaining, reset_in: Duration::from_secs(reset_in) })
+        );
+        // A reset before the answer's date is in the past: no budget.
+        let past = date.saturating_sub(reset_in + 1).to_string();
+        prop_assert_eq!(parse_budget(Some(&l), Some(&r), Some(&past), Some(&http), now_t), None);
+    }
+
+    /// Whatever budgets and 429s the gate sees, its delay stays between its own pace
+    /// and the five-minute cap (or that pace, when longer).
+    #[test]
+    fn fuzz_gate_pacing(
+        events in proptest::collection::vec((any::<bool>(), 0u32..5000, 0u32..5000, 0u64..7200, proptest::option::of(0u64..100_000)), 0..12),
+        interval_ms in 1u64..60_000,
+        seed in any::<u64>(),
+    ) {
+        let interval = Duration::from_millis(interval_ms);
+        let mut schedule = Schedule::new(interval, interval, false).seeded(seed);
+        let cap = MAX_SERVER_FLOOR.max(interval);
+        for (throttled, limit, remaining, reset_s, retry_s) in events {
+            let budget = (limit > 0 && remaining <= limit).then_some(Budget {
+                limit,
+                remaining,
+                reset_in: Duration::from_secs(reset_s.min(3600)),
+            });
+            schedule.polling();
+            if throttled {
+                let wait = schedule.throttled(budget, retry_s.map(Duration::from_secs));
+                prop_assert!(wait <= cap * 2, "{:?}", wait);
+            } else {
+                schedule.observe_budget(budget);
+            }
+            let delay = schedule.next_delay();
+            prop_assert!(delay >= interval && delay <= cap, "{:?}", delay);
         }
     }
 

@@ -206,8 +206,15 @@ fn rate_limits_with_retry_after_are_waited_out() {
 
 #[test]
 fn transient_faults_never_count_as_failures() {
+    // A 429 from a per-endpoint limit (no budget headers, no Retry-After): the gate's
+    // pace halves with each (pacing.rs), so four of them stay fast enough here.
+    let too_many = FaultKind::Status {
+        code: 429,
+        body: "Retry later".into(),
+        content_type: "text/plain".into(),
+    };
     for (kind, times) in [
-        (FaultKind::TooManyRequests { retry_after: None }, 4),
+        (too_many, 4),
         (FaultKind::HtmlError(503), 4),
         (FaultKind::HtmlError(502), 4),
         (FaultKind::Reset, 4),

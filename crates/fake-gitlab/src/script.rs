@@ -77,6 +77,8 @@ pub enum FaultKind {
     Empty,
     /// 3xx with a Location header.
     Redirect { code: u16, location: String },
+    /// Answer normally, with these headers added (e.g. malformed `RateLimit-*`).
+    ExtraHeaders(Vec<(String, String)>),
     /// Answer normally but write the body one byte per interval.
     SlowDrip { interval_ms: u64 },
     /// 200 application/json with a valid JSON array of about `bytes` bytes.

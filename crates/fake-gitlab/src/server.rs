@@ -23,7 +23,7 @@ struct State {
     polls: HashMap<(u64, u64), usize>,
     /// Arrival times (ms) of the requests admitted in the last 60 s.
     window: VecDeque<u64>,
-    /// Per token: the 60 s window (Unix seconds / 60) and the requests counted in it.
+    /// Per token: the window (Unix seconds / its length) and the requests counted in it.
     token_windows: HashMap<String, (u64, u32)>,
 }
 
@@ -171,16 +171,17 @@ fn token_budget(st: &mut State, req: &Request) -> Result<Option<Budget>, Respons
         crate::script::Auth::None => return Ok(None),
     };
     let now = unix_now();
-    let window = now / 60;
+    let length = limit.window_secs.max(1);
+    let window = now / length;
     let entry = st.token_windows.entry(token).or_insert((window, 0));
     if entry.0 != window {
         *entry = (window, 0);
     }
     entry.1 += 1;
     let budget = Budget {
-        limit: limit.per_minute,
+        limit: limit.per_window,
         observed: entry.1,
-        reset: (window + 1) * 60,
+        reset: (window + 1) * length,
     };
     if budget.observed > budget.limit {
         let retry_after = budget.reset.saturating_sub(now).max(1);
@@ -257,6 +258,12 @@ fn fault_plan(
             Mode::Normal,
         ),
         FaultKind::HtmlError(code) => Plan::Answer(html_error(code), Mode::Normal),
+        FaultKind::ExtraHeaders(headers) => {
+            let answer = headers
+                .into_iter()
+                .fold(endpoint(st), |r, (name, value)| r.header(&name, value));
+            Plan::Answer(answer, Mode::Normal)
+        }
         FaultKind::Reset => Plan::Reset,
         FaultKind::ResetMidBody => Plan::Answer(endpoint(st), Mode::Partial),
         FaultKind::Delay(ms) => match acted {

@@ -189,12 +189,30 @@ impl Default for Project {
 /// headers").
 #[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub struct TokenRateLimit {
-    /// Requests a token may make in one 60 s window.
-    pub per_minute: u32,
+    /// Requests a token may make in one window.
+    pub per_window: u32,
+    /// The window: 60 s on GitLab (`RateLimit-Limit` is per minute); shorter in tests.
+    #[serde(default = "one_minute")]
+    pub window_secs: u64,
     /// Which answers carry `RateLimit-*`: every one (GitLab with the feature flag
     /// `rate_limiting_headers_for_unthrottled_requests`), or only the 429s (the default).
     #[serde(default)]
     pub headers: RateLimitHeaders,
+}
+
+fn one_minute() -> u64 {
+    60
+}
+
+impl TokenRateLimit {
+    /// GitLab's throttle: `per_window` requests a minute, headers on 429s only.
+    pub fn per_minute(per_window: u32) -> TokenRateLimit {
+        TokenRateLimit {
+            per_window,
+            window_secs: one_minute(),
+            headers: RateLimitHeaders::On429,
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]

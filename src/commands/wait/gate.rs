@@ -144,6 +144,10 @@ impl<'c, 'a> Gate<'c, 'a> {
     }
 
     pub(super) fn poll_until_verdict(&mut self) -> Result<Verdict, Error> {
+        // From here the gate paces itself by GitLab's 429s: the client hands them back.
+        self.ctx.client.defer_rate_limits();
+        let first = self.schedule.first_delay();
+        thread::sleep(first.min(self.deadline.saturating_duration_since(Instant::now())));
         loop {
             let polled = self.poll_once()?;
             if polled.is_some() && self.polls == 1 {
@@ -186,6 +190,7 @@ impl<'c, 'a> Gate<'c, 'a> {
     /// Reads every MR's list. `Ok(None)` on a transient failure.
     fn poll_once(&mut self) -> Result<Option<Changes>, Error> {
         let mut lists = Vec::new();
+        self.schedule.polling();
         for i in 0..self.mrs.len() {
             let mr = &self.mrs[i];
             let path = paths::mr_checks(&mr.project.encoded, mr.iid);
@@ -193,6 +198,7 @@ impl<'c, 'a> Gate<'c, 'a> {
                 Ok(listing) => {
                     self.schedule
                         .observe_poll_interval(listing.poll_interval_ms);
+                    self.schedule.observe_budget(listing.budget);
                     lists.push((i, listing.items));
                 }
                 Err(e) => return self.transient_or_fatal(e, i).map(|()| None),
@@ -448,9 +454,15 @@ impl<'c, 'a> Gate<'c, 'a> {
         Ok(false)
     }
 
-    /// Remembers a `Retry-After`: no poll before it.
+    /// Remembers when GitLab said to come back: no poll before it. A 429 also slows
+    /// the gate's pace (the token's budget is shared).
     fn wait_for_retry_after(&mut self, e: &ApiError) {
-        if let Some(after) = e.retry_after() {
+        let after = if e.status() == Some(429) {
+            Some(self.schedule.throttled(e.budget(), e.retry_after()))
+        } else {
+            e.retry_after()
+        };
+        if let Some(after) = after {
             let at = Instant::now() + after;
             self.not_before = Some(self.not_before.map_or(at, |t| t.max(at)));
         }

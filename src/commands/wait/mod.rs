@@ -3,6 +3,7 @@
 //! runs out.
 
 mod gate;
+pub(crate) mod pace;
 mod render;
 pub(crate) mod reports;
 pub(crate) mod schedule;

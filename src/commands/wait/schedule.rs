@@ -7,10 +7,15 @@
 //! reads of the MR's head (another endpoint) come on top. Without a `Poll-Interval`, or when the user asked for a lower interval
 //! explicitly, polls back off exponentially with full jitter from the first
 //! interval to the longest; `Poll-Interval: -1` means the longest.
+//!
+//! On top of that pace, the token's rate limit budget may ask for longer (`pace.rs`):
+//! many gates sharing one token slow down together before GitLab answers 429.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use super::pace::Pace;
 use crate::backoff::{Backoff, Jitter};
+use crate::gitlab::Budget;
 
 /// The longest `Poll-Interval` honoured (GitLab's default is 10 s; an admin's
 /// multiplier may raise it, a broken proxy may send anything).
@@ -34,7 +39,12 @@ pub struct Schedule {
     server: ServerHint,
     /// The pace without a server's `Poll-Interval`, or below it when `explicit`.
     backoff: Backoff,
+    /// What the rate limit budget allows.
+    pace: Pace,
 }
+
+/// The first poll of gates started together is spread over this.
+const START_SPREAD: Duration = Duration::from_secs(1);
 
 impl Schedule {
     pub fn new(interval: Duration, max_interval: Duration, explicit: bool) -> Schedule {
@@ -44,13 +54,50 @@ impl Schedule {
             explicit,
             server: ServerHint::Silent,
             backoff: Backoff::new(interval, max_interval, Jitter::Full),
+            pace: Pace::new(),
         }
     }
 
     /// A fixed random sequence, for tests.
     pub fn seeded(mut self, seed: u64) -> Schedule {
         self.backoff = self.backoff.seeded(seed);
+        self.pace = self.pace.seeded(seed);
         self
+    }
+
+    /// The delay before the first poll: a random part of a second, so that gates started
+    /// in the same second (one per merge request of a big pipeline) do not all ask at once.
+    pub fn first_delay(&mut self) -> Duration {
+        START_SPREAD.min(self.interval).mul_f64(fastrand::f64())
+    }
+
+    /// A poll is about to be sent.
+    pub fn polling(&mut self) {
+        self.pace.polling(Instant::now());
+    }
+
+    /// A poll's answer: its rate limit budget, if it carried one.
+    pub fn observe_budget(&mut self, budget: Option<Budget>) {
+        match budget {
+            Some(budget) => self.pace.budget(budget, Instant::now()),
+            None => self.pace.no_budget(self.steady(), Instant::now()),
+        }
+    }
+
+    /// A poll was answered 429: how long to wait before the next one.
+    pub fn throttled(&mut self, budget: Option<Budget>, retry_after: Option<Duration>) -> Duration {
+        let steady = self.steady();
+        self.pace
+            .throttled(budget, retry_after, steady, Instant::now())
+    }
+
+    /// The pace without a budget to go by: the Poll-Interval, else the first interval.
+    fn steady(&self) -> Duration {
+        match self.server {
+            ServerHint::Floor(pace) if !self.explicit => pace.max(self.interval),
+            ServerHint::Disabled => self.max_interval,
+            _ => self.interval,
+        }
     }
 
     /// Takes the `Poll-Interval` header (milliseconds; -1 = polling disabled).
@@ -73,12 +120,13 @@ impl Schedule {
     }
 
     pub fn next_delay(&mut self) -> Duration {
-        match self.server {
+        let base = match self.server {
             ServerHint::Disabled => self.max_interval,
             ServerHint::Floor(pace) if !self.explicit => pace.max(self.interval),
             // The gate's backoff has no end: `unwrap_or` is never taken.
             _ => self.backoff.next().unwrap_or(self.max_interval),
-        }
+        };
+        self.pace.delay(base)
     }
 }
 

@@ -235,8 +235,8 @@ fn in_one_window(
     for _ in 0..3 {
         let mut w = World::demo();
         w.token_rate_limit = Some(TokenRateLimit {
-            per_minute: limit,
             headers,
+            ..TokenRateLimit::per_minute(limit)
         });
         let fg = FakeGitlab::start(w);
         let before = minute();

@@ -1,0 +1,362 @@
+//! The gate's share of the token's rate limit budget.
+//!
+//! Many gates poll GitLab with one token, and GitLab counts their requests together:
+//! `RateLimit-Limit` a minute, `RateLimit-Remaining` left until `RateLimit-Reset`. A gate
+//! cannot see the others, but it sees the shared counter: between two of its polls the
+//! remaining budget fell by D, so about D × (its interval ÷ the time that passed) gates
+//! poll as often as it does. Spending what is left evenly until the reset needs an
+//! interval of n × T ÷ R (T to the reset, R left, kept at 90 %): every gate that reads
+//! the same counter slows down by the same rule, and none waits longer than the
+//! Poll-Interval while the budget lasts.
+//!
+//! Where GitLab sends the budget only with a 429, the 429 is the signal: the poll rate
+//! halves, or falls to the fair share that the 429's headers and the gate's own polls
+//! of the window tell (a 429 means the token spent its whole budget: with k polls of
+//! this gate in it, one poll per window ÷ k is this gate's share), and the next poll
+//! comes after the reset, spread over the new interval so that the gates throttled
+//! together do not return together. Each successful poll then raises the rate by a
+//! step (additive increase): quickly up to that fair share, slowly beyond it, back to
+//! the Poll-Interval.
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use crate::gitlab::Budget;
+
+/// GitLab states `RateLimit-Limit` per minute.
+const WINDOW: Duration = Duration::from_secs(60);
+/// The share of what is left a gate plans to spend: room for estimates that lag.
+const UTILIZATION: f64 = 0.9;
+/// After a 429, a successful poll raises the rate by this share of the Poll-Interval's
+/// rate while below the fair share the 429 told...
+const RECOVERY_FAST: f64 = 0.05;
+/// ...and above it, the rate climbs back to the Poll-Interval's evenly over this long:
+/// gates sharing a token must not all return to full speed together, and as some of
+/// them finish, the others get their share.
+const RECOVERY_TIME: Duration = Duration::from_secs(600);
+/// One 429 lowers the rate by at most this factor: a 429 that claims a huge share of
+/// the budget went elsewhere (another user of the token) slows the gate step by step.
+const MAX_CUT: f64 = 4.0;
+/// No pace is slower than this; a gate that polls once in ten minutes is no gate.
+const MAX_PACE: Duration = Duration::from_secs(300);
+/// Two budgets whose resets are this close belong to the same window.
+const SAME_WINDOW: Duration = Duration::from_secs(2);
+
+/// The budget seen on a poll.
+struct Seen {
+    remaining: u32,
+    reset_at: Instant,
+    at: Instant,
+}
+
+pub(crate) struct Pace {
+    last: Option<Seen>,
+    /// The gates (counted in polls like this gate's) sharing the budget: a moving
+    /// average of what the counter showed.
+    sharing: Option<f64>,
+    /// The interval the budget allows, from the last budget seen; `None`: no limit.
+    budget_interval: Option<Duration>,
+    /// The poll rate (per second) after a 429, when the answers carry no budget;
+    /// `None`: the Poll-Interval's.
+    throttled_rate: Option<f64>,
+    /// The fair rate the last 429 told, if its headers did.
+    fair_rate: Option<f64>,
+    /// Since when, and from which rate, the rate climbs back to the Poll-Interval's.
+    climbing: Option<(Instant, f64)>,
+    /// The delay this gate last planned before a poll.
+    planned: Option<Duration>,
+    /// This gate's polls of the last minute, to count its share when throttled.
+    polls: VecDeque<Instant>,
+    rng: fastrand::Rng,
+}
+
+impl Pace {
+    pub(crate) fn new() -> Pace {
+        Pace {
+            last: None,
+            sharing: None,
+            budget_interval: None,
+            throttled_rate: None,
+            fair_rate: None,
+            climbing: None,
+            planned: None,
+            polls: VecDeque::new(),
+            rng: fastrand::Rng::new(),
+        }
+    }
+
+    /// A fixed random sequence, for tests.
+    pub(crate) fn seeded(mut self, seed: u64) -> Pace {
+        self.rng = fastrand::Rng::with_seed(seed);
+        self
+    }
+
+    /// A poll is sent now.
+    pub(crate) fn polling(&mut self, now: Instant) {
+        while self
+            .polls
+            .front()
+            .is_some_and(|t| now.saturating_duration_since(*t) > WINDOW)
+        {
+            self.polls.pop_front();
+        }
+        self.polls.push_back(now);
+    }
+
+    /// The poll's answer carried the budget.
+    pub(crate) fn budget(&mut self, budget: Budget, now: Instant) {
+        let reset_at = now + budget.reset_in;
+        if let Some(seen) = self
+            .last
+            .as_ref()
+            .filter(|s| same_window(s.reset_at, reset_at) && s.remaining >= budget.remaining)
+        {
+            let spent = f64::from(seen.remaining - budget.remaining);
+            let elapsed = now.saturating_duration_since(seen.at).as_secs_f64();
+            // A missed poll doubles both what was spent and the time it took: count
+            // gates per planned interval, not per gap.
+            let gates = match self.planned {
+                Some(p) if elapsed > 0.0 => spent * (p.as_secs_f64() / elapsed).min(1.0),
+                _ => spent,
+            };
+            self.sharing = Some(match self.sharing {
+                Some(avg) => (avg + gates) / 2.0,
+                None => gates,
+            });
+        }
+        self.last = Some(Seen {
+            remaining: budget.remaining,
+            reset_at,
+            at: now,
+        });
+        // The answers carry the budget: it, not a 429's guess, sets the pace.
+        self.throttled_rate = None;
+        let sharing = self.sharing.unwrap_or(1.0).max(1.0);
+        let usable = (f64::from(budget.remaining) * UTILIZATION).floor();
+        self.budget_interval = Some(if usable >= sharing {
+            secs(sharing * budget.reset_in.as_secs_f64() / usable)
+        } else {
+            // Not enough for one more round: come back in the next window, spread over
+            // the interval its fresh budget allows.
+            let fresh = sharing * WINDOW.as_secs_f64() / (f64::from(budget.limit) * UTILIZATION);
+            budget.reset_in + secs(fresh * self.rng.f64())
+        });
+    }
+
+    /// The poll's answer carried no budget: recover from a 429, quickly up to the fair
+    /// share the 429 told, then evenly over `RECOVERY_TIME` to the Poll-Interval's rate.
+    pub(crate) fn no_budget(&mut self, poll_interval: Duration, now: Instant) {
+        self.budget_interval = None;
+        let Some(rate) = self.throttled_rate else {
+            return;
+        };
+        let full = 1.0 / poll_interval.as_secs_f64().max(0.001);
+        let next = match self.fair_rate {
+            Some(fair) if rate < fair => (rate + RECOVERY_FAST * full).min(fair),
+            _ => {
+                let (since, from) = *self.climbing.get_or_insert((now, rate));
+                let share = now.saturating_duration_since(since).as_secs_f64()
+                    / RECOVERY_TIME.as_secs_f64();
+                from + (full - from) * share
+            }
+        };
+        self.throttled_rate = (next < full).then_some(next);
+        if self.throttled_rate.is_none() {
+            self.climbing = None;
+        }
+    }
+
+    /// A 429: how long to wait before the next poll. The rate falls (by half, or to the
+    /// fair share), and the gates throttled together come back spread over the new
+    /// interval.
+    pub(crate) fn throttled(
+        &mut self,
+        budget: Option<Budget>,
+        retry_after: Option<Duration>,
+        poll_interval: Duration,
+        now: Instant,
+    ) -> Duration {
+        let wait = retry_after
+            .or(budget.map(|b| b.reset_in))
+            .unwrap_or(poll_interval)
+            .min(MAX_PACE);
+        let rate = 1.0 / self.interval(poll_interval).as_secs_f64().max(0.001);
+        self.fair_rate = budget.map(|b| self.fair_rate_of(b, now));
+        let lowered = match self.fair_rate {
+            Some(fair) => (rate / 2.0).min(fair),
+            None => rate / 2.0,
+        };
+        let floor = 1.0 / MAX_PACE.as_secs_f64();
+        let next = lowered.max(rate / MAX_CUT).max(floor);
+        self.throttled_rate = Some(next);
+        self.climbing = None;
+        self.budget_interval = None;
+        self.last = None;
+        wait + secs(self.rng.f64() / next)
+    }
+
+    /// On a 429 the token spent its whole budget; this gate's polls since the window
+    /// began are its share of it: k polls in a window of W make W ÷ k fair (at 90 %).
+    fn fair_rate_of(&self, budget: Budget, now: Instant) -> f64 {
+        let began = now.checked_sub(WINDOW.saturating_sub(budget.reset_in));
+        let mine = self
+            .polls
+            .iter()
+            .filter(|t| began.is_none_or(|b| **t >= b))
+            .count()
+            .max(1);
+        mine as f64 / WINDOW.as_secs_f64() * UTILIZATION
+    }
+
+    /// The interval now, at least the Poll-Interval.
+    fn interval(&self, poll_interval: Duration) -> Duration {
+        let throttled = self.throttled_rate.map(|rate| secs(1.0 / rate));
+        [self.budget_interval, throttled]
+            .into_iter()
+            .flatten()
+            .fold(poll_interval, Duration::max)
+    }
+
+    /// The delay before the next poll: `base` (the Poll-Interval, or the gate's own
+    /// schedule) unless the budget asks for longer; then jittered by ±10 % so that gates
+    /// reading the same counter do not poll in step.
+    pub(crate) fn delay(&mut self, base: Duration) -> Duration {
+        let paced = self.interval(base);
+        let delay = if paced > base {
+            paced.mul_f64(0.9 + 0.2 * self.rng.f64()).max(base)
+        } else {
+            base
+        };
+        let delay = delay.min(MAX_PACE.max(base));
+        self.planned = Some(delay);
+        delay
+    }
+}
+
+fn same_window(a: Instant, b: Instant) -> bool {
+    let gap = if a > b { a - b } else { b - a };
+    gap <= SAME_WINDOW
+}
+
+/// Seconds as a duration; whatever the arithmetic gave, within `0..=MAX_PACE`.
+fn secs(s: f64) -> Duration {
+    if s.is_finite() && s > 0.0 {
+        Duration::from_secs_f64(s.min(MAX_PACE.as_secs_f64()))
+    } else {
+        Duration::ZERO
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const S: fn(u64) -> Duration = Duration::from_secs;
+    const PI: Duration = Duration::from_secs(10);
+
+    fn budget(limit: u32, remaining: u32, reset_in: u64) -> Budget {
+        Budget {
+            limit,
+            remaining,
+            reset_in: S(reset_in),
+        }
+    }
+
+    #[test]
+    fn with_budget_to_spare_the_poll_interval_holds() {
+        let mut pace = Pace::new().seeded(1);
+        let t0 = Instant::now();
+        pace.budget(budget(2000, 1999, 60), t0);
+        assert_eq!(pace.delay(PI), PI);
+        // One request of its own per poll: alone on the token.
+        pace.budget(budget(2000, 1998, 50), t0 + PI);
+        assert_eq!(pace.delay(PI), PI);
+    }
+
+    #[test]
+    fn many_gates_on_one_token_slow_down_to_their_fair_share() {
+        let mut pace = Pace::new().seeded(1);
+        let t0 = Instant::now();
+        pace.budget(budget(2000, 2000 - 500, 60), t0);
+        assert_eq!(pace.delay(PI), PI, "one reading tells nothing yet");
+        // 500 requests in one 10 s interval: 500 gates; 1000 left for 50 s.
+        pace.budget(budget(2000, 1000, 50), t0 + PI);
+        let d = pace.delay(PI);
+        // 500 × 50 ÷ 900 ≈ 27.8 s, ±10 %.
+        assert!(d >= S(25) && d <= S(31), "{d:?}");
+    }
+
+    #[test]
+    fn an_exhausted_budget_waits_for_the_next_window() {
+        let mut pace = Pace::new().seeded(1);
+        let t0 = Instant::now();
+        pace.budget(budget(2000, 400, 30), t0);
+        pace.budget(budget(2000, 0, 20), t0 + PI);
+        let d = pace.delay(PI);
+        assert!(d >= S(18), "at least the reset (20 s, −10 %): {d:?}");
+    }
+
+    #[test]
+    fn a_throttled_gate_falls_to_its_fair_share_and_recovers_slowly() {
+        let mut pace = Pace::new().seeded(1);
+        let t0 = Instant::now();
+        for i in 0..4 {
+            pace.polling(t0 + PI * i);
+        }
+        // Throttled 40 s into the window after 4 polls of its own: one poll per
+        // 60 ÷ 4 s is its share (÷ 0.9: 16.7 s); halving the rate gives 20 s.
+        let wait = pace.throttled(Some(budget(2000, 0, 20)), Some(S(20)), PI, t0 + S(40));
+        assert!(wait >= S(20) && wait <= S(40), "{wait:?}");
+        let backed = pace.delay(PI);
+        assert!(backed >= S(18) && backed <= S(22), "halved: {backed:?}");
+        // Quickly back to the fair share (a step of a 20th of the full rate a poll)...
+        let t1 = t0 + S(60);
+        pace.no_budget(PI, t1);
+        pace.no_budget(PI, t1);
+        let fair = pace.delay(PI);
+        assert!(fair >= S(15) && fair <= S(19), "fair: {fair:?}");
+        // ...then evenly, over ten minutes, to the Poll-Interval.
+        pace.no_budget(PI, t1);
+        pace.no_budget(PI, t1 + S(300));
+        let halfway = pace.delay(PI);
+        assert!(halfway >= S(11) && halfway <= S(14), "{halfway:?}");
+        pace.no_budget(PI, t1 + S(601));
+        assert_eq!(pace.delay(PI), PI);
+    }
+
+    #[test]
+    fn a_429_without_headers_halves_the_rate() {
+        let mut pace = Pace::new().seeded(1);
+        let now = Instant::now();
+        let wait = pace.throttled(None, None, PI, now);
+        assert!(wait >= PI && wait <= PI * 3, "{wait:?}");
+        let d = pace.delay(PI);
+        assert!(d >= S(18) && d <= S(22), "{d:?}");
+        let wait = pace.throttled(None, Some(S(5)), PI, now);
+        assert!(wait >= S(5) && wait <= S(5) + S(40), "{wait:?}");
+    }
+
+    #[test]
+    fn one_429_cuts_the_rate_by_four_at_most() {
+        // A 429 whose budget went elsewhere (1 poll of this gate for a limit of 600).
+        let mut pace = Pace::new().seeded(1);
+        let now = Instant::now();
+        pace.polling(now);
+        pace.throttled(Some(budget(600, 0, 1)), None, S(1), now);
+        let d = pace.delay(S(1));
+        assert!(d <= S(5), "{d:?}");
+    }
+
+    #[test]
+    fn nothing_waits_longer_than_the_cap() {
+        let mut pace = Pace::new().seeded(1);
+        let now = Instant::now();
+        for _ in 0..20 {
+            let wait = pace.throttled(None, Some(S(1_000_000)), PI, now);
+            assert!(wait <= MAX_PACE * 2);
+        }
+        assert!(pace.delay(PI) <= MAX_PACE);
+        pace.budget(budget(1, 0, 3600), now);
+        assert!(pace.delay(PI) <= MAX_PACE);
+    }
+}
