@@ -21,6 +21,7 @@ mod error;
 mod exit;
 mod gitlab;
 mod log;
+mod names;
 mod output;
 #[doc(hidden)]
 pub mod parse;

@@ -14,6 +14,7 @@ mod faults;
 mod fuzz;
 mod input;
 mod list;
+mod names;
 mod report;
 mod retry;
 mod run;

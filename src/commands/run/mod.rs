@@ -28,6 +28,7 @@ use crate::error::Error;
 use crate::exit::Code;
 use crate::gitlab::ServerVersion;
 use crate::log::Log;
+use crate::names::quote;
 use crate::output::Outcome;
 use crate::signals;
 use command::{Ended, Event, Supervised, cannot_start, first_signal, spawn, supervise};
@@ -235,8 +236,8 @@ fn post_pending(ctx: &Ctx, r: &Reporter, program: &str) -> Result<Vec<OnMr>, Err
                 say(
                     ctx.log,
                     format!(
-                        "reported pending for \"{}\" on {} at {}; running {program}",
-                        target.check.name,
+                        "reported pending for {} on {} at {}; running {program}",
+                        quote(&target.check.name),
                         target.mr.label,
                         r.sha.short()
                     ),
