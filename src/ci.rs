@@ -13,8 +13,11 @@ use crate::secret::Secret;
 
 #[derive(Clone, Debug, Default)]
 pub(crate) struct CiContext {
-    /// `CI=true`: running inside a GitLab job.
+    /// `CI=true`: running inside a CI job (GitLab's or another's).
     pub in_ci: bool,
+    /// `GITLAB_CI=true`: a GitLab job, whose log folds sections (other CIs'
+    /// logs would show the markers as raw escapes).
+    pub gitlab_ci: bool,
     pub api_v4_url: Option<String>,
     pub server_url: Option<String>,
     pub project_id: Option<String>,
@@ -79,6 +82,7 @@ impl CiContext {
         let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
         CiContext {
             in_ci: get("CI").is_some_and(|v| v == "true") || get("GITLAB_CI").is_some(),
+            gitlab_ci: get("GITLAB_CI").is_some_and(|v| v == "true"),
             api_v4_url: get("CI_API_V4_URL"),
             server_url: get("CI_SERVER_URL"),
             project_id: get("CI_PROJECT_ID"),

@@ -54,7 +54,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> u8 {
         }
     };
     let ci = ci::CiContext::from_env();
-    let log = log::Log::new(cli.global.verbose, ci.in_ci);
+    let log = log::Log::new(cli.global.verbose, ci.gitlab_ci);
     let format = cli.global.output;
     // `doctor` reports invalid inputs as lines instead of stopping at the first.
     let cfg = if matches!(cli.command, cli::Command::Doctor(_)) {

@@ -549,3 +549,28 @@ fn sigint_stops_at_once_with_130() {
     running.signal("INT");
     running.wait().code(130).stderr_has("interrupted (SIGINT");
 }
+
+#[test]
+fn section_markers_only_in_a_gitlab_job() {
+    let passed = |t: Test| {
+        gate(t.checks(&["a"]))
+            .world(|w| w.set_status(42, 7, "a", "passed"))
+            .run()
+    };
+    passed(Test::new())
+        .code(0)
+        .stderr_has("\x1b[0Ksection_start:")
+        .stderr_has("\x1b[0Ksection_end:");
+    // Another CI (CI=true, no GITLAB_CI): the header as plain text.
+    for gitlab_ci in [None, Some("false")] {
+        let t = Test::new().unset("GITLAB_CI");
+        let t = match gitlab_ci {
+            Some(v) => t.env("GITLAB_CI", v),
+            None => t,
+        };
+        passed(t)
+            .code(0)
+            .stderr_has("waiting for 1 check on !7")
+            .stderr_lacks("\x1b[");
+    }
+}
