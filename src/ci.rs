@@ -185,6 +185,18 @@ pub(crate) fn not_utf8(args: &[OsString]) -> Error {
     }
 }
 
+/// The variable `--token-variable` names, whose value is a secret (a token, or the
+/// path of a File variable holding one): `None` when unset. Read here because this
+/// module is the one reader of the environment; the error names the variable,
+/// never its value.
+pub(crate) fn secret_variable(name: &str) -> Result<Option<Secret<String>>, Error> {
+    match std::env::var(name) {
+        Ok(value) => Ok(Some(Secret::new(value))),
+        Err(VarError::NotPresent) => Ok(None),
+        Err(VarError::NotUnicode(_)) => Err(not_utf8_variable(name)),
+    }
+}
+
 /// A shared secret for `sync`, from the variable the checks file names.
 /// Read here because this module is the one reader of the environment; an
 /// empty value counts as unset.

@@ -32,12 +32,10 @@ mod user_file;
 
 use std::ffi::OsString;
 
-use clap::Parser;
-
 /// Runs status-check with these arguments and returns the exit code.
 pub fn run(args: impl IntoIterator<Item = OsString>) -> u8 {
     let args: Vec<OsString> = args.into_iter().collect();
-    let cli = match cli::Cli::try_parse_from(&args) {
+    let cli = match cli::parse(&args) {
         Ok(cli) => cli,
         Err(e) if e.kind() == clap::error::ErrorKind::InvalidUtf8 => {
             // clap does not say which input: name it.

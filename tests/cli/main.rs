@@ -22,4 +22,5 @@ mod secrets;
 mod sync;
 mod tls;
 mod transport;
+mod variables;
 mod wait;

@@ -83,6 +83,40 @@ fn retry_suggests_too() {
 }
 
 #[test]
+fn wait_names_are_exact_with_a_suggestion() {
+    let run = Test::new()
+        .checks(&["Deploy", "lint"])
+        .args(&["wait", "--name", "deploy ", "--interval", "50ms"])
+        .run();
+    run.code(2)
+        .stderr_has("--name \"deploy \": no such check on !7")
+        .stderr_has("did you mean \"Deploy\"?");
+    assert_eq!(run.requests_to("GET", "/status_checks").len(), 1);
+}
+
+#[test]
+fn wait_ignore_off_in_case_is_pointed_out_and_not_applied() {
+    // "manual Review" ignores nothing: the gate waits for "manual review" and
+    // says why, rather than silently leaving it out.
+    let run = Test::new()
+        .checks(&["manual review", "lint"])
+        .world(|w| w.set_status(42, 7, "lint", "passed"))
+        .args(&[
+            "wait",
+            "--ignore",
+            "manual Review",
+            "--interval",
+            "50ms",
+            "--timeout",
+            "300ms",
+        ])
+        .run();
+    run.code(3)
+        .stderr_has("ignoring \"manual Review\": no check of that name on !7; did you mean \"manual review\"?")
+        .stdout_has("still pending: manual review");
+}
+
+#[test]
 fn sync_warns_when_the_file_differs_from_gitlab_only_in_case() {
     let mut test = Test::new().branch_pipeline().token(MAINTAINER_TOKEN);
     let path = test.tempdir().join("checks.yml");

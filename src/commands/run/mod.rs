@@ -118,7 +118,7 @@ fn prepare(ctx: &Ctx, args: &RunArgs) -> Result<(Reporter, Option<Error>), Error
     let sha = ctx.cfg.require_sha()?.clone();
     ctx.project()?;
     let version = ctx.server_version()?;
-    let plan = plan(ctx, version, args.no_pending, every)?;
+    let plan = plan(ctx, version, !args.pending, every)?;
     let found = checks::find_targets(ctx, Some(&sha), Want::Open)?;
     let mut deferred = None;
     if let Some(err) = found.none_found() {

@@ -3,9 +3,11 @@
 //! runs out.
 
 mod gate;
+mod progress;
 mod render;
 pub(crate) mod reports;
 pub(crate) mod schedule;
+mod selection;
 mod settings;
 
 use std::time::Instant;
