@@ -6,8 +6,9 @@
 //! which `output` prints and `exit` turns into the process exit code.
 //! docs/architecture.md draws the layers.
 //!
-//! The crate's surface is `run` (for `main.rs`) and, for the property tests,
-//! `parse`. Everything else is `pub(crate)`, and the `unreachable_pub` lint
+//! The crate's surface is `run` (for `main.rs`), `command` (the clap
+//! definition, for `crates/xtask`'s completions and man pages) and, for the
+//! property tests, `parse`. Everything else is `pub(crate)`, and the `unreachable_pub` lint
 //! (Cargo.toml) keeps it so: a plain `pub` marks what `parse` exports.
 
 mod backoff;
@@ -31,6 +32,14 @@ mod signals;
 mod user_file;
 
 use std::ffi::OsString;
+
+/// The command line's clap definition, for the build-time generators of
+/// `crates/xtask` (shell completions and man pages), which keep their crates out
+/// of the binary. Not a stable API; the binary never calls it.
+#[doc(hidden)]
+pub fn command() -> clap::Command {
+    <cli::Cli as clap::CommandFactory>::command()
+}
 
 /// Runs status-check with these arguments and returns the exit code.
 pub fn run(args: impl IntoIterator<Item = OsString>) -> u8 {
