@@ -118,22 +118,16 @@ fn wait_ignore_off_in_case_is_pointed_out_and_not_applied() {
 
 #[test]
 fn sync_warns_when_the_file_differs_from_gitlab_only_in_case() {
-    let mut test = Test::new().branch_pipeline().token(MAINTAINER_TOKEN);
-    let path = test.tempdir().join("checks.yml");
-    std::fs::write(
-        &path,
-        "checks:\n  - {name: Lint, external_url: https://lint.example.com/v2}\n",
-    )
-    .unwrap();
-    test.world(|w| {
-        w.add_check(42, "lint", "https://lint.example.com");
-    })
-    .args(&["sync", "--dry-run", "--file", path.to_str().unwrap()])
-    .run()
-    .code(1)
-    .stderr_has(
-        "checks[0] (\"Lint\"): GitLab has no check named exactly so (did you mean \"lint\"?",
-    )
-    .stdout_has("+ create     \"Lint\"")
-    .stdout_has("? unmanaged  \"lint\"");
+    crate::sync::sync("checks:\n  - {name: Lint, external_url: https://lint.example.com/v2}\n")
+        .world(|w| {
+            w.add_check(42, "lint", "https://lint.example.com");
+        })
+        .args(&["--dry-run"])
+        .run()
+        .code(1)
+        .stderr_has(
+            "checks[0] (\"Lint\"): GitLab has no check named exactly so (did you mean \"lint\"?",
+        )
+        .stdout_has("+ create     \"Lint\"")
+        .stdout_has("? unmanaged  \"lint\"");
 }

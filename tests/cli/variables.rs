@@ -143,17 +143,10 @@ fn retry_failed_from_its_variable() {
 
 #[test]
 fn sync_dry_run_from_its_variable() {
-    let mut test = Test::new().branch_pipeline().token(MAINTAINER_TOKEN);
-    let path = test.tempdir().join("checks.yml");
-    std::fs::write(
-        &path,
-        "checks:\n  - {name: lint, external_url: https://lint.example.com}\n",
-    )
-    .unwrap();
-    let run = test
-        .env("STATUS_CHECK_DRY_RUN", "1")
-        .args(&["sync", "--file", path.to_str().unwrap()])
-        .run();
+    let run =
+        crate::sync::sync("checks:\n  - {name: lint, external_url: https://lint.example.com}\n")
+            .env("STATUS_CHECK_DRY_RUN", "1")
+            .run();
     run.code(1).stdout_has("dry run: 1 change pending");
     assert!(run.requests().iter().all(|r| r.method == "GET"));
 }
