@@ -38,8 +38,9 @@ fn from_env(matches: &ArgMatches, id: &str) -> bool {
 }
 
 /// An on/off flag's value, from its variable: `true`/`false`, `1`/`0`, `yes`/`no`,
-/// `on`/`off`, in any case, surrounding spaces ignored. The flag itself takes no
-/// value, so a value this refuses came from the variable, which the error names.
+/// `on`/`off`, in any case, surrounding spaces ignored; blank counts as unset (the
+/// flag's absence), like every empty variable. The flag itself takes no value, so
+/// a value this refuses came from the variable, which the error names.
 #[derive(Clone, Copy)]
 struct OnOff;
 
@@ -64,6 +65,10 @@ impl TypedValueParser for OnOff {
     ) -> Result<bool, clap::Error> {
         if let Some(on) = value.to_str().and_then(OnOff::read) {
             return Ok(on);
+        }
+        if value.to_str().is_some_and(|v| v.trim().is_empty()) {
+            // Unset: what the flag's absence means (`--no-…` flags default to on).
+            return Ok(arg.is_some_and(|a| matches!(a.get_action(), ArgAction::SetFalse)));
         }
         let variable = arg.and_then(clap::Arg::get_env).map_or_else(
             || "the variable".to_owned(),

@@ -57,6 +57,20 @@ fn an_on_off_variable_with_another_value_is_a_usage_error_naming_it() {
 }
 
 #[test]
+fn a_blank_on_off_variable_counts_as_unset() {
+    // STATUS_CHECK_FAIL_FAST unset means fail fast: blank too.
+    let run = Test::new()
+        .checks(&["scan", "slow"])
+        .env("STATUS_CHECK_FAIL_FAST", "")
+        .env("STATUS_CHECK_VERBOSE", " ")
+        .event(Event::status_at_poll(2, "scan", "failed"))
+        .args(&FAST)
+        .run();
+    run.code(1).stderr_lacks("GET /projects");
+    assert_eq!(run.requests_to("GET", "/status_checks").len(), 2);
+}
+
+#[test]
 fn fail_fast_false_is_no_fail_fast() {
     let run = Test::new()
         .checks(&["scan", "slow"])
