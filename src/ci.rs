@@ -13,8 +13,11 @@ use crate::secret::Secret;
 
 #[derive(Clone, Debug, Default)]
 pub(crate) struct CiContext {
-    /// `CI=true`: running inside a GitLab job.
+    /// `CI=true`: running inside a CI job (GitLab's or another's).
     pub in_ci: bool,
+    /// `GITLAB_CI=true`: a GitLab job, whose log folds sections (other CIs'
+    /// logs would show the markers as raw escapes).
+    pub gitlab_ci: bool,
     pub api_v4_url: Option<String>,
     pub server_url: Option<String>,
     pub project_id: Option<String>,
@@ -79,6 +82,7 @@ impl CiContext {
         let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
         CiContext {
             in_ci: get("CI").is_some_and(|v| v == "true") || get("GITLAB_CI").is_some(),
+            gitlab_ci: get("GITLAB_CI").is_some_and(|v| v == "true"),
             api_v4_url: get("CI_API_V4_URL"),
             server_url: get("CI_SERVER_URL"),
             project_id: get("CI_PROJECT_ID"),
@@ -178,6 +182,18 @@ pub(crate) fn not_utf8(args: &[OsString]) -> Error {
     match names.first() {
         Some(name) => not_utf8_variable(name),
         None => Error::usage("an argument or variable is not valid UTF-8").hint(hint),
+    }
+}
+
+/// The variable `--token-variable` names, whose value is a secret (a token, or the
+/// path of a File variable holding one): `None` when unset. Read here because this
+/// module is the one reader of the environment; the error names the variable,
+/// never its value.
+pub(crate) fn secret_variable(name: &str) -> Result<Option<Secret<String>>, Error> {
+    match std::env::var(name) {
+        Ok(value) => Ok(Some(Secret::new(value))),
+        Err(VarError::NotPresent) => Ok(None),
+        Err(VarError::NotUnicode(_)) => Err(not_utf8_variable(name)),
     }
 }
 

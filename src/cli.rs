@@ -1,16 +1,87 @@
 //! The command line, as clap types only. Validation lives in `config.rs`.
 //!
-//! Every option can also come from an environment variable (`STATUS_CHECK_*`);
-//! the CI fallbacks (`CI_*`) are applied in `config.rs`, where the order of
-//! precedence is decided in one place.
+//! Every option but `sync --prune` can also come from an environment variable
+//! (`STATUS_CHECK_*`); the CI fallbacks (`CI_*`) are applied in `config.rs`,
+//! where the order of precedence is decided in one place. An on/off flag's
+//! variable takes `true`/`false`, `1`/`0`, `yes`/`no` or `on`/`off`; a list's
+//! takes a JSON array of names or one name (read in `names.rs`).
 
 use std::ffi::OsString;
 use std::path::PathBuf;
 
 use clap::builder::{StringValueParser, TypedValueParser};
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::parser::ValueSource;
+use clap::{
+    ArgAction, ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum,
+};
 
+use crate::exit;
 use crate::secret::Secret;
+
+/// The heading of the options every command takes, in each command's `--help`.
+const GLOBAL: &str = "Global options";
+
+/// Parses the command line (and the `STATUS_CHECK_*` variables clap reads), and
+/// notes which lists came from a variable: those are read as JSON arrays.
+pub(crate) fn parse(args: &[OsString]) -> Result<Cli, clap::Error> {
+    let matches = Cli::command().try_get_matches_from(args)?;
+    let mut cli = Cli::from_arg_matches(&matches)?;
+    if let (Command::Wait(wait), Some(("wait", sub))) = (&mut cli.command, matches.subcommand()) {
+        wait.names_from_env = from_env(sub, "names");
+        wait.ignore_from_env = from_env(sub, "ignore");
+    }
+    Ok(cli)
+}
+
+fn from_env(matches: &ArgMatches, id: &str) -> bool {
+    matches.value_source(id) == Some(ValueSource::EnvVariable)
+}
+
+/// An on/off flag's value, from its variable: `true`/`false`, `1`/`0`, `yes`/`no`,
+/// `on`/`off`, in any case, surrounding spaces ignored; blank counts as unset (the
+/// flag's absence), like every empty variable. The flag itself takes no value, so
+/// a value this refuses came from the variable, which the error names.
+#[derive(Clone, Copy)]
+struct OnOff;
+
+impl OnOff {
+    fn read(text: &str) -> Option<bool> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "true" | "1" | "yes" | "on" => Some(true),
+            "false" | "0" | "no" | "off" => Some(false),
+            _ => None,
+        }
+    }
+}
+
+impl TypedValueParser for OnOff {
+    type Value = bool;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<bool, clap::Error> {
+        if let Some(on) = value.to_str().and_then(OnOff::read) {
+            return Ok(on);
+        }
+        if value.to_str().is_some_and(|v| v.trim().is_empty()) {
+            // Unset: what the flag's absence means (`--no-…` flags default to on).
+            return Ok(arg.is_some_and(|a| matches!(a.get_action(), ArgAction::SetFalse)));
+        }
+        let variable = arg.and_then(clap::Arg::get_env).map_or_else(
+            || "the variable".to_owned(),
+            |v| v.to_string_lossy().into_owned(),
+        );
+        let mut err = clap::Error::raw(
+            clap::error::ErrorKind::ValueValidation,
+            format!("{variable} takes true or false (also 1/0, yes/no, on/off)\n"),
+        );
+        err = err.with_cmd(cmd);
+        Err(err)
+    }
+}
 
 /// The defaults of the global flags that take a value. `config.rs` falls back on
 /// them too, when `doctor` sets an invalid value aside.
@@ -30,7 +101,7 @@ pub(crate) mod defaults {
     after_help = crate::exit::help()
 )]
 pub(crate) struct Cli {
-    #[command(flatten)]
+    #[command(flatten, next_help_heading = GLOBAL)]
     pub global: GlobalArgs,
     #[command(subcommand)]
     pub command: Command,
@@ -53,6 +124,17 @@ pub(crate) struct GlobalArgs {
         value_parser = StringValueParser::new().map(Secret::new)
     )]
     pub token: Option<Secret<String>>,
+
+    /// Read the access token from the variable named NAME (a File variable's
+    /// value is a path: the token is read from that file); wins over --token,
+    /// --token-file and $GITLAB_TOKEN
+    #[arg(
+        long,
+        global = true,
+        env = "STATUS_CHECK_TOKEN_VARIABLE",
+        value_name = "NAME"
+    )]
+    pub token_variable: Option<String>,
 
     /// Read the access token from this file (e.g. a CI/CD variable of type File)
     #[arg(
@@ -95,7 +177,7 @@ pub(crate) struct GlobalArgs {
     pub output: OutputFormat,
 
     /// Log every API request (never the token)
-    #[arg(short, long, global = true, env = "STATUS_CHECK_VERBOSE")]
+    #[arg(short, long, global = true, env = "STATUS_CHECK_VERBOSE", action = ArgAction::SetTrue, value_parser = OnOff)]
     pub verbose: bool,
 
     /// Time limit for one API request, including retries' individual attempts
@@ -141,19 +223,25 @@ pub(crate) enum OutputFormat {
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
     /// Report a status for a check on the merge request(s) of the SHA
+    #[command(after_help = exit::command_help(exit::For::Report))]
     Report(ReportArgs),
     /// List the merge request's status checks
+    #[command(after_help = exit::command_help(exit::For::List))]
     List,
     /// Retry a failed check (GitLab 15.7+)
+    #[command(after_help = exit::command_help(exit::For::Retry))]
     Retry(CheckSelector),
     /// Wait until every selected check has passed (a merge gate)
+    #[command(after_help = exit::command_help(exit::For::Wait))]
     Wait(WaitArgs),
     /// Run a command as a status check: pending, run, passed/failed
-    #[command(after_help = crate::exit::run_help())]
+    #[command(after_help = exit::command_help(exit::For::Run))]
     Run(RunArgs),
     /// Diagnose why status checks do or do not work in this pipeline
+    #[command(after_help = exit::command_help(exit::For::Doctor))]
     Doctor(DoctorArgs),
     /// Make the project's external status checks match a file
+    #[command(after_help = exit::command_help(exit::For::Sync))]
     Sync(SyncArgs),
 }
 
@@ -164,9 +252,11 @@ pub(crate) enum ReportStatus {
     Pending,
 }
 
+/// Which check: `--name` or `--check-id` (or their variables), one of them required.
 #[derive(Debug, Args)]
+#[group(required = true, multiple = true)]
 pub(crate) struct CheckSelector {
-    /// Check name, as shown on the merge request
+    /// Check name, exactly as shown on the merge request (case and spaces count)
     #[arg(long, env = "STATUS_CHECK_NAME", value_name = "NAME")]
     pub name: Option<String>,
 
@@ -185,19 +275,27 @@ pub(crate) struct ReportArgs {
     pub check: CheckSelector,
 
     /// Fail (exit 2) when no merge request is found for the SHA
-    #[arg(long, env = "STATUS_CHECK_REQUIRE_MR")]
+    #[arg(long, env = "STATUS_CHECK_REQUIRE_MR", action = ArgAction::SetTrue, value_parser = OnOff)]
     pub require_mr: bool,
 }
 
 #[derive(Debug, Args)]
 pub(crate) struct WaitArgs {
-    /// Only wait for these checks (repeatable)
-    #[arg(long = "name", value_name = "NAME")]
+    /// Only wait for these checks (repeatable; the variable: a JSON array or one name)
+    #[arg(long = "name", env = "STATUS_CHECK_NAMES", value_name = "NAME")]
     pub names: Vec<String>,
 
-    /// Do not wait for these checks (repeatable)
-    #[arg(long = "ignore", value_name = "NAME")]
+    /// Do not wait for these checks (repeatable; the variable: a JSON array or one name)
+    #[arg(long = "ignore", env = "STATUS_CHECK_IGNORE", value_name = "NAME")]
     pub ignore: Vec<String>,
+
+    /// `names` came from STATUS_CHECK_NAMES (one text to read as a list).
+    #[arg(skip)]
+    pub names_from_env: bool,
+
+    /// `ignore` came from STATUS_CHECK_IGNORE.
+    #[arg(skip)]
+    pub ignore_from_env: bool,
 
     /// The check this job itself reports, ignored automatically
     #[arg(long = "self", env = "STATUS_CHECK_NAME", value_name = "NAME")]
@@ -233,16 +331,18 @@ pub(crate) struct WaitArgs {
     pub max_interval: String,
 
     /// Keep waiting for the other checks when one fails; report all at the end
-    #[arg(long)]
-    pub no_fail_fast: bool,
+    /// (the variable says whether to fail fast: `false` = this flag)
+    #[arg(long = "no-fail-fast", env = "STATUS_CHECK_FAIL_FAST", action = ArgAction::SetFalse, value_parser = OnOff)]
+    pub fail_fast: bool,
 
     /// Succeed when no check applies to the merge request
-    #[arg(long, env = "STATUS_CHECK_ALLOW_EMPTY")]
+    #[arg(long, env = "STATUS_CHECK_ALLOW_EMPTY", action = ArgAction::SetTrue, value_parser = OnOff)]
     pub allow_empty: bool,
 
     /// Ask GitLab to retry a failed check up to N times before counting it failed
     #[arg(
         long,
+        env = "STATUS_CHECK_RETRY_FAILED",
         default_value = "0",
         value_name = "N",
         allow_hyphen_values = true
@@ -250,12 +350,22 @@ pub(crate) struct WaitArgs {
     pub retry_failed: String,
 
     /// Write a JUnit XML report (for artifacts:reports:junit)
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, env = "STATUS_CHECK_JUNIT", value_name = "FILE")]
     pub junit: Option<PathBuf>,
 
     /// Write a dotenv report (for artifacts:reports:dotenv)
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, env = "STATUS_CHECK_DOTENV", value_name = "FILE")]
     pub dotenv: Option<PathBuf>,
+
+    /// Say which checks are still pending this often (0: never)
+    #[arg(
+        long,
+        env = "STATUS_CHECK_PROGRESS_EVERY",
+        default_value = "5m",
+        value_name = "DUR",
+        allow_hyphen_values = true
+    )]
+    pub progress_every: String,
 }
 
 #[derive(Debug, Args)]
@@ -275,8 +385,9 @@ pub(crate) struct RunArgs {
     pub heartbeat: String,
 
     /// Do not post `pending` before running the command (nor heartbeats)
-    #[arg(long)]
-    pub no_pending: bool,
+    /// (the variable says whether to post it: `false` = this flag)
+    #[arg(long = "no-pending", env = "STATUS_CHECK_PENDING", action = ArgAction::SetFalse, value_parser = OnOff)]
+    pub pending: bool,
 
     /// The command and its arguments
     #[arg(last = true, required = true, value_name = "CMD")]
@@ -297,15 +408,16 @@ pub(crate) struct SyncArgs {
     pub file: PathBuf,
 
     /// Print the changes without making them; exit 1 when there are any
-    #[arg(long)]
+    #[arg(long, env = "STATUS_CHECK_DRY_RUN", action = ArgAction::SetTrue, value_parser = OnOff)]
     pub dry_run: bool,
 
-    /// Delete checks that are not in the file
+    /// Delete checks that are not in the file (no variable: a deletion is
+    /// asked for on the command line, never inherited)
     #[arg(long)]
     pub prune: bool,
 
     /// Send every check's shared secret again (GitLab cannot show a secret,
     /// so sync otherwise sends one only when a check gains one)
-    #[arg(long, env = "STATUS_CHECK_ROTATE_SECRETS")]
+    #[arg(long, env = "STATUS_CHECK_ROTATE_SECRETS", action = ArgAction::SetTrue, value_parser = OnOff)]
     pub rotate_secrets: bool,
 }

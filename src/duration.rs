@@ -75,6 +75,25 @@ pub fn human(d: Duration) -> String {
     }
 }
 
+/// The shortest form, as users write durations: `5m`, `1h30m`, `250ms`, `2m5s`.
+pub(crate) fn short(d: Duration) -> String {
+    let secs = d.as_secs();
+    if secs == 0 {
+        return format!("{}ms", d.as_millis());
+    }
+    let parts = [
+        (secs / 3600, "h"),
+        (secs % 3600 / 60, "m"),
+        (secs % 60, "s"),
+        (u64::from(d.subsec_millis()), "ms"),
+    ];
+    parts
+        .iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, unit)| format!("{n}{unit}"))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -108,6 +127,15 @@ mod tests {
         assert_eq!(parse("167h60m"), Ok(week));
         assert!(parse("168h1ms").unwrap_err().contains("at most 168h"));
         assert!(parse("604801").unwrap_err().contains("at most 168h"));
+    }
+
+    #[test]
+    fn short_form() {
+        assert_eq!(short(Duration::from_secs(300)), "5m");
+        assert_eq!(short(Duration::from_secs(5400)), "1h30m");
+        assert_eq!(short(Duration::from_secs(125)), "2m5s");
+        assert_eq!(short(Duration::from_millis(250)), "250ms");
+        assert_eq!(short(Duration::from_millis(1500)), "1s500ms");
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! The one table of exit codes. Pipelines match on these: never renumber.
 //!
-//! `--help` prints the table from here (`help`, `run_help`), so the text and the
+//! `--help` prints the table from here (`help`, `command_help`), so the text and the
 //! codes cannot drift apart.
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -104,14 +104,99 @@ pub(crate) fn help() -> String {
     format!("Exit codes: {}.", codes.join(", "))
 }
 
-/// The exit-code lines of `status-check run --help`.
-pub(crate) fn run_help() -> String {
-    format!(
-        "Exit code: CMD's own ({NOT_FOUND} not found, {NOT_EXECUTABLE} not executable, {SIGNAL_BASE}+N ended by signal N). \
-         Only when CMD succeeded does a failed final report change it: {} stale SHA, {} API error.",
-        Code::Stale.as_u8(),
-        Code::Api.as_u8()
-    )
+/// A command, for the exit codes that end its `--help`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum For {
+    Report,
+    List,
+    Retry,
+    Wait,
+    Run,
+    Doctor,
+    Sync,
+}
+
+impl For {
+    /// Each command's codes, in order, with what each means there (`None`: the
+    /// code's name in the top-level help). 2 is always possible: a bad flag.
+    fn codes(self) -> &'static [(Code, Option<&'static str>)] {
+        const USAGE: (Code, Option<&str>) = (Code::Usage, None);
+        const STALE: (Code, Option<&str>) = (Code::Stale, None);
+        const API: (Code, Option<&str>) = (Code::Api, None);
+        match self {
+            For::Report => &[
+                (
+                    Code::Ok,
+                    Some("reported (or no merge request, without --require-mr)"),
+                ),
+                USAGE,
+                STALE,
+                API,
+            ],
+            For::List => &[(Code::Ok, None), USAGE, STALE, API],
+            For::Retry => &[
+                (Code::Ok, Some("retry requested")),
+                (
+                    Code::CheckFailed,
+                    Some("GitLab refused the retry (the check is not failed)"),
+                ),
+                USAGE,
+                API,
+            ],
+            For::Wait => &[
+                (Code::Ok, Some("every check passed")),
+                (
+                    Code::CheckFailed,
+                    Some("a check failed, or none applies (without --allow-empty)"),
+                ),
+                USAGE,
+                (Code::Timeout, Some("timed out")),
+                (Code::Stale, Some("stale SHA (a push during the wait)")),
+                API,
+            ],
+            For::Run => &[USAGE, API],
+            For::Doctor => &[
+                (Code::Ok, Some("no line failed")),
+                (Code::CheckFailed, Some("a line failed")),
+                (Code::Usage, Some("usage (a bad flag)")),
+            ],
+            For::Sync => &[
+                (Code::Ok, Some("in line with the file, or changed to be")),
+                (Code::CheckFailed, Some("--dry-run found changes to make")),
+                USAGE,
+                API,
+            ],
+        }
+    }
+}
+
+fn list(codes: &[(Code, Option<&str>)]) -> String {
+    codes
+        .iter()
+        .map(|(code, meaning)| format!("{} {}", code.as_u8(), meaning.unwrap_or(code.summary())))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The exit-code lines that end `status-check <command> --help`.
+pub(crate) fn command_help(command: For) -> String {
+    match command {
+        For::Run => format!(
+            "Exit code: CMD's own ({NOT_FOUND} not found, {NOT_EXECUTABLE} not executable, {SIGNAL_BASE}+N ended by signal N). \
+             Only when CMD succeeded does a failed final report change it: {} stale SHA, {} API error. \
+             Before CMD runs (it then does not run): {}.",
+            Code::Stale.as_u8(),
+            Code::Api.as_u8(),
+            list(command.codes())
+        ),
+        For::Wait => format!(
+            "Exit codes: {}; {} or {} when the job is cancelled (SIGTERM, SIGINT).",
+            list(command.codes()),
+            SIGNAL_BASE + 15,
+            SIGNAL_BASE + 2
+        ),
+        _ => format!("Exit codes: {}.", list(command.codes())),
+    }
 }
 
 #[cfg(test)]
@@ -124,6 +209,34 @@ mod tests {
             help(),
             "Exit codes: 0 ok, 1 check failed, 2 usage/config, 3 timeout, 4 stale SHA, 5 API/auth/network error."
         );
+    }
+
+    #[test]
+    fn each_commands_help_ends_with_its_codes() {
+        assert_eq!(
+            command_help(For::Report),
+            "Exit codes: 0 reported (or no merge request, without --require-mr), 2 usage/config, 4 stale SHA, 5 API/auth/network error."
+        );
+        assert!(command_help(For::Wait).contains("3 timed out"));
+        assert!(
+            command_help(For::Wait)
+                .ends_with("143 or 130 when the job is cancelled (SIGTERM, SIGINT).")
+        );
+        assert!(command_help(For::Run).starts_with("Exit code: CMD's own (127 not found"));
+        for command in [
+            For::Report,
+            For::List,
+            For::Retry,
+            For::Wait,
+            For::Run,
+            For::Doctor,
+            For::Sync,
+        ] {
+            assert!(
+                command.codes().iter().any(|(c, _)| *c == Code::Usage),
+                "{command:?}"
+            );
+        }
     }
 
     #[test]

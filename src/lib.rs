@@ -6,8 +6,9 @@
 //! which `output` prints and `exit` turns into the process exit code.
 //! docs/architecture.md draws the layers.
 //!
-//! The crate's surface is `run` (for `main.rs`) and, for the property tests,
-//! `parse`. Everything else is `pub(crate)`, and the `unreachable_pub` lint
+//! The crate's surface is `run` (for `main.rs`), `command` (the clap
+//! definition, for `crates/xtask`'s completions and man pages) and, for the
+//! property tests, `parse`. Everything else is `pub(crate)`, and the `unreachable_pub` lint
 //! (Cargo.toml) keeps it so: a plain `pub` marks what `parse` exports.
 
 mod backoff;
@@ -21,6 +22,7 @@ mod error;
 mod exit;
 mod gitlab;
 mod log;
+mod names;
 mod output;
 #[doc(hidden)]
 pub mod parse;
@@ -31,12 +33,18 @@ mod user_file;
 
 use std::ffi::OsString;
 
-use clap::Parser;
+/// The command line's clap definition, for the build-time generators of
+/// `crates/xtask` (shell completions and man pages), which keep their crates out
+/// of the binary. Not a stable API; the binary never calls it.
+#[doc(hidden)]
+pub fn command() -> clap::Command {
+    <cli::Cli as clap::CommandFactory>::command()
+}
 
 /// Runs status-check with these arguments and returns the exit code.
 pub fn run(args: impl IntoIterator<Item = OsString>) -> u8 {
     let args: Vec<OsString> = args.into_iter().collect();
-    let cli = match cli::Cli::try_parse_from(&args) {
+    let cli = match cli::parse(&args) {
         Ok(cli) => cli,
         Err(e) if e.kind() == clap::error::ErrorKind::InvalidUtf8 => {
             // clap does not say which input: name it.
@@ -53,7 +61,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> u8 {
         }
     };
     let ci = ci::CiContext::from_env();
-    let log = log::Log::new(cli.global.verbose, ci.in_ci);
+    let log = log::Log::new(cli.global.verbose, ci.gitlab_ci);
     let format = cli.global.output;
     // `doctor` reports invalid inputs as lines instead of stopping at the first.
     let cfg = if matches!(cli.command, cli::Command::Doctor(_)) {

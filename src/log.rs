@@ -10,16 +10,17 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 pub(crate) struct Log {
     verbose: bool,
-    in_ci: bool,
+    /// In a GitLab job (`GITLAB_CI=true`): collapsible log sections.
+    sections: bool,
     /// Kinds of transient fault already reported, so each is logged once.
     seen: RefCell<HashSet<String>>,
 }
 
 impl Log {
-    pub(crate) fn new(verbose: bool, in_ci: bool) -> Log {
+    pub(crate) fn new(verbose: bool, sections: bool) -> Log {
         Log {
             verbose,
-            in_ci,
+            sections,
             seen: RefCell::new(HashSet::new()),
         }
     }
@@ -50,9 +51,10 @@ impl Log {
         }
     }
 
-    /// Opens a collapsible section in the GitLab job log (plain header outside CI).
+    /// Opens a collapsible section in the GitLab job log (a plain header anywhere
+    /// else, other CIs included: only GitLab reads the markers).
     pub(crate) fn section_start(&self, id: &str, header: &str, collapsed: bool) {
-        if self.in_ci {
+        if self.sections {
             write_line(&format!(
                 "\x1b[0Ksection_start:{}:{id}[collapsed={collapsed}]\r\x1b[0K{header}",
                 unix_now()
@@ -63,7 +65,7 @@ impl Log {
     }
 
     pub(crate) fn section_end(&self, id: &str) {
-        if self.in_ci {
+        if self.sections {
             write_line(&format!("\x1b[0Ksection_end:{}:{id}\r\x1b[0K", unix_now()));
         }
     }

@@ -21,6 +21,8 @@ pub use crate::gitlab::response::{
 };
 /// What GitLab sends: bodies, error bodies, headers, the 409 message, versions.
 pub use crate::gitlab::version::ServerVersion;
+/// The names of a list variable (`STATUS_CHECK_NAMES`): a JSON array or one name.
+pub use crate::names::parse_list as name_list;
 pub use crate::secret::Token;
 pub use crate::sha::short as short_sha;
 

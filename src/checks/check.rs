@@ -6,6 +6,7 @@ use super::targets::{Target, Targets};
 use crate::cli::CheckSelector;
 use crate::error::Error;
 use crate::gitlab::{CheckStatus, MergeRequest, MrCheck};
+use crate::names::{did_you_mean, quote, quote_all};
 
 /// Which check a command is about.
 #[derive(Clone, Debug)]
@@ -25,7 +26,8 @@ impl CheckRef {
                 .hint("`status-check list` shows each check's id; or name the check with --name")),
             };
         }
-        match args.name.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        // Exactly as given: GitLab stores names as typed, spaces included.
+        match args.name.as_deref().filter(|s| !s.trim().is_empty()) {
             Some(name) => Ok(CheckRef::Name(name.to_owned())),
             None => Err(Error::usage("which check? none was named")
                 .hint("give --name NAME (or STATUS_CHECK_NAME), as the check is named in Settings → Merge requests → Status checks, or --check-id ID")),
@@ -42,7 +44,7 @@ impl CheckRef {
     pub(crate) fn describe(&self) -> String {
         match self {
             CheckRef::Id(id) => format!("check #{id}"),
-            CheckRef::Name(name) => format!("check \"{name}\""),
+            CheckRef::Name(name) => format!("check {}", quote(name)),
         }
     }
 }
@@ -99,26 +101,32 @@ pub(crate) fn not_on_any(ctx: &Ctx, check: &CheckRef, targets: &Targets) -> Erro
         ));
     };
     let mr = &targets.mrs[0];
-    let names: Vec<String> = ctx
+    let listed: Vec<String> = ctx
         .mr_checks(mr)
-        .map(|l| {
-            l.items
-                .into_iter()
-                .map(|c| format!("\"{}\"", c.name))
-                .collect()
-        })
+        .map(|l| l.items.into_iter().map(|c| c.name).collect())
         .unwrap_or_default();
-    let existing = if names.is_empty() {
+    let existing = if listed.is_empty() {
         format!("{} has no external status checks", mr.label)
     } else {
-        format!("the checks on {} are {}", mr.label, names.join(", "))
+        format!(
+            "the checks on {} are {}",
+            mr.label,
+            quote_all(listed.iter().map(String::as_str))
+        )
     };
     let where_ = if targets.mrs.len() == 1 {
         mr.label.clone()
     } else {
         format!("any of {} merge requests", targets.mrs.len())
     };
-    let err = Error::usage(format!("no check named \"{name}\" on {where_}; {existing}"));
+    let err = Error::usage(format!(
+        "no check named {} on {where_}; {existing}",
+        quote(name)
+    ));
+    // Never matched silently (a check gates merges): only suggested.
+    if let Some(hint) = did_you_mean(name, listed.iter().map(String::as_str)) {
+        return err.hint(hint);
+    }
     match scope_hint(ctx, name, mr) {
         Some(hint) => err.hint(hint),
         None => err.hint("check the name in Settings → Merge requests → Status checks (names are case-sensitive)"),
@@ -128,7 +136,8 @@ pub(crate) fn not_on_any(ctx: &Ctx, check: &CheckRef, targets: &Targets) -> Erro
 fn scope_hint(ctx: &Ctx, name: &str, mr: &Target) -> Option<String> {
     let Ok(checks) = scope::project_checks(ctx, &mr.project) else {
         return Some(format!(
-            "if \"{name}\" exists but is limited to protected branches, it is not listed on MRs targeting other branches; listing the project's checks to tell needs Maintainer"
+            "if {} exists but is limited to protected branches, it is not listed on MRs targeting other branches; listing the project's checks to tell needs Maintainer",
+            quote(name)
         ));
     };
     if scope::scope_of(&checks, name, "") == Scope::Missing {
@@ -141,7 +150,8 @@ fn scope_hint(ctx: &Ctx, name: &str, mr: &Target) -> Option<String> {
         .unwrap_or_else(|_| "another branch".into());
     match scope::scope_of(&checks, name, &target) {
         Scope::OtherBranches(branches) => Some(format!(
-            "\"{name}\" exists in the project but applies only to merge requests targeting {}; {} targets {target}",
+            "{} exists in the project but applies only to merge requests targeting {}; {} targets {target}",
+            quote(name),
             scope::join(&branches),
             mr.label
         )),

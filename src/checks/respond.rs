@@ -134,7 +134,7 @@ fn gates_nothing(check: &CheckRef, mr: &Target, posted: &PostedResponse) -> Opti
     let (branches, target) = posted.scoped_elsewhere()?;
     let name = match posted.check_name.as_str() {
         "" => format!("check #{id}"),
-        n => format!("check #{id} \"{n}\""),
+        n => format!("check #{id} {}", crate::names::quote(n)),
     };
     Some(format!(
         "{name} applies only to merge requests targeting {}; {} targets {target}: GitLab stored the response, but it gates nothing there",

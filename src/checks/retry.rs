@@ -6,6 +6,7 @@ use super::context::Ctx;
 use super::targets::Target;
 use crate::error::Error;
 use crate::gitlab::{CheckStatus, MrCheck, paths};
+use crate::names::quote;
 
 /// Asks GitLab to retry `check` on `mr`. A refusal (422: only a failed check can
 /// be retried) is `check_failed`, naming the check's status, read again when it was
@@ -24,18 +25,18 @@ pub(crate) fn retry_one(ctx: &Ctx, mr: &Target, check: &MrCheck) -> Result<(), E
                 known => known.to_string(),
             };
             Err(Error::check_failed(format!(
-                "GitLab refused to retry \"{}\" on {}: {} (its status is {current})",
-                check.name,
+                "GitLab refused to retry {} on {}: {} (its status is {current})",
+                quote(&check.name),
                 mr.label,
                 e.message()
             ))
             .hint("only a failed check can be retried"))
         }
         Err(e) if e.status() == Some(404) => Err(Error::from(e)
-            .context(format!("retrying \"{}\" on {}", check.name, mr.label))
+            .context(format!("retrying {} on {}", quote(&check.name), mr.label))
             .hint("the retry endpoint needs GitLab 15.7+; an unknown check id also answers 404")),
         Err(e) => {
-            Err(Error::from(e).context(format!("retrying \"{}\" on {}", check.name, mr.label)))
+            Err(Error::from(e).context(format!("retrying {} on {}", quote(&check.name), mr.label)))
         }
     }
 }

@@ -8,6 +8,7 @@ use crate::checks::{
 use crate::cli::{ReportArgs, ReportStatus};
 use crate::error::Error;
 use crate::exit::Code;
+use crate::names::quote;
 use crate::output::Outcome;
 use crate::sha::Sha;
 
@@ -92,8 +93,8 @@ fn outcome(status: ReportStatus, sha: &Sha, reported: &[Reported], skipped: &[Ta
     let mut text = String::new();
     for r in reported {
         text.push_str(&format!(
-            "reported {word} for \"{}\" on {} at {}\n",
-            r.check.name,
+            "reported {word} for {} on {} at {}\n",
+            quote(&r.check.name),
             r.mr.label,
             sha.short()
         ));

@@ -7,6 +7,7 @@ use crate::cli::CheckSelector;
 use crate::error::Error;
 use crate::exit::Code;
 use crate::gitlab::MrCheck;
+use crate::names::{did_you_mean, quote, quote_all};
 use crate::output::Outcome;
 
 pub(super) fn run(ctx: &Ctx, args: &CheckSelector) -> Result<Outcome, Error> {
@@ -33,8 +34,9 @@ pub(super) fn run(ctx: &Ctx, args: &CheckSelector) -> Result<Outcome, Error> {
         };
         checks::retry_one(ctx, mr, &target)?;
         lines.push(format!(
-            "retry requested for \"{}\" on {}",
-            target.name, mr.label
+            "retry requested for {} on {}",
+            quote(&target.name),
+            mr.label
         ));
         retried.push(
             json!({ "merge_request_iid": mr.iid, "check_id": target.id, "check_name": target.name }),
@@ -48,10 +50,18 @@ pub(super) fn run(ctx: &Ctx, args: &CheckSelector) -> Result<Outcome, Error> {
 }
 
 fn not_listed(check: &CheckRef, mr: &Target, listed: &[MrCheck]) -> Error {
-    let names: Vec<String> = listed.iter().map(|c| format!("\"{}\"", c.name)).collect();
-    Error::usage(format!("no {} on {}", check.describe(), mr.label)).hint(format!(
+    let names = || listed.iter().map(|c| c.name.as_str());
+    let err = Error::usage(format!("no {} on {}", check.describe(), mr.label));
+    let err = match check {
+        CheckRef::Name(name) => match did_you_mean(name, names()) {
+            Some(hint) => err.hint(hint),
+            None => err,
+        },
+        CheckRef::Id(_) => err,
+    };
+    err.hint(format!(
         "the checks on {} are: {}",
         mr.label,
-        names.join(", ")
+        quote_all(names())
     ))
 }

@@ -62,6 +62,14 @@ pub(super) fn token(args: &GlobalArgs, ci: &CiContext) -> Result<Option<Sourced<
             Error::usage(message).hint("copy the token again without spaces or line breaks; a File variable may end with one newline")
         }
     };
+    if let Some(name) = &args.token_variable {
+        return token_from_variable(name).map(|value| {
+            Some(Sourced {
+                value,
+                source: TOKEN_VARIABLE,
+            })
+        });
+    }
     if let Some(raw) = &args.token {
         let source = "--token/STATUS_CHECK_TOKEN";
         return Token::validate(raw, source)
@@ -88,6 +96,65 @@ pub(super) fn token(args: &GlobalArgs, ci: &CiContext) -> Result<Option<Sourced<
             .map_err(bad);
     }
     Ok(None)
+}
+
+const TOKEN_VARIABLE: &str = "--token-variable/STATUS_CHECK_TOKEN_VARIABLE";
+
+/// The token from the variable `name` (`--token-variable`): its value, or, when
+/// the value is an absolute path (what a CI/CD variable of type File holds), the
+/// file's content. Every error names the variable and never shows its value,
+/// which is a token or the path of one.
+fn token_from_variable(name: &str) -> Result<Token, Error> {
+    let is_name = name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !is_name {
+        return Err(Error::usage(format!(
+            "{TOKEN_VARIABLE} is not a variable name (letters, digits and _, not starting with a digit)"
+        ))
+        .hint("give the name of the variable that holds the token (e.g. STATUS_CHECK_TOKEN), not the token itself"));
+    }
+    let fix = format!(
+        "define {name} as a masked CI/CD variable holding the access token (or of type File), or name another variable (a component's token_variable input); a protected variable exists only in pipelines of protected branches"
+    );
+    let Some(value) = crate::ci::secret_variable(name)? else {
+        return Err(Error::usage(format!(
+            "the variable {name} named by {TOKEN_VARIABLE} is not set"
+        ))
+        .hint(fix));
+    };
+    let raw = value.expose();
+    if raw.trim().is_empty() {
+        return Err(Error::usage(format!(
+            "the variable {name} named by {TOKEN_VARIABLE} is empty"
+        ))
+        .hint(fix));
+    }
+    let bad = |message: String| {
+        Error::usage(message).hint("copy the token again without spaces or line breaks; a File variable may end with one newline")
+    };
+    if !raw.starts_with('/') {
+        return Token::parse(raw, &format!("the variable {name} ({TOKEN_VARIABLE})")).map_err(bad);
+    }
+    // A File variable: the value is the path of the file holding the token.
+    let text = std::fs::read_to_string(raw).map_err(|e| {
+        Error::usage(format!(
+            "cannot read the token file that {name} names ({TOKEN_VARIABLE}): {}",
+            io_reason(&e)
+        ))
+        .hint(format!(
+            "{name} holds a path (a CI/CD variable of type File): check that the variable is of type File and its file readable"
+        ))
+    })?;
+    Token::parse(&text, &format!("the file in {name} ({TOKEN_VARIABLE})")).map_err(bad)
+}
+
+/// Why a file could not be read, without its path (`io::Error` shows none).
+fn io_reason(e: &std::io::Error) -> String {
+    let text = e.to_string();
+    match text.find(" (os error") {
+        Some(at) => text[..at].to_owned(),
+        None => text,
+    }
 }
 
 pub(super) fn project(

@@ -681,15 +681,25 @@ fn missing_name_as_maintainer_lists_the_project_checks() {
         Test::new()
             .token(MAINTAINER_TOKEN)
             .checks(&["lint", "scan"]),
-        &["--name", "Scan"],
+        &["--name", "scanner"],
     )
     .code(1)
     .has(
         "name",
         "fail",
-        "no check named \"Scan\" in the project; its checks are \"lint\", \"scan\"",
+        "no check named \"scanner\" in the project; its checks are \"lint\", \"scan\"",
     )
     .has("name", "fail", "case-sensitive");
+}
+
+#[test]
+fn a_name_off_in_case_or_spaces_is_suggested_never_taken() {
+    for given in ["Scan", " scan "] {
+        Doctor::with(Test::new().checks(&["lint", "scan"]), &["--name", given])
+            .code(1)
+            .has("name", "fail", "no check named")
+            .has("name", "fail", "did you mean \"scan\"?");
+    }
 }
 
 #[test]

@@ -19,8 +19,8 @@ use status_check::parse::gate::{self, CheckResult, GateReport, MAX_SERVER_FLOOR,
 use status_check::parse::{
     Budget, CheckStatus, MergeRequest, MrCheck, PostedResponse, Project, ProjectCheck,
     ProtectedBranch, ServerVersion, Token, TokenInfo, User, VersionInfo, decode_detail, duration,
-    error_message, head_from_409, http_date, human_duration, next_page_from_link, one_line,
-    parse_budget, parse_next_page, parse_poll_interval, parse_project, parse_retry_after,
+    error_message, head_from_409, http_date, human_duration, name_list, next_page_from_link,
+    one_line, parse_budget, parse_next_page, parse_poll_interval, parse_project, parse_retry_after,
     role_name, short_sha,
 };
 
@@ -412,6 +412,26 @@ proptest! {
             let value = raw.trim_end_matches(['\n', '\r']);
             prop_assert!(!value.chars().any(|c| c.is_whitespace() || c.is_control()));
             prop_assert_eq!(format!("{token:?}"), "Token((redacted))");
+        }
+    }
+
+    /// Lists of names from a variable: any list of names, written as JSON (compact
+    /// or with spaces, as GitLab writes an array input inside a string), reads
+    /// back the same; any other text parses without a panic, and a text that
+    /// does not start with `[` is one name, as it is.
+    #[test]
+    fn fuzz_name_list(names in prop::collection::vec("(?s).{0,12}", 0..6), text in "(?s).{0,40}") {
+        let compact = serde_json::to_string(&names).unwrap();
+        prop_assert_eq!(name_list(&compact), Ok(names.clone()));
+        let quoted: Vec<String> = names.iter().map(|n| serde_json::to_string(n).unwrap()).collect();
+        let spaced = format!(" [{}] ", quoted.join(", "));
+        prop_assert_eq!(name_list(&spaced), Ok(names.clone()));
+        match name_list(&text) {
+            Ok(list) if !text.trim_start().starts_with('[') && !text.trim().is_empty() => {
+                prop_assert_eq!(list, vec![text.clone()]);
+            }
+            Ok(_) => {}
+            Err(e) => prop_assert!(e.starts_with("not a JSON array of names")),
         }
     }
 

@@ -500,3 +500,30 @@ fn non_utf8_arguments_and_variables_are_named() {
         assert!(server.requests().is_empty(), "{needle}: requests sent");
     }
 }
+
+#[test]
+fn list_variables() {
+    let list_fix = "set STATUS_CHECK_NAMES to a JSON array of names";
+    let mut cases = Vec::new();
+    for text in [
+        r#"["a""#,
+        r#"[a, b]"#,
+        r#"["a"] ["b"]"#,
+        "[1, 2]",
+        r#"["\q"]"#,
+    ] {
+        cases.push(bad(
+            Test::new().env("STATUS_CHECK_NAMES", text).args(&["wait"]),
+            "STATUS_CHECK_NAMES: not a JSON array of names",
+            list_fix,
+        ));
+    }
+    cases.push(bad(
+        Test::new()
+            .env("STATUS_CHECK_IGNORE", "[\"manual review\",")
+            .args(&["wait"]),
+        "STATUS_CHECK_IGNORE: not a JSON array of names",
+        "set STATUS_CHECK_IGNORE to a JSON array of names",
+    ));
+    check_all(cases);
+}

@@ -8,7 +8,7 @@ use crate::support::*;
 const SECRET: &str = "s3cr3t-hmac-value-never-printed";
 
 /// A Maintainer's sync of project 42 from `yaml` (written to checks.yml).
-fn sync(yaml: &str) -> Test {
+pub fn sync(yaml: &str) -> Test {
     let mut test = Test::new().branch_pipeline().token(MAINTAINER_TOKEN);
     let path = test.tempdir().join("checks.yml");
     std::fs::write(&path, yaml).unwrap();

@@ -327,7 +327,7 @@ fn name_selects_and_ignore_and_self_exclude() {
         .event(Event::status_at_poll(2, "c", "passed"))
         .run()
         .code(0)
-        .stderr_has("ignoring b");
+        .stderr_has("ignoring \"b\"");
     gate(failing(Test::new()))
         .env("STATUS_CHECK_NAME", "b")
         .event(Event::status_at_poll(2, "a", "passed"))
@@ -555,4 +555,62 @@ fn sigint_stops_at_once_with_130() {
         .wait_for("two polls", 10, |_, reqs| reqs.len() >= 2);
     running.signal("INT");
     running.wait().code(130).stderr_has("interrupted (SIGINT");
+}
+
+#[test]
+fn a_quiet_gate_says_what_is_still_pending_every_progress_interval() {
+    let run = Test::new()
+        .checks(&["done", "security-scan", "deploy"])
+        .world(|w| w.set_status(42, 7, "done", "passed"))
+        .args(&FAST)
+        .args(&["--timeout", "1s", "--progress-every", "300ms"])
+        .run();
+    run.code(3)
+        .stderr_has("still waiting: 2 pending (\"security-scan\", \"deploy\") after 300ms of 1s");
+    // A line per interval at most, never one per poll.
+    let lines = run.stderr.matches("still waiting:").count();
+    assert!((1..=3).contains(&lines), "{lines} lines:\n{}", run.stderr);
+}
+
+#[test]
+fn progress_lines_are_off_with_0_and_by_default_in_a_short_wait() {
+    for extra in [&["--progress-every", "0"][..], &[][..]] {
+        Test::new()
+            .checks(&["never"])
+            .env(
+                "STATUS_CHECK_PROGRESS_EVERY",
+                if extra.is_empty() { "0" } else { "5m" },
+            )
+            .args(&FAST)
+            .args(&["--timeout", "400ms"])
+            .args(extra)
+            .run()
+            .code(3)
+            .stderr_lacks("still waiting");
+    }
+}
+
+#[test]
+fn section_markers_only_in_a_gitlab_job() {
+    let passed = |t: Test| {
+        gate(t.checks(&["a"]))
+            .world(|w| w.set_status(42, 7, "a", "passed"))
+            .run()
+    };
+    passed(Test::new())
+        .code(0)
+        .stderr_has("\x1b[0Ksection_start:")
+        .stderr_has("\x1b[0Ksection_end:");
+    // Another CI (CI=true, no GITLAB_CI): the header as plain text.
+    for gitlab_ci in [None, Some("false")] {
+        let t = Test::new().unset("GITLAB_CI");
+        let t = match gitlab_ci {
+            Some(v) => t.env("GITLAB_CI", v),
+            None => t,
+        };
+        passed(t)
+            .code(0)
+            .stderr_has("waiting for 1 check on !7")
+            .stderr_lacks("\x1b[");
+    }
 }

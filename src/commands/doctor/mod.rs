@@ -33,11 +33,8 @@ use crate::output::Outcome;
 use lines::{Line, LineId, Verdict};
 
 pub(super) fn run<'a>(cfg: &'a Config, log: &'a Log, args: &DoctorArgs) -> Outcome {
-    let name = args
-        .name
-        .as_deref()
-        .map(str::trim)
-        .filter(|n| !n.is_empty());
+    // Exactly as given: GitLab stores names as typed, spaces included.
+    let name = args.name.as_deref().filter(|n| !n.trim().is_empty());
     let mut doctor = Doctor {
         cfg,
         lines: Vec::new(),

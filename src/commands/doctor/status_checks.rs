@@ -8,6 +8,7 @@ use crate::error::Error;
 use crate::gitlab::models::{DEVELOPER, MAINTAINER};
 use crate::gitlab::paths;
 use crate::gitlab::{MergeRequest, MrCheck, ServerVersion};
+use crate::names::{did_you_mean, quote, quote_all};
 use crate::output::plural;
 
 const WILDCARD_FIX: &str = "limit each to named protected branches, or to none (every target branch); `status-check sync` refuses wildcards before GitLab 19.4";
@@ -176,7 +177,7 @@ impl<'a> Doctor<'a> {
                     .filter(|b| b.contains('*'))
                     .collect();
                 (!branches.is_empty())
-                    .then(|| format!("\"{}\" ({})", c.name, checks::join_branches(&branches)))
+                    .then(|| format!("{} ({})", quote(&c.name), checks::join_branches(&branches)))
             })
             .collect();
         match found.version {
@@ -222,8 +223,10 @@ impl<'a> Doctor<'a> {
                 self.ok(
                     LineId::Name,
                     format!(
-                        "\"{name}\" applies to !{iid} (check id {}, now {})",
-                        c.id, c.status
+                        "{} applies to !{iid} (check id {}, now {})",
+                        quote(name),
+                        c.id,
+                        c.status
                     ),
                 );
                 return;
@@ -240,20 +243,20 @@ impl<'a> Doctor<'a> {
             .as_ref()
             .map(|m| m.target_branch.clone())
             .or_else(|| self.cfg.ci.mr_target_branch.clone());
+        let mr_names = || found.mr_checks.iter().flatten().map(|c| c.name.as_str());
         let on_mr = found.mr.as_ref().map(|m| {
-            let names: Vec<String> = found
-                .mr_checks
-                .iter()
-                .flatten()
-                .map(|c| format!("\"{}\"", c.name))
-                .collect();
-            let names = if names.is_empty() {
+            let names = if mr_names().next().is_none() {
                 "it has none".to_owned()
             } else {
-                format!("its checks are {}", names.join(", "))
+                format!("its checks are {}", quote_all(mr_names()))
             };
-            format!("no check named \"{name}\" on !{}; {names}", m.iid)
+            format!("no check named {} on !{}; {names}", quote(name), m.iid)
         });
+        // A name off only in case or spaces: never taken for the check, but named.
+        if let (Some(message), Some(hint)) = (&on_mr, did_you_mean(name, mr_names())) {
+            self.fail(LineId::Name, message.clone(), hint);
+            return;
+        }
         let maintainer = found.level.is_some_and(|l| l >= MAINTAINER);
         if maintainer && found.project_checks.is_none() {
             if let Some(project) = self.cfg.project.as_ref() {
@@ -269,39 +272,38 @@ impl<'a> Doctor<'a> {
             match on_mr {
                 Some(message) => self.fail(
                     LineId::Name,
-                    format!("{message}; whether \"{name}\" exists but is limited to other target branches can't be known: {why}"),
+                    format!("{message}; whether {} exists but is limited to other target branches can't be known: {why}", quote(name)),
                     "check the name (case-sensitive) and its protected branches in Settings → Merge requests → Status checks",
                 ),
                 None => self.warn(
                     LineId::Name,
-                    format!("\"{name}\" can't be checked without a merge request: {why}"),
+                    format!("{} can't be checked without a merge request: {why}", quote(name)),
                     "run doctor in a merge request pipeline, or with --mr IID",
                 ),
             }
             return;
         };
-        let existing: Vec<String> = project_checks
-            .iter()
-            .map(|c| format!("\"{}\"", c.name))
-            .collect();
+        let existing = || project_checks.iter().map(|c| c.name.as_str());
         let scope = checks::scope_of(project_checks, name, target.as_deref().unwrap_or(""));
         match (scope, &on_mr, &target) {
             (Scope::Missing, _, _) => self.fail(
                 LineId::Name,
                 format!(
-                    "no check named \"{name}\" in the project; {}",
-                    if existing.is_empty() {
+                    "no check named {} in the project; {}",
+                    quote(name),
+                    if existing().next().is_none() {
                         "it has none".to_owned()
                     } else {
-                        format!("its checks are {}", existing.join(", "))
+                        format!("its checks are {}", quote_all(existing()))
                     }
                 ),
-                "create it in Settings → Merge requests → Status checks or with `status-check sync`, or fix the name (case-sensitive)",
+                did_you_mean(name, existing()).unwrap_or_else(|| "create it in Settings → Merge requests → Status checks or with `status-check sync`, or fix the name (case-sensitive)".to_owned()),
             ),
             (Scope::OtherBranches(branches), _, Some(target)) => self.fail(
                 LineId::Name,
                 format!(
-                    "\"{name}\" exists but applies only to merge requests targeting {}; {} targets {target}",
+                    "{} exists but applies only to merge requests targeting {}; {} targets {target}",
+                    quote(name),
                     checks::join_branches(&branches),
                     found.mr.as_ref().map_or("this pipeline's MR".to_owned(), |m| format!("!{}", m.iid))
                 ),
@@ -310,7 +312,8 @@ impl<'a> Doctor<'a> {
             (Scope::OtherBranches(branches), _, None) => self.ok(
                 LineId::Name,
                 format!(
-                    "\"{name}\" exists in the project, limited to merge requests targeting {}",
+                    "{} exists in the project, limited to merge requests targeting {}",
+                    quote(name),
                     checks::join_branches(&branches)
                 ),
             ),
@@ -321,12 +324,13 @@ impl<'a> Doctor<'a> {
             ),
             (Scope::AllBranches, None, _) => self.ok(
                 LineId::Name,
-                format!("\"{name}\" exists in the project and applies to merge requests into any branch"),
+                format!("{} exists in the project and applies to merge requests into any branch", quote(name)),
             ),
             (Scope::Applies(branches), None, _) => self.ok(
                 LineId::Name,
                 format!(
-                    "\"{name}\" exists in the project, limited to merge requests targeting {}",
+                    "{} exists in the project, limited to merge requests targeting {}",
+                    quote(name),
                     checks::join_branches(&branches)
                 ),
             ),

@@ -29,7 +29,7 @@ pub(super) fn heartbeat(
     mut next: Instant,
     stop: Receiver<()>,
 ) {
-    let log = Log::new(cfg.verbose, cfg.ci.in_ci);
+    let log = Log::new(cfg.verbose, cfg.ci.gitlab_ci);
     let ctx = match Ctx::connect(cfg, &log) {
         Ok(ctx) => ctx,
         Err(e) => {

@@ -28,6 +28,7 @@ use crate::error::Error;
 use crate::exit::Code;
 use crate::gitlab::ServerVersion;
 use crate::log::Log;
+use crate::names::quote;
 use crate::output::Outcome;
 use crate::signals;
 use command::{Ended, Event, Supervised, cannot_start, first_signal, spawn, supervise};
@@ -117,7 +118,7 @@ fn prepare(ctx: &Ctx, args: &RunArgs) -> Result<(Reporter, Option<Error>), Error
     let sha = ctx.cfg.require_sha()?.clone();
     ctx.project()?;
     let version = ctx.server_version()?;
-    let plan = plan(ctx, version, args.no_pending, every)?;
+    let plan = plan(ctx, version, !args.pending, every)?;
     let found = checks::find_targets(ctx, Some(&sha), Want::Open)?;
     let mut deferred = None;
     if let Some(err) = found.none_found() {
@@ -235,8 +236,8 @@ fn post_pending(ctx: &Ctx, r: &Reporter, program: &str) -> Result<Vec<OnMr>, Err
                 say(
                     ctx.log,
                     format!(
-                        "reported pending for \"{}\" on {} at {}; running {program}",
-                        target.check.name,
+                        "reported pending for {} on {} at {}; running {program}",
+                        quote(&target.check.name),
                         target.mr.label,
                         r.sha.short()
                     ),

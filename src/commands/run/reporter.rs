@@ -13,6 +13,7 @@ use crate::duration::human;
 use crate::error::Error;
 use crate::exit::{Code, Status};
 use crate::gitlab::MrCheck;
+use crate::names::quote;
 use crate::output::{self, Outcome};
 use crate::sha::Sha;
 use crate::signals;
@@ -149,8 +150,8 @@ pub(super) fn finish(
     }
     for done in &report.reported {
         text.push_str(&format!(
-            "\nreported {word} for \"{}\" on {} at {}",
-            done.check.name,
+            "\nreported {word} for {} on {} at {}",
+            quote(&done.check.name),
             done.mr.label,
             r.sha.short()
         ));

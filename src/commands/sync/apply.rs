@@ -13,6 +13,7 @@ use crate::config::ProjectRef;
 use crate::error::Error;
 use crate::gitlab::models::ProjectCheck;
 use crate::gitlab::{ApiError, paths};
+use crate::names::quote;
 
 pub(super) fn apply(
     ctx: &Ctx,
@@ -64,8 +65,8 @@ pub(super) fn apply(
                     _ => "updated",
                 };
                 ctx.log.info(format!(
-                    "{done} \"{}\" (id {})",
-                    step.name,
+                    "{done} {} (id {})",
+                    quote(&step.name),
                     step.id.unwrap_or(0)
                 ));
             }
@@ -109,12 +110,12 @@ fn step_error(
     total: usize,
 ) -> Error {
     let what = format!(
-        "sync stopped at {} \"{}\", after {done} of {total} changes",
+        "sync stopped at {} {}, after {done} of {total} changes",
         step.action.word(),
-        step.name
+        quote(&step.name)
     );
     let again = "sync is idempotent: once fixed, run it again to finish";
-    let label = spec.map_or_else(|| format!("\"{}\"", step.name), CheckSpec::label);
+    let label = spec.map_or_else(|| quote(&step.name), CheckSpec::label);
     match e.status() {
         Some(422) => {
             let message = e.message().to_owned();

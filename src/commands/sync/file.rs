@@ -19,6 +19,7 @@ use serde_json::{Map, Number, Value};
 use yaml_rust2::{Yaml, YamlLoader};
 
 use crate::error::Error;
+use crate::names::quote;
 use crate::user_file;
 
 pub(super) const SETTING: &str = "only_allow_merge_if_all_status_checks_passed";
@@ -45,7 +46,7 @@ pub(super) struct CheckSpec {
 impl CheckSpec {
     /// `checks[2] ("security-scan")`, for messages.
     pub(super) fn label(&self) -> String {
-        format!("checks[{}] (\"{}\")", self.index, self.name)
+        format!("checks[{}] ({})", self.index, quote(&self.name))
     }
 }
 
@@ -177,8 +178,9 @@ fn validate(value: &Value, file: &str) -> Result<SyncFile, Error> {
         let spec = check_spec(index, item).map_err(bad)?;
         if let Some(first) = checks.iter().find(|c| c.name == spec.name) {
             return Err(bad(format!(
-                "checks[{index}] repeats the name \"{}\" of checks[{}]: names are unique in a project",
-                spec.name, first.index
+                "checks[{index}] repeats the name {} of checks[{}]: names are unique in a project",
+                quote(&spec.name),
+                first.index
             )));
         }
         if let Some(first) = checks.iter().find(|c| c.external_url == spec.external_url) {
@@ -205,7 +207,8 @@ fn check_spec(index: usize, item: &Value) -> Result<CheckSpec, String> {
         ));
     };
     let name = match map.get("name") {
-        Some(Value::String(s)) if !s.trim().is_empty() => s.trim().to_owned(),
+        // Exactly as written: GitLab stores names as given, spaces included.
+        Some(Value::String(s)) if !s.trim().is_empty() => s.clone(),
         Some(Value::String(_)) => return Err(format!("{at}: `name` is empty")),
         None | Some(Value::Null) => return Err(format!("{at} has no `name`")),
         Some(other) => {
@@ -215,7 +218,7 @@ fn check_spec(index: usize, item: &Value) -> Result<CheckSpec, String> {
             ));
         }
     };
-    let at = format!("{at} (\"{name}\")");
+    let at = format!("{at} ({})", quote(&name));
     for key in map.keys() {
         match key.as_str() {
             "name" | "external_url" | "protected_branches" | "shared_secret_env" => {}

@@ -53,6 +53,9 @@ pub(super) fn run(
         Some(want) => Some((preflight::current_setting(&ctx, project)?, want)),
         None => None,
     };
+    for warning in plan::near_misses(&file, &existing) {
+        log.warn(warning);
+    }
     let has_secret: Vec<bool> = secrets.iter().map(Secret::is_some).collect();
     let mut plan = plan(
         &file,

@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 use super::file::{CheckSpec, SyncFile, redact_url};
 use crate::error::Error;
 use crate::gitlab::models::ProjectCheck;
+use crate::names::{did_you_mean, quote};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Action {
@@ -291,6 +292,23 @@ fn update_step(
     }
 }
 
+/// A warning for each check of the file that GitLab does not have by that exact
+/// name but has under a name that differs only in case or surrounding spaces:
+/// names match exactly, so sync would create a second check (and `--prune`
+/// delete the first); the file's name may be the typo.
+pub(super) fn near_misses(file: &SyncFile, existing: &[ProjectCheck]) -> Vec<String> {
+    file.checks
+        .iter()
+        .filter_map(|spec| {
+            let hint = did_you_mean(&spec.name, existing.iter().map(|c| c.name.as_str()))?;
+            Some(format!(
+                "{}: GitLab has no check named exactly so ({hint}): sync treats it as a new check",
+                spec.label()
+            ))
+        })
+        .collect()
+}
+
 /// GitLab requires unique URLs in a project: a file check may not take the
 /// URL of a check that stays and is not in the file.
 fn check_url_clashes(file: &SyncFile, steps: &[Step]) -> Result<(), Error> {
@@ -298,15 +316,15 @@ fn check_url_clashes(file: &SyncFile, steps: &[Step]) -> Result<(), Error> {
         let Some(url) = &kept.old_url else { continue };
         if let Some(spec) = file.checks.iter().find(|c| &c.external_url == url) {
             return Err(Error::usage(format!(
-                "{}: external_url {} is already used by the check \"{}\" (id {}), which is not in the file",
+                "{}: external_url {} is already used by the check {} (id {}), which is not in the file",
                 spec.label(),
                 redact_url(url),
-                kept.name,
+                quote(&kept.name),
                 kept.id.unwrap_or(0)
             ))
             .hint(format!(
-                "GitLab requires each check's URL to be unique in a project: add \"{}\" to the file (with its own URL), delete it, or run with --prune to delete the checks the file does not list",
-                kept.name
+                "GitLab requires each check's URL to be unique in a project: add {} to the file (with its own URL), delete it, or run with --prune to delete the checks the file does not list",
+                quote(&kept.name)
             )));
         }
     }

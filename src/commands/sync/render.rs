@@ -5,6 +5,7 @@ use serde_json::{Value, json};
 use super::file::SETTING;
 use super::plan::{Action, Plan};
 use crate::exit::Code;
+use crate::names::quote;
 use crate::output::{Outcome, plural};
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -17,12 +18,12 @@ pub(super) fn render(plan: &Plan, project: &str, file: &str, mode: Mode) -> Outc
     let width = plan
         .steps
         .iter()
-        .map(|s| s.name.chars().count() + 2)
+        .map(|s| quote(&s.name).chars().count())
         .max()
         .unwrap_or(0);
     let mut text = String::new();
     for step in &plan.steps {
-        let quoted = format!("\"{}\"", step.name);
+        let quoted = quote(&step.name);
         let detail = match step.action {
             Action::Unmanaged => "(not in the file: kept; --prune deletes it)".to_owned(),
             Action::Delete => format!("(id {})", step.id.unwrap_or(0)),

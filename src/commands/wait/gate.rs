@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use super::progress::Progress;
 use super::schedule::Schedule;
 use super::settings::Settings;
 use crate::checks::{self, Ctx, Target, Targets};
@@ -93,6 +94,9 @@ pub(super) struct Gate<'c, 'a> {
     /// Set when the MR's head moved: (its label, new head).
     pub(super) moved: Option<(String, String)>,
     pub(super) empty_reason: String,
+    /// Every check name of the first poll, selected or not (for `did you mean`).
+    pub(super) first_listed: Vec<String>,
+    pub(super) progress: Progress,
 }
 
 impl<'c, 'a> Gate<'c, 'a> {
@@ -110,6 +114,7 @@ impl<'c, 'a> Gate<'c, 'a> {
             settings.max_interval,
             settings.interval_explicit,
         );
+        let progress = Progress::new(settings.progress_every);
         Gate {
             ctx,
             settings,
@@ -128,6 +133,8 @@ impl<'c, 'a> Gate<'c, 'a> {
             not_before: None,
             moved: None,
             empty_reason: String::new(),
+            first_listed: Vec::new(),
+            progress,
         }
     }
 
@@ -158,6 +165,7 @@ impl<'c, 'a> Gate<'c, 'a> {
             }
             // Nothing is known until one poll has succeeded.
             if self.polls == 0 {
+                self.report_progress();
                 if !self.sleep_until_next_poll() {
                     return Ok(Verdict::Timeout);
                 }
@@ -181,6 +189,7 @@ impl<'c, 'a> Gate<'c, 'a> {
             if due && self.head_moved()? {
                 return Ok(Verdict::Stale);
             }
+            self.report_progress();
             if !self.sleep_until_next_poll() {
                 return Ok(Verdict::Timeout);
             }
@@ -246,6 +255,9 @@ impl<'c, 'a> Gate<'c, 'a> {
 
     /// Updates one check and says how it changed.
     fn track(&mut self, mr: usize, check: MrCheck) -> Changes {
+        if self.polls == 1 {
+            self.first_listed.push(check.name.clone());
+        }
         if !self.selected(&check.name) {
             return Changes::default();
         }
@@ -302,48 +314,6 @@ impl<'c, 'a> Gate<'c, 'a> {
                 }
             }
         }
-    }
-
-    fn selected(&self, name: &str) -> bool {
-        let named = self.settings.names.is_empty() || self.settings.names.iter().any(|n| n == name);
-        named && !self.settings.ignore.iter().any(|n| n == name)
-    }
-
-    /// After the first poll: unknown names are a usage error, and an empty
-    /// selection ends the wait.
-    fn first_poll_checks(&mut self) -> Result<Option<Verdict>, Error> {
-        let missing: Vec<&String> = self
-            .settings
-            .names
-            .iter()
-            .filter(|n| !self.checks.values().any(|c| &c.name == *n))
-            .collect();
-        if !missing.is_empty() {
-            let names = missing
-                .iter()
-                .map(|n| format!("\"{n}\""))
-                .collect::<Vec<_>>()
-                .join(", ");
-            return Err(Error::usage(format!(
-                "--name {names}: no such check on {}",
-                self.mr_list()
-            ))
-            .hint("`status-check list` shows the checks that apply to this merge request; a check limited to protected branches only applies to MRs targeting them"));
-        }
-        if self.checks.is_empty() {
-            self.empty_reason = if self.settings.ignore.is_empty() && self.settings.names.is_empty()
-            {
-                format!("no external status checks apply to {}", self.mr_list())
-            } else {
-                format!(
-                    "every check on {} is ignored ({})",
-                    self.mr_list(),
-                    self.settings.ignore.join(", ")
-                )
-            };
-            return Ok(Some(Verdict::Empty));
-        }
-        Ok(None)
     }
 
     /// Passed when all passed; failed per the fail-fast policy (after the

@@ -4,9 +4,11 @@
 
 mod gate;
 pub(crate) mod pace;
+mod progress;
 mod render;
 pub(crate) mod reports;
 pub(crate) mod schedule;
+mod selection;
 mod settings;
 
 use std::time::Instant;

@@ -11,6 +11,7 @@ use crate::duration::human;
 use crate::error::Error;
 use crate::exit::Code;
 use crate::gitlab::CheckStatus;
+use crate::names::quote_all;
 use crate::output::{Outcome, plural, table};
 
 impl Gate<'_, '_> {
@@ -44,7 +45,10 @@ impl Gate<'_, '_> {
             names.join(", ")
         );
         if !self.settings.ignore.is_empty() {
-            line.push_str(&format!("; ignoring {}", self.settings.ignore.join(", ")));
+            line.push_str(&format!(
+                "; ignoring {}",
+                quote_all(self.settings.ignore.iter().map(String::as_str))
+            ));
         }
         self.ctx
             .log

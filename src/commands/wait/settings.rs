@@ -8,6 +8,7 @@ use crate::cli::WaitArgs;
 use crate::config::{parse_count, parse_duration};
 use crate::duration::human;
 use crate::error::Error;
+use crate::names::parse_list;
 
 const DEFAULT_INTERVAL: Duration = Duration::from_secs(2);
 
@@ -23,6 +24,8 @@ pub(super) struct Settings {
     pub(super) retry_failed: u32,
     pub(super) junit: Option<(PathBuf, File)>,
     pub(super) dotenv: Option<(PathBuf, File)>,
+    /// How often to say what is still pending; `None`: never.
+    pub(super) progress_every: Option<Duration>,
 }
 
 impl Settings {
@@ -42,31 +45,44 @@ impl Settings {
                 human(interval)
             )));
         }
-        let mut ignore: Vec<String> = args.ignore.iter().map(|n| n.trim().to_owned()).collect();
+        // Names exactly as given: GitLab stores them as typed, spaces included.
+        let names = list(&args.names, args.names_from_env, "STATUS_CHECK_NAMES")?;
+        let mut ignore = list(&args.ignore, args.ignore_from_env, "STATUS_CHECK_IGNORE")?;
         // The job's own check can never pass while the job waits for it.
-        if let Some(own) = args
-            .self_name
-            .as_deref()
-            .map(str::trim)
-            .filter(|n| !n.is_empty())
-        {
+        if let Some(own) = args.self_name.as_deref().filter(|n| !n.trim().is_empty()) {
             ignore.push(own.to_owned());
         }
+        let progress_every = parse_duration(&args.progress_every, "--progress-every")?;
         Ok(Settings {
-            names: args.names.iter().map(|n| n.trim().to_owned()).collect(),
+            names,
             ignore,
             timeout: parse_duration(&args.timeout, "--timeout")?,
             interval,
             interval_explicit: args.interval.is_some(),
             max_interval,
-            fail_fast: !args.no_fail_fast,
+            fail_fast: args.fail_fast,
             allow_empty: args.allow_empty,
             retry_failed: parse_count(&args.retry_failed, "--retry-failed", 100)? as u32,
             // Opened now, so an unwritable path fails before the wait, not after.
             junit: open_report(args.junit.as_deref(), "--junit")?,
             dotenv: open_report(args.dotenv.as_deref(), "--dotenv")?,
+            progress_every: (!progress_every.is_zero()).then_some(progress_every),
         })
     }
+}
+
+/// The names of `--name`/`--ignore`: the flags' values as they are, or the
+/// variable's text read as a JSON array (or one name).
+fn list(given: &[String], from_env: bool, variable: &str) -> Result<Vec<String>, Error> {
+    if !from_env {
+        return Ok(given.to_vec());
+    }
+    let text = given.concat();
+    parse_list(&text).map_err(|reason| {
+        Error::usage(format!("{variable}: {reason}")).hint(format!(
+            "set {variable} to a JSON array of names, e.g. [\"security-scan\", \"manual review\"] (what a component's array input gives), or to one name"
+        ))
+    })
 }
 
 fn open_report(path: Option<&Path>, flag: &str) -> Result<Option<(PathBuf, File)>, Error> {
