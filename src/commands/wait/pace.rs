@@ -13,8 +13,8 @@
 //! halves, or falls to the fair share that the 429's headers and the gate's own polls
 //! of the window tell (a 429 means the token spent its whole budget: with k polls of
 //! this gate in it, one poll per window ÷ k is this gate's share), and the next poll
-//! comes after the reset, spread over the new interval so that the gates throttled
-//! together do not return together. Each successful poll then raises the rate by a
+//! comes after the reset (spread over a tenth of the new interval, so that the gates
+//! throttled together do not return in the same instant). Each successful poll then raises the rate by a
 //! step (additive increase): quickly up to that fair share, slowly beyond it, back to
 //! the Poll-Interval.
 
@@ -34,6 +34,9 @@ const RECOVERY_FAST: f64 = 0.05;
 /// gates sharing a token must not all return to full speed together, and as some of
 /// them finish, the others get their share.
 const RECOVERY_TIME: Duration = Duration::from_secs(600);
+/// Gates throttled together come back after the reset spread over this share of their
+/// new interval.
+const AFTER_RESET_SPREAD: f64 = 0.1;
 /// One 429 lowers the rate by at most this factor: a 429 that claims a huge share of
 /// the budget went elsewhere (another user of the token) slows the gate step by step.
 const MAX_CUT: f64 = 4.0;
@@ -167,8 +170,7 @@ impl Pace {
     }
 
     /// A 429: how long to wait before the next poll. The rate falls (by half, or to the
-    /// fair share), and the gates throttled together come back spread over the new
-    /// interval.
+    /// fair share), and the next poll comes after the reset.
     pub(crate) fn throttled(
         &mut self,
         budget: Option<Budget>,
@@ -192,7 +194,9 @@ impl Pace {
         self.climbing = None;
         self.budget_interval = None;
         self.last = None;
-        wait + secs(self.rng.f64() / next)
+        // A fresh window's budget is there for whoever comes first; the spread only
+        // keeps the gates throttled together from arriving in the same instant.
+        wait + secs(self.rng.f64() * AFTER_RESET_SPREAD / next)
     }
 
     /// On a 429 the token spent its whole budget; this gate's polls since the window
@@ -306,7 +310,10 @@ mod tests {
         // Throttled 40 s into the window after 4 polls of its own: one poll per
         // 60 ÷ 4 s is its share (÷ 0.9: 16.7 s); halving the rate gives 20 s.
         let wait = pace.throttled(Some(budget(2000, 0, 20)), Some(S(20)), PI, t0 + S(40));
-        assert!(wait >= S(20) && wait <= S(40), "{wait:?}");
+        assert!(
+            wait >= S(20) && wait <= S(22),
+            "after the reset, within a tenth of 20 s: {wait:?}"
+        );
         let backed = pace.delay(PI);
         assert!(backed >= S(18) && backed <= S(22), "halved: {backed:?}");
         // Quickly back to the fair share (a step of a 20th of the full rate a poll)...
