@@ -52,6 +52,8 @@ STEPS = [
     ("size", "size and memory"),
     ("growth", "cost of growth"),
 ]
+# Sections another script measures and writes (bench/load): kept as they are.
+EXTERNAL = ["load"]
 
 
 def log(msg):
@@ -741,6 +743,11 @@ class Bench:
             text += ["# Benchmarks", ""]
         text.append(run)
         text.append("")
+        previous = markdown.read_text() if markdown.exists() else ""
+        for key in EXTERNAL:
+            m = re.search(rf"<!-- bench:{key} -->.*?<!-- /bench:{key} -->", previous, flags=re.S)
+            if m:
+                parts.append(m.group(0))
         for p in parts:
             if p:
                 text += [p, ""]
