@@ -152,13 +152,11 @@ pub(crate) fn not_utf8(args: &[OsString]) -> Error {
         if arg.to_str().is_none() {
             // `--flag=value`: the flag part is still readable.
             let bytes = std::os::unix::ffi::OsStrExt::as_bytes(arg.as_os_str());
-            if bytes.starts_with(b"-") {
-                if let Some(eq) = bytes.iter().position(|b| *b == b'=') {
-                    if let Ok(flag) = std::str::from_utf8(&bytes[..eq]) {
-                        return Error::usage(format!("the value of {flag} is not valid UTF-8"))
-                            .hint(hint);
-                    }
-                }
+            if bytes.starts_with(b"-")
+                && let Some(eq) = bytes.iter().position(|b| *b == b'=')
+                && let Ok(flag) = std::str::from_utf8(&bytes[..eq])
+            {
+                return Error::usage(format!("the value of {flag} is not valid UTF-8")).hint(hint);
             }
             let after = args[..i]
                 .iter()

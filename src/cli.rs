@@ -202,7 +202,8 @@ pub(crate) struct GlobalArgs {
     )]
     pub retries: String,
 
-    /// First delay between retries (doubles up to 30s; Retry-After wins)
+    /// First delay between retries (doubles up to 30s, plus up to as much again of
+    /// jitter; Retry-After wins)
     #[arg(
         long,
         global = true,

@@ -111,11 +111,13 @@ pub(crate) fn find(ctx: &Ctx, sha: Option<&Sha>, want: Want) -> Result<Targets, 
             short(head)
         ));
     }
-    if want == Want::OpenOrMerged && targets.mrs.is_empty() && targets.moved.is_empty() {
-        if let Some(merged) = &targets.merged {
-            targets.how = format!("merged {}", merged.label);
-            targets.mrs.push(merged.clone());
-        }
+    if want == Want::OpenOrMerged
+        && targets.mrs.is_empty()
+        && targets.moved.is_empty()
+        && let Some(merged) = &targets.merged
+    {
+        targets.how = format!("merged {}", merged.label);
+        targets.mrs.push(merged.clone());
     }
     Ok(targets)
 }

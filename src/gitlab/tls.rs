@@ -31,10 +31,10 @@ pub(crate) fn roots(
     if let Some(path) = ssl_cert_file {
         // Named explicitly: a broken bundle is an error, not a fallback.
         certs.append(&mut load_pem_certs(Path::new(path), "SSL_CERT_FILE")?);
-    } else if let Some(system) = system_bundle() {
-        if let Ok(mut system_certs) = load_pem_certs(&system, "the system store") {
-            certs.append(&mut system_certs);
-        }
+    } else if let Some(system) = system_bundle()
+        && let Ok(mut system_certs) = load_pem_certs(&system, "the system store")
+    {
+        certs.append(&mut system_certs);
     }
     if certs.is_empty() {
         return Err(Error::usage(

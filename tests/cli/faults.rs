@@ -440,13 +440,13 @@ fn check(cmd: Cmd, case: &FaultCase, mode: Mode) -> Result<(), String> {
             }
         }
     }
-    if let Some(other) = other {
-        if !other.requests().is_empty() {
-            problems.push(format!(
-                "the redirect's target got {} request(s)",
-                other.requests().len()
-            ));
-        }
+    if let Some(other) = other
+        && !other.requests().is_empty()
+    {
+        problems.push(format!(
+            "the redirect's target got {} request(s)",
+            other.requests().len()
+        ));
     }
     if problems.is_empty() {
         Ok(())

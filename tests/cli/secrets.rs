@@ -38,10 +38,10 @@ fn leaks(run: &Run, other: Option<&FakeGitlab>) -> Vec<String> {
     if outputs.contains("panicked") || !(0..=5).contains(&run.code) {
         problems.push(format!("exit {} / panic", run.code));
     }
-    if let Some(other) = other {
-        if !other.requests().is_empty() {
-            problems.push("the redirect's target got a request".into());
-        }
+    if let Some(other) = other
+        && !other.requests().is_empty()
+    {
+        problems.push("the redirect's target got a request".into());
     }
     problems
 }

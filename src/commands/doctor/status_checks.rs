@@ -156,10 +156,10 @@ impl<'a> Doctor<'a> {
             );
             return;
         }
-        if found.project_checks.is_none() {
-            if let Some(project) = self.cfg.project.as_ref() {
-                found.project_checks = checks::project_checks(ctx, &project.value).ok();
-            }
+        if found.project_checks.is_none()
+            && let Some(project) = self.cfg.project.as_ref()
+        {
+            found.project_checks = checks::project_checks(ctx, &project.value).ok();
         }
         let Some(checks) = &found.project_checks else {
             self.skip(
@@ -258,10 +258,11 @@ impl<'a> Doctor<'a> {
             return;
         }
         let maintainer = found.level.is_some_and(|l| l >= MAINTAINER);
-        if maintainer && found.project_checks.is_none() {
-            if let Some(project) = self.cfg.project.as_ref() {
-                found.project_checks = checks::project_checks(ctx, &project.value).ok();
-            }
+        if maintainer
+            && found.project_checks.is_none()
+            && let Some(project) = self.cfg.project.as_ref()
+        {
+            found.project_checks = checks::project_checks(ctx, &project.value).ok();
         }
         let Some(project_checks) = &found.project_checks else {
             let why = if maintainer {

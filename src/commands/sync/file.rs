@@ -88,12 +88,17 @@ fn yaml_to_json(text: &str, file: &str) -> Result<Value, Error> {
     })?;
     match docs.as_slice() {
         [] => Err(Error::usage(format!("{file} is empty")).hint(EXAMPLE)),
-        [doc] => convert(doc, file, "the top level"),
+        [doc] => convert(doc, file, ""),
         more => Err(Error::usage(format!(
             "{file} holds {} YAML documents (separated by `---`); give one",
             more.len()
         ))),
     }
+}
+
+/// Where a value sits in the file, for messages: `checks[0].name`, or "the top level".
+fn place(at: &str) -> &str {
+    if at.is_empty() { "the top level" } else { at }
 }
 
 fn convert(yaml: &Yaml, file: &str, at: &str) -> Result<Value, Error> {
@@ -111,7 +116,7 @@ fn convert(yaml: &Yaml, file: &str, at: &str) -> Result<Value, Error> {
             items
                 .iter()
                 .enumerate()
-                .map(|(i, item)| convert(item, file, &format!("{at}[{i}]")))
+                .map(|(i, item)| convert(item, file, &format!("{}[{i}]", place(at))))
                 .collect::<Result<_, _>>()?,
         ),
         Yaml::Hash(hash) => {
@@ -121,18 +126,25 @@ fn convert(yaml: &Yaml, file: &str, at: &str) -> Result<Value, Error> {
                     Yaml::String(s) => s.clone(),
                     other => {
                         return Err(Error::usage(format!(
-                            "{file}: {at} has a key that is not a string ({other:?})"
+                            "{file}: {} has a key that is not a string ({other:?})",
+                            place(at)
                         )));
                     }
                 };
-                let value = convert(item, file, &format!("{at}.{key}"))?;
+                let path = if at.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{at}.{key}")
+                };
+                let value = convert(item, file, &path)?;
                 map.insert(key, value);
             }
             Value::Object(map)
         }
         Yaml::Alias(_) | Yaml::BadValue => {
             return Err(Error::usage(format!(
-                "{file}: {at} uses a YAML alias or an invalid value; write the value out"
+                "{file}: {} uses a YAML alias or an invalid value; write the value out",
+                place(at)
             )));
         }
     })
@@ -349,6 +361,18 @@ mod tests {
         assert_eq!(e.code, crate::exit::Code::Usage);
         assert!(e.message.starts_with("checks.yml"), "{}", e.message);
         e.message
+    }
+
+    #[test]
+    fn a_bad_key_is_named_by_its_place() {
+        assert_eq!(
+            err("checks:\n  - {name: a, external_url: https://a, 3: x}\n"),
+            "checks.yml: checks[0] has a key that is not a string (Integer(3))"
+        );
+        assert_eq!(
+            err("7: x\n"),
+            "checks.yml: the top level has a key that is not a string (Integer(7))"
+        );
     }
 
     #[test]

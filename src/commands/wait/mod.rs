@@ -33,10 +33,10 @@ pub(super) fn run(ctx: &Ctx, args: &WaitArgs) -> Result<Outcome, Error> {
         Ok(found) => found,
         Err(e) => return Err(write_error_reports(&mut settings, &sha, e)),
     };
-    if found.mrs.is_empty() {
-        if let Some(err) = found.none_found() {
-            return Err(write_error_reports(&mut settings, &sha, err));
-        }
+    if found.mrs.is_empty()
+        && let Some(err) = found.none_found()
+    {
+        return Err(write_error_reports(&mut settings, &sha, err));
     }
     let mut gate = Gate::new(ctx, settings, sha, &found, started, deadline);
     if gate.mrs.is_empty() {
