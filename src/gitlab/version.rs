@@ -63,6 +63,18 @@ impl ServerVersion {
         self >= ServerVersion::new(15, 7)
     }
 
+    /// "Status checks must succeed" (`only_allow_merge_if_all_status_checks_passed`)
+    /// exists from 15.9.
+    pub fn has_must_succeed(self) -> bool {
+        self >= ServerVersion::new(15, 9)
+    }
+
+    /// `shared_secret` and the `hmac` key exist from 17.3; before, GitLab drops the
+    /// parameter without a word.
+    pub fn stores_shared_secrets(self) -> bool {
+        self >= ServerVersion::new(17, 3)
+    }
+
     /// A check limited to `release/*` applies to MRs into `release/1.0`: seen in
     /// GitLab 19.4's source (the first version is not known); before, the scope
     /// matches the target branch by exact name and a wildcard matches nothing.
@@ -112,6 +124,10 @@ mod tests {
         assert!(v(16, 6).times_out_pending());
         assert!(!v(15, 6).has_retry());
         assert!(v(15, 7).has_retry());
+        assert!(!v(15, 8).has_must_succeed());
+        assert!(v(15, 9).has_must_succeed());
+        assert!(!v(17, 2).stores_shared_secrets());
+        assert!(v(17, 3).stores_shared_secrets());
         assert!(!v(19, 3).matches_wildcard_scopes());
         assert!(v(19, 4).matches_wildcard_scopes());
         assert!(v(15, 10) > v(15, 9));

@@ -10,6 +10,7 @@ use crate::config::Input;
 use crate::error::Error;
 use crate::gitlab::error::{ApiErrorKind, Transport};
 use crate::gitlab::models::{TokenInfo, User};
+use crate::gitlab::version::StatusParam;
 use crate::gitlab::{ApiError, Client, ServerVersion};
 use crate::log::Log;
 
@@ -275,7 +276,8 @@ impl<'a> Doctor<'a> {
             );
             return;
         }
-        let statuses = if v < ServerVersion::new(15, 0) {
+        let approved_era = v.status_param() == StatusParam::Absent;
+        let statuses = if approved_era {
             "the `approved` era: any response means approved (14.9 and 14.10 show `failed` only behind a feature flag that is off by default), so `report failed` and `report pending` are refused and a failing check just stays pending"
         } else if !v.accepts_pending() {
             "reports passed and failed; pending cannot be reported (16.5+), but a check without a response already shows pending, and nothing times out"
@@ -291,10 +293,10 @@ impl<'a> Doctor<'a> {
         if !v.has_retry() {
             message.push_str("; no retry endpoint (15.7+)");
         }
-        if v < ServerVersion::new(15, 9) {
+        if !v.has_must_succeed() {
             message.push_str("; no \"Status checks must succeed\" setting (15.9+)");
         }
-        if v < ServerVersion::new(15, 0) {
+        if approved_era {
             self.warn(
                 LineId::Version,
                 message,

@@ -7,7 +7,7 @@ use crate::checks::{self, Ctx, Scope};
 use crate::error::Error;
 use crate::gitlab::models::{DEVELOPER, MAINTAINER};
 use crate::gitlab::paths;
-use crate::gitlab::{MergeRequest, MrCheck, ServerVersion};
+use crate::gitlab::{MergeRequest, MrCheck};
 use crate::names::{did_you_mean, quote, quote_all};
 use crate::output::plural;
 
@@ -348,7 +348,7 @@ impl<'a> Doctor<'a> {
             );
             return;
         };
-        if let Some(v) = found.version.filter(|v| *v < ServerVersion::new(15, 9)) {
+        if let Some(v) = found.version.filter(|v| !v.has_must_succeed()) {
             self.warn(
                 LineId::MergeGate,
                 format!("GitLab {v} has no \"Status checks must succeed\" setting (15.9+): a failed check does not block the merge"),

@@ -8,12 +8,9 @@ use super::file::{CheckSpec, SETTING, SyncFile};
 use crate::checks::{self, Ctx};
 use crate::config::ProjectRef;
 use crate::error::Error;
+use crate::gitlab::ApiError;
 use crate::gitlab::models::{MAINTAINER, Project, ProjectCheck, ProtectedBranch, role_name};
 use crate::gitlab::paths;
-use crate::gitlab::{ApiError, ServerVersion};
-
-/// Shared secrets (`shared_secret`, the `hmac` key) exist from this version.
-const HMAC_SINCE: ServerVersion = ServerVersion::new(17, 3);
 
 /// What the file asks for that this GitLab would accept and silently not do: shared
 /// secrets before 17.3 (the parameter is dropped, and the next run finds the same drift),
@@ -35,7 +32,7 @@ pub(super) fn refuse_what_the_version_ignores(
         return Ok(());
     }
     let version = ctx.server_version()?;
-    if let Some(spec) = secrets.filter(|_| version < HMAC_SINCE) {
+    if let Some(spec) = secrets.filter(|_| !version.stores_shared_secrets()) {
         return Err(secrets_unsupported(
             spec,
             name,
@@ -157,10 +154,7 @@ pub(super) fn protected_branches(
 }
 
 pub(super) fn current_setting(ctx: &Ctx, project: &ProjectRef) -> Result<bool, Error> {
-    if let Some(v) = ctx
-        .known_version()
-        .filter(|v| *v < ServerVersion::new(15, 9))
-    {
+    if let Some(v) = ctx.known_version().filter(|v| !v.has_must_succeed()) {
         return Err(Error::usage(format!(
             "the file sets {SETTING}, but GitLab {v} has no such setting (15.9+)"
         ))
