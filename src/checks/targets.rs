@@ -172,9 +172,7 @@ impl Targets {
 
     /// The gate acts on a merged MR (a deploy after the merge).
     pub(crate) fn is_merged(&self) -> bool {
-        self.merged
-            .as_ref()
-            .is_some_and(|m| self.mrs == [m.clone()])
+        self.mrs.len() == 1 && self.merged.is_some() && self.merged.as_ref() == self.mrs.first()
     }
 
     /// "no open merge request …" for report, run and list, naming the merged MR the SHA

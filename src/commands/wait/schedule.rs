@@ -91,12 +91,19 @@ impl Schedule {
             .throttled(budget, retry_after, steady, Instant::now())
     }
 
-    /// The pace without a budget to go by: the Poll-Interval, else the first interval.
+    /// The pace without a budget to go by: the server's, else the first interval.
     fn steady(&self) -> Duration {
+        self.server_pace().unwrap_or(self.interval)
+    }
+
+    /// The pace the server sets, when it sets one that applies: its `Poll-Interval`
+    /// (unless the user asked for a lower interval), or the longest interval when it
+    /// turned polling off.
+    fn server_pace(&self) -> Option<Duration> {
         match self.server {
-            ServerHint::Floor(pace) if !self.explicit => pace.max(self.interval),
-            ServerHint::Disabled => self.max_interval,
-            _ => self.interval,
+            ServerHint::Disabled => Some(self.max_interval),
+            ServerHint::Floor(pace) if !self.explicit => Some(pace.max(self.interval)),
+            _ => None,
         }
     }
 
@@ -120,11 +127,10 @@ impl Schedule {
     }
 
     pub fn next_delay(&mut self) -> Duration {
-        let base = match self.server {
-            ServerHint::Disabled => self.max_interval,
-            ServerHint::Floor(pace) if !self.explicit => pace.max(self.interval),
+        let base = match self.server_pace() {
+            Some(pace) => pace,
             // The gate's backoff has no end: `unwrap_or` is never taken.
-            _ => self.backoff.next().unwrap_or(self.max_interval),
+            None => self.backoff.next().unwrap_or(self.max_interval),
         };
         self.pace.delay(base)
     }
