@@ -244,11 +244,31 @@ need_cyclonedx_validator() {
   pip_tool "cyclonedx-python-lib[json-validation]==$CYCLONEDX_PYTHON_LIB_VERSION"
 }
 
+# node_major: the major version of the `node` on PATH, or 0 without one.
+node_major() {
+  local v
+  v="$(node --version 2>/dev/null | sed -n 's/^v\([0-9][0-9]*\).*/\1/p')"
+  echo "${v:-0}"
+}
+
+# need_node: Node.js (NODE_MIN_MAJOR or later) and npm, for gitlab-ci-local;
+# from Debian's nodejs and npm packages when either is missing (Debian 12 has
+# Node 18.19). A newer Node already on PATH (NodeSource, nvm) is kept.
+NODE_MIN_MAJOR=18
+need_node() {
+  if [ "$(node_major)" -lt "$NODE_MIN_MAJOR" ] || ! command -v npm >/dev/null; then
+    apt_install nodejs npm
+  fi
+  [ "$(node_major)" -ge "$NODE_MIN_MAJOR" ] ||
+    die "gitlab-ci-local needs Node.js $NODE_MIN_MAJOR or later; node on PATH is $(node --version 2>/dev/null || echo missing)"
+  command -v npm >/dev/null || die "npm not found after apt-get install npm"
+}
+
 need_gitlab_ci_local() {
   GITLAB_CI_LOCAL="$TOOLS_DIR/npm/node_modules/.bin/gitlab-ci-local"
   if [ ! -x "$GITLAB_CI_LOCAL" ] ||
     [ "$("$GITLAB_CI_LOCAL" --version 2>/dev/null)" != "$GITLAB_CI_LOCAL_VERSION" ]; then
-    command -v npm >/dev/null || die "npm not found: gitlab-ci-local needs Node.js 20 and npm"
+    need_node
     info "npm install gitlab-ci-local@$GITLAB_CI_LOCAL_VERSION"
     mkdir -p "$TOOLS_DIR/npm"
     npm install --prefix "$TOOLS_DIR/npm" --no-audit --no-fund --loglevel=error \
