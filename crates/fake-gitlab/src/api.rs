@@ -6,7 +6,7 @@
 //! Version-dependent rules ask [`crate::era::Era`], whose methods are named after the rows
 //! of `docs/gitlab-api.md` they implement.
 
-use crate::era::StatusParam;
+use crate::era::{Era, StatusParam};
 use crate::http::{Request, Response, parse_form, percent_decode};
 use crate::script::{Auth, auth_of};
 use crate::world::{
@@ -38,6 +38,16 @@ fn not_found() -> Response {
     message(404, "404 Not found")
 }
 /// Unknown route.
+/// `response-404-permission`: what a response or retry gets from a user who may approve
+/// the MR but not report on it: `not_found!` up to 18.x, a service's error from 18.9.
+fn refused_404(era: Era) -> Response {
+    if era.refusal_404_from_service() {
+        Response::json(404, &json!({ "message": null }))
+    } else {
+        message(404, "404 Not Found")
+    }
+}
+
 pub(crate) fn route_not_found() -> Response {
     error(404, "404 Not Found")
 }
@@ -322,6 +332,7 @@ fn authenticate(w: &World, req: &Request, allow_job: bool) -> R<Token> {
 struct Access {
     pi: usize,
     role: Role,
+    token: Token,
 }
 
 fn find_project(w: &World, seg: &str) -> Option<usize> {
@@ -344,7 +355,7 @@ fn access(w: &World, ctx: &Ctx, id: &str, allow_job: bool, licence: bool) -> R<A
     if licence && (!w.projects[pi].ultimate || w.era().needs_feature_flag()) {
         return Err(unauthorized());
     }
-    Ok(Access { pi, role })
+    Ok(Access { pi, role, token })
 }
 
 fn parse_path_id(v: &str, name: &str) -> R<u64> {
@@ -808,16 +819,16 @@ fn mr_checks(w: &World, ctx: &Ctx, id: &str, iid: &str) -> R<Response> {
     let p = &w.projects[a.pi];
     let mi = find_mr(p, iid)?;
     let era = w.era();
-    // `reporter-read-19-4`: from 19.4 a Reporter may read the list; before, Developer.
-    let reader = if era.reporter_reads_mr_checks() {
-        Role::Reporter
+    let mr = &p.merge_requests[mi];
+    // `reporter-read-17-4`: a Reporter may read the list; before, whoever may approve.
+    let may_read = if era.reporter_reads_mr_checks() {
+        a.role >= Role::Reporter
     } else {
-        Role::Developer
+        World::may_approve(a.role, &a.token, mr)
     };
-    if a.role < reader {
+    if !may_read {
         return Err(forbidden());
     }
-    let mr = &p.merge_requests[mi];
     let items = p
         .checks
         .iter()
@@ -910,10 +921,10 @@ fn mr_response(w: &mut World, ctx: &Ctx, id: &str, iid: &str) -> R<Response> {
     );
     let p = &w.projects[a.pi];
     let mi = find_mr(p, iid)?;
-    if a.role < Role::Developer {
+    let mr = &p.merge_requests[mi];
+    if !World::may_approve(a.role, &a.token, mr) {
         return Err(forbidden());
     }
-    let mr = &p.merge_requests[mi];
     // `response-any-project-check`: the check is looked up in the whole project, with no
     // branch filter: a check scoped to other target branches is accepted and gates nothing.
     let ci = p
@@ -926,6 +937,10 @@ fn mr_response(w: &mut World, ctx: &Ctx, id: &str, iid: &str) -> R<Response> {
             409,
             &format!("SHA does not match HEAD of source branch: {}", mr.sha),
         ));
+    }
+    // `response-404-permission`: an approver below Developer gets this far, then a 404.
+    if a.role < Role::Developer {
+        return Err(refused_404(w.era()));
     }
     let now = w.now_ms();
     let rid = w.alloc_id();
@@ -963,10 +978,19 @@ fn mr_retry(w: &mut World, ctx: &Ctx, id: &str, iid: &str, cid: &str) -> R<Respo
     let cid = parse_path_id(cid, "check_id")?;
     let p = &w.projects[a.pi];
     let mi = find_mr(p, iid)?;
-    if a.role < Role::Developer {
-        return Err(forbidden());
-    }
     let mr = &p.merge_requests[mi];
+    let era = w.era();
+    // `retry-permission-16-5`: the MR is looked up with `retry_failed_status_checks`
+    // (Developer); before, with `approve_merge_request`, then a 404 without that permission.
+    if era.retry_checks_permission_first() {
+        if a.role < Role::Developer {
+            return Err(forbidden());
+        }
+    } else if !World::may_approve(a.role, &a.token, mr) {
+        return Err(forbidden());
+    } else if a.role < Role::Developer {
+        return Err(message(404, "404 Not Found"));
+    }
     // `response-any-project-check`: any check of the project, as for a response.
     p.checks
         .iter()
@@ -974,6 +998,10 @@ fn mr_retry(w: &mut World, ctx: &Ctx, id: &str, iid: &str, cid: &str) -> R<Respo
         .ok_or_else(not_found)?;
     if w.read_status(mr, cid) != "failed" {
         return Err(message(422, "External status check must be failed"));
+    }
+    // `retry-pending-16-5`: before 16.5 the retry only sends the webhook again.
+    if !era.retry_resets_to_pending() {
+        return Ok(Response::json(202, &json!({"message": "202 Accepted"})));
     }
     let sha = mr.sha.clone();
     let now = w.now_ms();

@@ -106,9 +106,34 @@ impl Era {
         self.at_least(19, 4)
     }
 
-    /// Row `reporter-read-19-4`: a Reporter may read the MR's check list.
+    /// Row `reporter-read-17-4`: a Reporter may read the MR's check list
+    /// (`read_external_status_check_response`); before, `approve_merge_request`
+    /// (Developer, or a member who authored or is assigned to the MR). Seen in 17.4's
+    /// source and in 18.9's; the first version is not known.
     pub fn reporter_reads_mr_checks(self) -> bool {
-        self.at_least(19, 4)
+        self.at_least(17, 4)
+    }
+
+    /// Row `response-404-permission`: a user who passes `approve_merge_request` without
+    /// `provide_status_check_response` (an author or assignee below Developer) gets a 404
+    /// after the SHA check: `{"message":"404 Not Found"}` (`not_found!`) up to 18.x, and
+    /// from 18.9 a service's error, `{"message":null}`.
+    pub fn refusal_404_from_service(self) -> bool {
+        self.at_least(18, 9)
+    }
+
+    /// Row `retry-permission-16-5`: from 16.5 the retry endpoint looks the MR up with
+    /// `retry_failed_status_checks` (403 below Developer); 15.7–16.4 look it up with
+    /// `approve_merge_request` and answer 404 to an approver without that permission.
+    pub fn retry_checks_permission_first(self) -> bool {
+        self.at_least(16, 5)
+    }
+
+    /// Row `retry-pending-16-5`: from 16.5 a retry puts the check back to `pending`;
+    /// 15.7–16.4 only send the webhook again, and the list shows `failed` until the
+    /// service answers.
+    pub fn retry_resets_to_pending(self) -> bool {
+        self.at_least(16, 5)
     }
 }
 
@@ -125,7 +150,13 @@ mod tests {
         assert_eq!(e("15.0.0-ee").status_param(), StatusParam::Required);
         assert!(!e("15.10.0").sends_poll_interval() && e("15.11.0").sends_poll_interval());
         assert!(!e("17.2.9").has_hmac() && e("17.3.0").has_hmac());
-        assert!(!e("19.3.0").reporter_reads_mr_checks() && e("19.4.0").reporter_reads_mr_checks());
+        assert!(!e("17.3.0").reporter_reads_mr_checks() && e("17.4.0").reporter_reads_mr_checks());
+        assert!(!e("18.8.0").refusal_404_from_service() && e("18.9.0").refusal_404_from_service());
+        assert!(!e("16.4.0").retry_resets_to_pending() && e("16.5.0").retry_resets_to_pending());
+        assert!(
+            !e("16.4.0").retry_checks_permission_first()
+                && e("16.5.0").retry_checks_permission_first()
+        );
         assert!(!e("15.6.0").has_retry() && e("15.7.0").has_retry());
         assert!(!e("14.10.0").cuts_urls() && e("15.0.0").cuts_urls());
         assert!(!e("15.8.0").has_must_succeed() && e("15.9.0").has_must_succeed());

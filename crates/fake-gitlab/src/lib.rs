@@ -45,6 +45,7 @@ pub use script::{Action, Auth, Event, Fault, FaultKind, LoggedRequest, Trigger, 
 pub use server::FakeGitlab;
 pub use world::{
     BASE_SHA, Check, DEV_TOKEN, EXPIRED_TOKEN, GUEST_TOKEN, JOB_TOKEN, MAINTAINER_TOKEN, MERGE_SHA,
-    MergeRequest, PROJECT_TOKEN, Project, ProtectedBranch, REPORTER_TOKEN, RateLimitHeaders, Role,
-    SHA_A, SHA_B, SHA_C, StatusResponse, Token, TokenKind, TokenRateLimit, World,
+    MergeRequest, PROJECT_TOKEN, Project, ProtectedBranch, REPORTER_TOKEN, REPORTER_USER,
+    RateLimitHeaders, Role, SHA_A, SHA_B, SHA_C, StatusResponse, Token, TokenKind, TokenRateLimit,
+    World,
 };

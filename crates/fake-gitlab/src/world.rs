@@ -14,6 +14,8 @@ pub const DEV_TOKEN: &str = "glpat-dev-0000000000000000001";
 pub const MAINTAINER_TOKEN: &str = "glpat-maint-000000000000000002";
 /// Personal access token of a Reporter on every project.
 pub const REPORTER_TOKEN: &str = "glpat-rep-0000000000000000003";
+/// The user id of [`REPORTER_TOKEN`]'s user (to make them an MR's author).
+pub const REPORTER_USER: u64 = 3;
 /// Personal access token of a Guest on every project.
 pub const GUEST_TOKEN: &str = "glpat-guest-000000000000000004";
 /// Project access token (bot user), Developer.
@@ -129,6 +131,11 @@ pub struct MergeRequest {
     /// Set when the MR is merged with squash.
     pub squash_commit_sha: Option<String>,
     pub responses: Vec<StatusResponse>,
+    /// The users (ids) who authored the MR or are assigned to it: members below
+    /// Developer among them may approve it (`approve_merge_request`), which lets them
+    /// read its check list on every version and reach the response's permission check
+    /// (`response-404-permission`).
+    pub authors_and_assignees: Vec<u64>,
 }
 
 impl Default for MergeRequest {
@@ -146,6 +153,7 @@ impl Default for MergeRequest {
             merge_commit_sha: None,
             squash_commit_sha: None,
             responses: Vec::new(),
+            authors_and_assignees: Vec::new(),
         }
     }
 }
@@ -309,7 +317,7 @@ impl World {
                 token(
                     REPORTER_TOKEN,
                     TokenKind::Personal,
-                    3,
+                    REPORTER_USER,
                     "reporter",
                     Role::Reporter,
                 ),
@@ -518,6 +526,7 @@ impl World {
             merge_commit_sha: None,
             squash_commit_sha: None,
             responses: Vec::new(),
+            authors_and_assignees: Vec::new(),
         });
         p.merge_requests.last_mut().expect("just pushed")
     }
@@ -680,6 +689,13 @@ impl World {
             Some((_, r)) => *r,
             None => Some(token.default_role),
         }
+    }
+
+    /// `approve_merge_request`: a Developer, or a Reporter who authored or is assigned to
+    /// the MR (`can?(:update_merge_request) && is_project_member?`).
+    pub(crate) fn may_approve(role: Role, token: &Token, mr: &MergeRequest) -> bool {
+        role >= Role::Developer
+            || (role >= Role::Reporter && mr.authors_and_assignees.contains(&token.user_id))
     }
 
     /// Sets (Some) or removes access (None) of a user on a project (addition to the brief).

@@ -352,17 +352,152 @@ fn mr_list_by_era() {
         get(&at("15.11.0-ee"), LIST, DEV_TOKEN).header("Poll-Interval"),
         Some("10000")
     );
-    // `reporter-read-19-4`: a Reporter reads the list (and sees no URL)
-    assert_eq!(get(&at("19.3.0-ee"), LIST, REPORTER_TOKEN).status, 403);
-    let r = get(&at("19.4.0-ee"), LIST, REPORTER_TOKEN);
-    assert_eq!(r.status, 200);
-    assert_eq!(r.json()[0]["external_url"], "");
-    assert_eq!(get(&at("19.4.0-ee"), LIST, GUEST_TOKEN).status, 403);
+    // `reporter-read-17-4`: a Reporter reads the list (and sees no URL)
+    assert_eq!(get(&at("17.3.0-ee"), LIST, REPORTER_TOKEN).status, 403);
+    for version in ["17.4.0-ee", "18.9.0-ee", "19.4.0-ee"] {
+        let r = get(&at(version), LIST, REPORTER_TOKEN);
+        assert_eq!(r.status, 200, "{version}");
+        assert_eq!(r.json()[0]["external_url"], "");
+        assert_eq!(get(&at(version), LIST, GUEST_TOKEN).status, 403);
+    }
+    // Before, who may approve the MR reads it: a Reporter who authored it too.
+    let authored = {
+        let mut w = World::demo();
+        w.version = "16.0.0-ee".into();
+        w.mr_mut(42, 7).authors_and_assignees.push(REPORTER_USER);
+        FakeGitlab::start(w)
+    };
+    assert_eq!(get(&authored, LIST, REPORTER_TOKEN).status, 200);
+}
+
+/// A fake on `version` whose MR !7 was authored by the Reporter, with the demo's checks.
+fn authored_by_the_reporter(version: &str) -> FakeGitlab {
+    let mut w = World::demo();
+    w.version = version.into();
+    w.mr_mut(42, 7).authors_and_assignees.push(REPORTER_USER);
+    FakeGitlab::start(w)
+}
+
+#[test]
+fn an_author_below_developer_gets_a_404_after_the_sha_check() {
+    // `response-404-permission`: the MR, the check and the SHA pass; then a 404,
+    // `not_found!` up to 18.x, a service's `null` from 18.9.
+    for (version, body) in [
+        ("15.0.0-ee", json!({"message": "404 Not Found"})),
+        ("17.5.0-ee", json!({"message": "404 Not Found"})),
+        ("18.9.0-ee", json!({"message": null})),
+        ("19.4.0-ee", json!({"message": null})),
+    ] {
+        let fg = authored_by_the_reporter(version);
+        let id = check_id(&fg, "security-scan");
+        let post = |sha: &str, check: u64| {
+            post_form(
+                &fg,
+                RESPONSES,
+                REPORTER_TOKEN,
+                &format!("sha={sha}&external_status_check_id={check}&status=passed"),
+            )
+        };
+        // Before the permission: an unknown check (404, lower-case f), a stale SHA (409).
+        let r = post(SHA_A, 9999);
+        assert_eq!(
+            (r.status, r.json()),
+            (404, json!({"message": "404 Not found"})),
+            "{version}"
+        );
+        assert_eq!(post(SHA_B, id).status, 409, "{version}");
+        let r = post(SHA_A, id);
+        assert_eq!((r.status, r.json()), (404, body), "{version}");
+        assert_eq!(fg.world(|w| w.status_of(42, 7, "security-scan")), "pending");
+        // A Reporter who is neither author nor assignee is stopped at the MR: 403.
+        let other = FakeGitlab::start({
+            let mut w = World::demo();
+            w.version = version.into();
+            w
+        });
+        let r = post_form(
+            &other,
+            RESPONSES,
+            REPORTER_TOKEN,
+            &format!("sha={SHA_A}&external_status_check_id={id}&status=passed"),
+        );
+        assert_eq!(r.status, 403, "{version}");
+    }
+}
+
+#[test]
+fn retry_permissions_and_pending_by_era() {
+    let retry = |fg: &FakeGitlab, token: &str| {
+        let id = check_id(fg, "security-scan");
+        fg.world(|w| w.set_status(42, 7, "security-scan", "failed"));
+        post_form(
+            fg,
+            &format!("/projects/42/merge_requests/7/status_checks/{id}/retry"),
+            token,
+            "",
+        )
+    };
+    // `retry-permission-16-5`: 15.7–16.4 look the MR up for approvers, then answer 404
+    // to one below Developer; from 16.5 the lookup itself needs Developer (403).
+    let r = retry(&authored_by_the_reporter("16.4.0-ee"), REPORTER_TOKEN);
+    assert_eq!(
+        (r.status, r.json()),
+        (404, json!({"message": "404 Not Found"}))
+    );
+    assert_eq!(
+        retry(&authored_by_the_reporter("16.5.0-ee"), REPORTER_TOKEN).status,
+        403
+    );
+    let plain = |version: &str| {
+        let mut w = World::demo();
+        w.version = version.into();
+        FakeGitlab::start(w)
+    };
+    assert_eq!(retry(&plain("16.4.0-ee"), REPORTER_TOKEN).status, 403);
+    // `retry-pending-16-5`: 16.5 puts the check back to pending; 16.4 only re-sends the
+    // webhook, and the list still says failed.
+    let old = plain("16.4.0-ee");
+    assert_eq!(retry(&old, DEV_TOKEN).status, 202);
+    assert_eq!(old.world(|w| w.status_of(42, 7, "security-scan")), "failed");
+    let new = plain("16.5.0-ee");
+    assert_eq!(retry(&new, DEV_TOKEN).status, 202);
+    assert_eq!(
+        new.world(|w| w.status_of(42, 7, "security-scan")),
+        "pending"
+    );
+}
+
+#[test]
+fn the_project_check_list_needs_maintainer_in_every_era() {
+    // `admin_project` (15.x–16.x), `manage_merge_request_settings` (17.0–18.x),
+    // `read_external_status_check` (seen in 19.4): all Maintainer; `unauthorized!`.
+    for version in [
+        "15.0.0-ee",
+        "16.5.0-ee",
+        "17.0.0-ee",
+        "18.9.0-ee",
+        "19.4.0-ee",
+    ] {
+        let mut w = World::demo();
+        w.version = version.into();
+        let fg = FakeGitlab::start(w);
+        let path = "/projects/42/external_status_checks";
+        assert_eq!(get(&fg, path, MAINTAINER_TOKEN).status, 200, "{version}");
+        let r = get(&fg, path, DEV_TOKEN);
+        assert_eq!(
+            (r.status, r.json()),
+            (401, json!({"message": "401 Unauthorized"})),
+            "{version}"
+        );
+    }
 }
 
 #[test]
 fn mr_list_roles_and_unknown_mr() {
-    let fg = demo();
+    // Before `reporter-read-17-4`.
+    let mut w = World::demo();
+    w.version = "17.3.0-ee".into();
+    let fg = FakeGitlab::start(w);
     let r = get(&fg, LIST, REPORTER_TOKEN);
     assert_eq!(
         (r.status, r.json()),
