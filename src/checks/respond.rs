@@ -81,6 +81,11 @@ pub(crate) fn post_status(
                 return Ok(done(Some(posted.id), warning));
             }
             Err(e) if e.status() == Some(409) => return Err(stale(&mr.label, sha, &e)),
+            Err(e) if e.is_refused_response() => {
+                return Err(Error::from(e)
+                    .context(format!("reporting {} on {}", check.describe(), mr.label))
+                    .hint("GitLab found the merge request, the check and the commit, then refused the response: the token's user may see the merge request (as its author or assignee) but reporting needs the Developer role on the project"));
+            }
             Err(e) if e.status() == Some(404) && matches!(check, CheckRef::Id(_)) => {
                 return Err(Error::from(e.clone())
                     .context(format!("reporting {} on {}", check.describe(), mr.label))

@@ -112,6 +112,15 @@ impl ApiError {
         }
     }
 
+    /// The 404 GitLab gives, after the MR, the check and the SHA passed, to a user who may
+    /// approve the MR but not report on it (an author or assignee below Developer): its
+    /// `not_found!` says `404 Not Found` (capital F; an unknown MR or check says
+    /// `404 Not found`), 18.9's service says nothing (`{"message":null}`). Row
+    /// `response-404-permission`.
+    pub(crate) fn is_refused_response(&self) -> bool {
+        self.status() == Some(404) && matches!(self.message(), "404 Not Found" | "Not Found")
+    }
+
     /// The MR's head from a 409's message (`SHA does not match HEAD of source
     /// branch: <sha>`), when it names one.
     pub(crate) fn head_from_409(&self) -> Option<&str> {
@@ -185,7 +194,7 @@ impl ApiError {
                 }
             }
             ApiErrorKind::Status { status: 403, .. } => Error::api(text).hint(
-                "the token's role on the project is too low: reporting needs Developer; listing and waiting need Developer (Reporter from GitLab 19.4); managing checks (sync) needs Maintainer",
+                "the token's role on the project is too low: reporting needs Developer; listing and waiting need Developer (Reporter from GitLab 17.4); managing checks (sync) needs Maintainer",
             ),
             ApiErrorKind::Status { status: 404, message, .. } => {
                 let err = Error::api(text);

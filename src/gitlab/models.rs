@@ -292,6 +292,7 @@ pub fn role_name(level: u32) -> &'static str {
     }
 }
 
+pub(crate) const REPORTER: u32 = 20;
 pub(crate) const DEVELOPER: u32 = 30;
 pub(crate) const MAINTAINER: u32 = 40;
 

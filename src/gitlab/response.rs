@@ -131,6 +131,8 @@ fn raw_error_message(status: u16, content_type: &str, body: &str) -> String {
                     .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned))
                     .collect::<Vec<_>>()
                     .join("; "),
+                // `{"message":null}` (a service's error without a message): say the status.
+                serde_json::Value::Null => String::new(),
                 other => other.to_string(),
             };
         }
@@ -281,6 +283,10 @@ mod tests {
             "an HTML error page (502 Bad Gateway), likely from a proxy"
         );
         assert_eq!(error_message(503, "", ""), "Service Unavailable");
+        assert_eq!(
+            error_message(404, "application/json", r#"{"message":null}"#),
+            "Not Found"
+        );
     }
 
     #[test]

@@ -81,6 +81,37 @@ impl ServerVersion {
     pub fn matches_wildcard_scopes(self) -> bool {
         self >= ServerVersion::new(19, 4)
     }
+
+    /// A Reporter may read an MR's check list (`read_external_status_check_response`):
+    /// seen in 17.4's source and 18.9's (the first version is not known); before, only
+    /// who may approve the MR (Developer, or its author or assignee).
+    pub fn reporter_reads_checks(self) -> bool {
+        self >= ServerVersion::new(17, 4)
+    }
+
+    /// Which merge requests GitLab sends a scoped check's webhook for (row `webhook-by-name`).
+    pub fn webhook_rule(self) -> WebhookRule {
+        if self < ServerVersion::new(14, 1) {
+            WebhookRule::Every
+        } else if self.matches_wildcard_scopes() {
+            WebhookRule::AsGated
+        } else {
+            WebhookRule::ByName
+        }
+    }
+}
+
+/// Which merge requests a check limited to protected branches has its webhook sent for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WebhookRule {
+    /// 14.0: every merge request, whatever the check's branches.
+    Every,
+    /// 14.1 until the wildcard fix (seen in 19.4): `protected_branches.by_name(target)`, a
+    /// case-insensitive match of the target branch anywhere in a protected branch's name
+    /// (an exact one for targets shorter than 3 characters).
+    ByName,
+    /// From the wildcard fix: the merge requests the check gates.
+    AsGated,
 }
 
 impl fmt::Display for ServerVersion {
@@ -130,6 +161,12 @@ mod tests {
         assert!(v(17, 3).stores_shared_secrets());
         assert!(!v(19, 3).matches_wildcard_scopes());
         assert!(v(19, 4).matches_wildcard_scopes());
+        assert!(!v(17, 3).reporter_reads_checks());
+        assert!(v(17, 4).reporter_reads_checks());
+        assert_eq!(v(14, 0).webhook_rule(), WebhookRule::Every);
+        assert_eq!(v(14, 1).webhook_rule(), WebhookRule::ByName);
+        assert_eq!(v(19, 3).webhook_rule(), WebhookRule::ByName);
+        assert_eq!(v(19, 4).webhook_rule(), WebhookRule::AsGated);
         assert!(v(15, 10) > v(15, 9));
     }
 }

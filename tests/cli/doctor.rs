@@ -288,8 +288,12 @@ fn read_api_scope_is_not_enough() {
 // ---------------------------------------------------------------- role and licence
 
 #[test]
-fn reporter_fails_on_role_and_the_licence_still_shows() {
-    let d = Doctor::of(Test::new().checks(&["scan"]).token(REPORTER_TOKEN));
+fn reporter_before_17_4_fails_on_role_and_the_licence_still_shows() {
+    let d = Doctor::of(
+        Test::on_version("17.3")
+            .checks(&["scan"])
+            .token(REPORTER_TOKEN),
+    );
     d.code(1)
         .has("role", "fail", "@reporter is Reporter on acme/app")
         .has("role", "fail", "Developer role")

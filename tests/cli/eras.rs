@@ -289,22 +289,136 @@ fn a_reporter_posting_by_id_is_refused_by_role() {
 }
 
 #[test]
-fn a_reporter_may_wait_from_19_4() {
-    // `reporter-read-19-4`
-    let run = Test::on_version("19.4.0-ee")
+fn a_reporter_may_wait_from_17_4() {
+    // `reporter-read-17-4`
+    let run = Test::on_version("17.4.0-ee")
         .checks(&["scan"])
         .world(|w| w.set_status(42, 7, "scan", "passed"))
         .token(REPORTER_TOKEN)
         .args(&["wait", "--timeout", "10s"])
         .run();
     run.code(0).stdout_has("all 1 checks passed on !7");
-    Test::on_version("19.3.0-ee")
+    Test::on_version("17.3.0-ee")
         .checks(&["scan"])
         .token(REPORTER_TOKEN)
         .args(&["wait", "--timeout", "10s"])
         .run()
         .code(5)
-        .stderr_has("403");
+        .stderr_has("403")
+        .stderr_has("Reporter from GitLab 17.4");
+}
+
+/// A doctor line of a JSON run, by id.
+fn doctor_line(run: &Run, id: &str) -> Value {
+    run.json()["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["id"] == id)
+        .cloned()
+        .unwrap_or_else(|| panic!("no {id} line"))
+}
+
+#[test]
+fn doctor_does_not_tell_a_reporter_on_18_x_that_they_cannot_read_the_checks() {
+    let doctor = |version: &str| {
+        Test::on_version(version)
+            .checks(&["scan"])
+            .token(REPORTER_TOKEN)
+            .args(&["--output", "json", "doctor"])
+            .run()
+    };
+    let run = doctor("18.5.0-ee");
+    let role = doctor_line(&run, "role");
+    assert_eq!(role["result"], "warn", "{role}");
+    let message = role["message"].as_str().unwrap();
+    assert!(
+        message.contains("enough for list and wait (GitLab 18.5 lets a Reporter read the checks)"),
+        "{message}"
+    );
+    assert!(
+        message.contains("report, run and retry need Developer"),
+        "{message}"
+    );
+    assert_eq!(doctor_line(&run, "checks")["result"], "ok");
+    // Before 17.4 the list answers 403 and the role line says why.
+    let run = doctor("17.3.0-ee");
+    run.code(1);
+    assert_eq!(doctor_line(&run, "role")["result"], "fail");
+}
+
+// ---------------------------------------------------------------- response-404-permission
+
+#[test]
+fn an_author_below_developer_is_told_that_reporting_needs_developer() {
+    for (version, answer) in [
+        ("17.5.0-ee", "404: 404 Not Found"),
+        ("18.9.0-ee", "404: Not Found"),
+    ] {
+        let run = Test::on_version(version)
+            .checks(&["scan"])
+            .world(|w| w.mr_mut(42, 7).authors_and_assignees.push(REPORTER_USER))
+            .token(REPORTER_TOKEN)
+            .args(&["report", "passed", "--name", "scan"])
+            .run();
+        run.code(5)
+            .stderr_has(answer)
+            .stderr_has("refused the response")
+            .stderr_has("reporting needs the Developer role")
+            .stderr_lacks("check id does not exist");
+        assert_eq!(run.status_of("scan"), "pending");
+    }
+}
+
+// ---------------------------------------------------------------- webhook-by-name
+
+/// Project 42 with the protected branch `main-old` and a check `deploy` limited to it.
+fn main_old(w: &mut World) {
+    w.protect_branch(42, "main-old");
+    w.add_scoped_check(42, "deploy", "https://d", &["main-old"]);
+}
+
+#[test]
+fn doctor_names_the_targets_a_webhook_goes_to_without_gating_them() {
+    let doctor = |version: &str| {
+        Test::on_version(version)
+            .token(MAINTAINER_TOKEN)
+            .world(main_old)
+            .args(&["--output", "json", "doctor"])
+            .run()
+    };
+    let run = doctor("18.9.0-ee");
+    let scopes = doctor_line(&run, "scopes");
+    assert_eq!(scopes["result"], "warn", "{scopes}");
+    let message = scopes["message"].as_str().unwrap();
+    assert!(
+        message.contains("GitLab 18.9 also sends the webhook of \"deploy\" (main-old) → main for merge requests it does not gate"),
+        "{message}"
+    );
+    assert!(run.requests_to("GET", "/protected_branches").len() == 1);
+    // From the wildcard fix (seen in 19.4), dispatch follows gating.
+    assert_eq!(doctor_line(&doctor("19.4.0-ee"), "scopes")["result"], "ok");
+}
+
+#[test]
+fn sync_warns_where_a_scope_sends_the_webhook_to_other_branches() {
+    let yaml = "\
+checks:
+  - name: deploy
+    external_url: https://d.example.com/hook
+    protected_branches: [main-old]
+";
+    let run = sync_on("17.5.0-ee", yaml)
+        .world(|w| protect(w, "main-old"))
+        .run();
+    run.code(0)
+        .stdout_has("+ create     \"deploy\"")
+        .stderr_has("checks[0] (\"deploy\"): limited to main-old, but GitLab 17.5 also sends its webhook for merge requests into main, which it does not gate");
+    sync_on("19.4.0-ee", yaml)
+        .world(|w| protect(w, "main-old"))
+        .run()
+        .code(0)
+        .stderr_lacks("also sends its webhook");
 }
 
 // ---------------------------------------------------------------- wildcard-literal, wildcard-19-4

@@ -7,7 +7,7 @@ use crate::checks::Ctx;
 use crate::config::{Input, MrRef};
 use crate::error::Error;
 use crate::gitlab::MergeRequest;
-use crate::gitlab::models::{AccessLevel, DEVELOPER, MAINTAINER, Project, role_name};
+use crate::gitlab::models::{AccessLevel, DEVELOPER, MAINTAINER, Project, REPORTER, role_name};
 use crate::gitlab::paths;
 use crate::sha::{Sha, short};
 
@@ -83,6 +83,20 @@ impl<'a> Doctor<'a> {
                     "@{} is {role} on {name}: enough for report, run, wait, list and retry; sync needs Maintainer",
                     user.username
                 ),
+            );
+        } else if level >= REPORTER && found.version.is_none_or(|v| v.reporter_reads_checks()) {
+            let reads = match found.version {
+                Some(v) => format!("GitLab {v} lets a Reporter read the checks"),
+                None => "GitLab 17.4+ lets a Reporter read the checks (the version is unknown)"
+                    .to_owned(),
+            };
+            self.warn(
+                LineId::Role,
+                format!(
+                    "@{} is {role} on {name}: enough for list and wait ({reads}); report, run and retry need Developer",
+                    user.username
+                ),
+                "give the token's user the Developer role if this job reports or retries checks (Maintainer for sync)",
             );
         } else {
             self.fail(

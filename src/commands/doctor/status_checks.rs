@@ -4,14 +4,17 @@
 use super::lines::{LineId, Verdict};
 use super::{Doctor, Found};
 use crate::checks::{self, Ctx, Scope};
+use crate::config::ProjectRef;
 use crate::error::Error;
-use crate::gitlab::models::{DEVELOPER, MAINTAINER};
+use crate::gitlab::models::{DEVELOPER, MAINTAINER, ProjectCheck};
 use crate::gitlab::paths;
+use crate::gitlab::version::WebhookRule;
 use crate::gitlab::{MergeRequest, MrCheck};
 use crate::names::{did_you_mean, quote, quote_all};
 use crate::output::plural;
 
 const WILDCARD_FIX: &str = "limit each to named protected branches, or to none (every target branch); `status-check sync` refuses wildcards before GitLab 19.4";
+const WEBHOOK_FIX: &str = "the external service is called for those merge requests and its answers gate nothing: have it ignore target branches outside the check's, or rename the protected branch so that no other target branch is part of its name";
 
 impl<'a> Doctor<'a> {
     pub(super) fn licence_and_checks(&mut self, ctx: &Ctx, found: &mut Found) {
@@ -147,7 +150,10 @@ impl<'a> Doctor<'a> {
     // ------------------------------------------------------------ scopes
 
     /// Checks limited to a wildcard branch (`release/*`) gate nothing where GitLab
-    /// matches scopes by exact name. Telling needs the project's check list (Maintainer).
+    /// matches scopes by exact name; and before the wildcard fix, a scoped check's
+    /// webhook also goes to target branches that are part of its branches' names
+    /// (`webhook-by-name`), where it gates nothing. Telling needs the project's check
+    /// list and protected branches (Maintainer).
     pub(super) fn scopes(&mut self, ctx: &Ctx, found: &mut Found) {
         if found.level.is_none_or(|l| l < MAINTAINER) {
             self.skip(
@@ -156,61 +162,79 @@ impl<'a> Doctor<'a> {
             );
             return;
         }
-        if found.project_checks.is_none()
-            && let Some(project) = self.cfg.project.as_ref()
-        {
+        let Some(project) = self.cfg.project.as_ref() else {
+            self.skip(LineId::Scopes, "not checked: no project");
+            return;
+        };
+        if found.project_checks.is_none() {
             found.project_checks = checks::project_checks(ctx, &project.value).ok();
         }
-        let Some(checks) = &found.project_checks else {
+        let Some(project_checks) = &found.project_checks else {
             self.skip(
                 LineId::Scopes,
                 "not checked: the project's check list could not be read",
             );
             return;
         };
-        let wildcards: Vec<String> = checks
-            .iter()
-            .filter_map(|c| {
-                let branches: Vec<String> = c
-                    .branch_names()
-                    .into_iter()
-                    .filter(|b| b.contains('*'))
-                    .collect();
-                (!branches.is_empty())
-                    .then(|| format!("{} ({})", quote(&c.name), checks::join_branches(&branches)))
-            })
-            .collect();
-        match found.version {
-            _ if wildcards.is_empty() => self.ok(
+        let wildcards = wildcard_scoped(project_checks);
+        let targets = known_targets(ctx, &project.value, found.mr.as_ref());
+        let rule = found
+            .version
+            .map_or(WebhookRule::ByName, |v| v.webhook_rule());
+        let sent = sent_elsewhere(project_checks, rule, &targets);
+        let server = found.version.map_or(
+            "GitLab before 19.4 (the version is unknown)".to_owned(),
+            |v| format!("GitLab {v}"),
+        );
+        let also_sent = (!sent.is_empty()).then(|| {
+            format!(
+                "{server} also sends the webhook of {} for merge requests it does not gate (the target branch is part of the check's branch name)",
+                sent.join(", ")
+            )
+        });
+        let wildcards_gate = found.version.is_some_and(|v| v.matches_wildcard_scopes());
+        match (wildcards.is_empty(), also_sent) {
+            (true, None) => self.ok(
                 LineId::Scopes,
                 format!(
-                    "no check is limited to a wildcard branch ({} in the project)",
-                    plural(checks.len(), "check")
+                    "no check is limited to a wildcard branch, and no webhook goes to merge requests its check does not gate ({} in the project)",
+                    plural(project_checks.len(), "check")
                 ),
             ),
-            Some(v) if v.matches_wildcard_scopes() => self.ok(
-                LineId::Scopes,
-                format!(
-                    "limited to wildcard branches: {}; GitLab {v} matches them against the target branch",
+            (true, Some(also)) => self.warn(LineId::Scopes, also, WEBHOOK_FIX),
+            (false, also) if wildcards_gate => {
+                let mut message = format!(
+                    "limited to wildcard branches: {}; {server} matches them against the target branch",
                     wildcards.join(", ")
-                ),
-            ),
-            Some(v) => self.fail(
-                LineId::Scopes,
-                format!(
-                    "limited to wildcard branches, so they gate nothing: {}; GitLab {v} matches a check's protected branches to the target branch by exact name, so `release/*` applies to no merge request",
-                    wildcards.join(", ")
-                ),
-                WILDCARD_FIX,
-            ),
-            None => self.warn(
-                LineId::Scopes,
-                format!(
-                    "limited to wildcard branches: {}; before GitLab 19.4 such a check applies to no merge request (scopes match the target branch by exact name), and the version is unknown",
-                    wildcards.join(", ")
-                ),
-                WILDCARD_FIX,
-            ),
+                );
+                match also {
+                    Some(also) => {
+                        message.push_str(&format!("; {also}"));
+                        self.warn(LineId::Scopes, message, WEBHOOK_FIX);
+                    }
+                    None => self.ok(LineId::Scopes, message),
+                }
+            }
+            (false, also) => {
+                let mut message = match found.version {
+                    Some(v) => format!(
+                        "limited to wildcard branches, so they gate nothing: {}; GitLab {v} matches a check's protected branches to the target branch by exact name, so `release/*` applies to no merge request",
+                        wildcards.join(", ")
+                    ),
+                    None => format!(
+                        "limited to wildcard branches: {}; before GitLab 19.4 such a check applies to no merge request (scopes match the target branch by exact name), and the version is unknown",
+                        wildcards.join(", ")
+                    ),
+                };
+                if let Some(also) = also {
+                    message.push_str(&format!("; {also}"));
+                }
+                if found.version.is_some() {
+                    self.fail(LineId::Scopes, message, WILDCARD_FIX);
+                } else {
+                    self.warn(LineId::Scopes, message, WILDCARD_FIX);
+                }
+            }
         }
     }
 
@@ -378,4 +402,50 @@ impl<'a> Doctor<'a> {
             ),
         }
     }
+}
+
+/// `"release-gate" (release/*)` for each check limited to a wildcard branch.
+fn wildcard_scoped(checks: &[ProjectCheck]) -> Vec<String> {
+    checks
+        .iter()
+        .filter_map(|c| {
+            let branches: Vec<String> = c
+                .branch_names()
+                .into_iter()
+                .filter(|b| b.contains('*'))
+                .collect();
+            (!branches.is_empty())
+                .then(|| format!("{} ({})", quote(&c.name), checks::join_branches(&branches)))
+        })
+        .collect()
+}
+
+/// The target branches that can be named: the project's protected branches (when they
+/// can be read) and the merge request's target.
+fn known_targets(ctx: &Ctx, project: &ProjectRef, mr: Option<&MergeRequest>) -> Vec<String> {
+    let mut targets: Vec<String> = checks::protected_branches(ctx, project)
+        .map(|branches| branches.into_iter().map(|b| b.name).collect())
+        .unwrap_or_default();
+    targets.extend(mr.map(|m| m.target_branch.clone()));
+    targets
+}
+
+/// `"deploy" (main-old) → main` for each check whose webhook goes to known target
+/// branches it does not gate.
+fn sent_elsewhere(checks: &[ProjectCheck], rule: WebhookRule, targets: &[String]) -> Vec<String> {
+    checks
+        .iter()
+        .filter_map(|c| {
+            let scope = c.branch_names();
+            let sent = checks::sent_but_not_gated(rule, &scope, targets);
+            (!sent.is_empty()).then(|| {
+                format!(
+                    "{} ({}) → {}",
+                    quote(&c.name),
+                    checks::join_branches(&scope),
+                    sent.join(", ")
+                )
+            })
+        })
+        .collect()
 }

@@ -19,10 +19,13 @@ mod plan;
 mod preflight;
 mod render;
 
+use std::collections::HashMap;
+
 use crate::checks::Ctx;
 use crate::cli::SyncArgs;
 use crate::config::Config;
 use crate::error::Error;
+use crate::gitlab::version::WebhookRule;
 use crate::log::Log;
 use crate::output::Outcome;
 use crate::secret;
@@ -56,6 +59,9 @@ pub(super) fn run(
     for warning in plan::near_misses(&file, &existing) {
         log.warn(warning);
     }
+    for warning in webhook_warnings(&ctx, &file, &branches) {
+        log.warn(warning);
+    }
     let has_secret: Vec<bool> = secrets.iter().map(Secret::is_some).collect();
     let mut plan = plan(
         &file,
@@ -73,6 +79,21 @@ pub(super) fn run(
     }
     apply::apply(&ctx, project, &mut plan, &file, &secrets)?;
     Ok(render(&plan, &project.raw, &file_name, Mode::Applied))
+}
+
+/// Where the file's scopes have GitLab send a webhook it does not gate. The version is
+/// asked only when a warning depends on it (from the wildcard fix, seen in 19.4, there is
+/// none); when it cannot be read, the rule before that fix is assumed.
+fn webhook_warnings(ctx: &Ctx, file: &SyncFile, branches: &HashMap<String, u64>) -> Vec<String> {
+    let targets: Vec<String> = branches.keys().cloned().collect();
+    let unknown = "GitLab before 19.4";
+    if plan::webhook_warnings(file, &targets, WebhookRule::ByName, unknown).is_empty() {
+        return Vec::new();
+    }
+    match ctx.server_version() {
+        Ok(v) => plan::webhook_warnings(file, &targets, v.webhook_rule(), &format!("GitLab {v}")),
+        Err(_) => plan::webhook_warnings(file, &targets, WebhookRule::ByName, unknown),
+    }
 }
 
 /// GitLab refuses a longer shared secret (`validates :shared_secret, length: { maximum: 255 }`).

@@ -6,8 +6,10 @@ use std::collections::HashMap;
 use serde_json::{Value, json};
 
 use super::file::{CheckSpec, SyncFile, redact_url};
+use crate::checks;
 use crate::error::Error;
 use crate::gitlab::models::ProjectCheck;
+use crate::gitlab::version::WebhookRule;
 use crate::names::{did_you_mean, quote};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -305,6 +307,32 @@ pub(super) fn near_misses(file: &SyncFile, existing: &[ProjectCheck]) -> Vec<Str
                 "{}: GitLab has no check named exactly so ({hint}): sync treats it as a new check",
                 spec.label()
             ))
+        })
+        .collect()
+}
+
+/// A warning for each check of the file whose webhook GitLab also sends for merge
+/// requests into other protected branches (`targets`), which the check does not gate
+/// (row `webhook-by-name`: before the wildcard fix, a target branch that is part of a
+/// check's branch name gets its webhook).
+pub(super) fn webhook_warnings(
+    file: &SyncFile,
+    targets: &[String],
+    rule: WebhookRule,
+    server: &str,
+) -> Vec<String> {
+    file.checks
+        .iter()
+        .filter_map(|spec| {
+            let sent = checks::sent_but_not_gated(rule, &spec.protected_branches, targets);
+            (!sent.is_empty()).then(|| {
+                format!(
+                    "{}: limited to {}, but {server} also sends its webhook for merge requests into {}, which it does not gate (the target branch is part of the check's branch name): the service is called there and its answers gate nothing",
+                    spec.label(),
+                    checks::join_branches(&spec.protected_branches),
+                    sent.join(", ")
+                )
+            })
         })
         .collect()
 }

@@ -9,7 +9,7 @@ use crate::checks::{self, Ctx};
 use crate::config::ProjectRef;
 use crate::error::Error;
 use crate::gitlab::ApiError;
-use crate::gitlab::models::{MAINTAINER, Project, ProjectCheck, ProtectedBranch, role_name};
+use crate::gitlab::models::{MAINTAINER, Project, ProjectCheck, role_name};
 use crate::gitlab::paths;
 
 /// What the file asks for that this GitLab would accept and silently not do: shared
@@ -120,8 +120,7 @@ pub(super) fn protected_branches(
     if file.checks.iter().all(|c| c.protected_branches.is_empty()) {
         return Ok(HashMap::new());
     }
-    let path = paths::protected_branches(&project.encoded);
-    let listing = ctx.client.get_all::<ProtectedBranch>(&path).map_err(|e| {
+    let listing = checks::protected_branches(ctx, project).map_err(|e| {
         let hint_403 = e.status() == Some(403);
         let err = Error::from(e).context("listing the project's protected branches");
         if hint_403 {
@@ -130,7 +129,7 @@ pub(super) fn protected_branches(
             err
         }
     })?;
-    let map: HashMap<String, u64> = listing.items.into_iter().map(|b| (b.name, b.id)).collect();
+    let map: HashMap<String, u64> = listing.into_iter().map(|b| (b.name, b.id)).collect();
     for spec in &file.checks {
         for name in &spec.protected_branches {
             if !map.contains_key(name) {
