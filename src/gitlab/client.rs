@@ -49,9 +49,6 @@ pub(crate) struct Client<'a> {
     proxy: Option<String>,
     requests: Cell<u32>,
     deadline: Cell<Option<Instant>>,
-    /// A 429 goes back to the caller at once instead of being retried here: the gate
-    /// paces itself by it (and by the budget it may carry).
-    defer_rate_limits: Cell<bool>,
 }
 
 /// A successful answer: status, the headers we use, the body.
@@ -118,13 +115,7 @@ impl<'a> Client<'a> {
             proxy: proxy_in_use,
             requests: Cell::new(0),
             deadline: Cell::new(None),
-            defer_rate_limits: Cell::new(false),
         }
-    }
-
-    /// A 429 is returned at once, not retried: for a caller that paces itself.
-    pub(crate) fn defer_rate_limits(&self) {
-        self.defer_rate_limits.set(true);
     }
 
     /// Requests sent so far (each attempt counts).
@@ -170,6 +161,41 @@ impl<'a> Client<'a> {
         })
     }
 
+    /// One page of a list, in one attempt: no retry and no wait here, for a caller that
+    /// paces itself (the gate). The page, and the next page's number if there is one.
+    pub(crate) fn get_page_once<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        page: u32,
+    ) -> Result<(Listing<T>, Option<u32>), ApiError> {
+        let separator = if path.contains('?') { '&' } else { '?' };
+        let page_path = format!("{path}{separator}per_page={PER_PAGE}&page={page}");
+        let answer = self.send_once(Method::Get, &page_path, None)?;
+        let items = decode(Method::Get, path, &answer)?;
+        let listing = Listing {
+            items,
+            poll_interval_ms: answer.poll_interval_ms,
+            budget: answer.budget,
+        };
+        Ok((listing, answer.next_page))
+    }
+
+    /// A GET in one attempt (see `get_page_once`).
+    pub(crate) fn get_once<T: DeserializeOwned>(&self, path: &str) -> Result<T, ApiError> {
+        let answer = self.send_once(Method::Get, path, None)?;
+        decode(Method::Get, path, &answer)
+    }
+
+    /// A POST in one attempt (see `get_page_once`).
+    pub(crate) fn post_once<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &serde_json::Value,
+    ) -> Result<T, ApiError> {
+        let answer = self.send_once(Method::Post, path, Some(&body.to_string()))?;
+        decode(Method::Post, path, &answer)
+    }
+
     /// A POST retried only when GitLab certainly did not act on it (429,
     /// 503, refused connection). When the outcome is unknown the error is
     /// returned: the caller re-reads state before trying again.
@@ -203,10 +229,7 @@ impl<'a> Client<'a> {
                 Ok(answer) => return Ok(answer),
                 Err(error) => error,
             };
-            let deferred = self.defer_rate_limits.get() && error.status() == Some(429);
-            let retry = error.is_transient()
-                && !deferred
-                && (method == Method::Get || !error.outcome_unknown());
+            let retry = error.is_transient() && (method == Method::Get || !error.outcome_unknown());
             if !retry {
                 return Err(error);
             }

@@ -82,6 +82,12 @@ impl ServerVersion {
         self >= ServerVersion::new(19, 4)
     }
 
+    /// A retry sets the check to `pending` itself (row `retry-pending-16-5`); before,
+    /// the list reads `failed` until the service answers again.
+    pub fn retry_resets_pending(self) -> bool {
+        self >= ServerVersion::new(16, 5)
+    }
+
     /// A Reporter may read an MR's check list (`read_external_status_check_response`):
     /// seen in 17.4's source and 18.9's (the first version is not known); before, only
     /// who may approve the MR (Developer, or its author or assignee).
@@ -161,6 +167,8 @@ mod tests {
         assert!(v(17, 3).stores_shared_secrets());
         assert!(!v(19, 3).matches_wildcard_scopes());
         assert!(v(19, 4).matches_wildcard_scopes());
+        assert!(!v(16, 4).retry_resets_pending());
+        assert!(v(16, 5).retry_resets_pending());
         assert!(!v(17, 3).reporter_reads_checks());
         assert!(v(17, 4).reporter_reads_checks());
         assert_eq!(v(14, 0).webhook_rule(), WebhookRule::Every);

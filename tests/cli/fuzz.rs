@@ -15,7 +15,7 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, FileFailurePersistence};
 use serde_json::{Value, json};
 
-use status_check::parse::gate::{self, CheckResult, GateReport, MAX_SERVER_FLOOR, Schedule};
+use status_check::parse::gate::{self, CheckResult, GateReport, MAX_SERVER_FLOOR, Pacer, Setback};
 use status_check::parse::{
     Budget, CheckStatus, MergeRequest, MrCheck, PostedResponse, Project, ProjectCheck,
     ProtectedBranch, ServerVersion, Token, TokenInfo, User, VersionInfo, decode_detail, duration,
@@ -290,11 +290,11 @@ proptest! {
     ) {
         let interval = Duration::from_millis(interval_ms);
         let max_interval = interval + Duration::from_millis(extra_ms);
-        let mut schedule = Schedule::new(interval, max_interval, explicit).seeded(seed);
-        schedule.observe_poll_interval(parse_poll_interval(&header));
+        let mut pacer = Pacer::new(interval, max_interval, explicit).seeded(seed);
+        pacer.observe_poll_interval(parse_poll_interval(&header));
         let ceiling = max_interval.max(MAX_SERVER_FLOOR.max(interval));
-        for _ in 0..8 {
-            let delay = schedule.next_delay();
+        for i in 0..8u64 {
+            let delay = pacer.after_success(Duration::from_secs(i));
             prop_assert!(delay >= interval && delay <= ceiling, "{:?} for {:?}", delay, header);
         }
     }
@@ -332,31 +332,50 @@ proptest! {
     }
 
     /// Whatever budgets and 429s the gate sees, its delay stays between its own pace
-    /// and the five-minute cap (or that pace, when longer).
+    /// and --max-interval, or what a 429 asked plus a tenth, never past the 5-minute cap.
     #[test]
     fn fuzz_gate_pacing(
         events in proptest::collection::vec((any::<bool>(), 0u32..5000, 0u32..5000, 0u64..7200, proptest::option::of(0u64..100_000)), 0..12),
         interval_ms in 1u64..60_000,
+        extra_ms in 0u64..60_000,
         seed in any::<u64>(),
     ) {
         let interval = Duration::from_millis(interval_ms);
-        let mut schedule = Schedule::new(interval, interval, false).seeded(seed);
+        let max_interval = interval + Duration::from_millis(extra_ms);
+        let mut pacer = Pacer::new(interval, max_interval, false).seeded(seed);
         let cap = MAX_SERVER_FLOOR.max(interval);
+        let mut now = Duration::ZERO;
         for (throttled, limit, remaining, reset_s, retry_s) in events {
             let budget = (limit > 0 && remaining <= limit).then_some(Budget {
                 limit,
                 remaining,
                 reset_in: Duration::from_secs(reset_s.min(3600)),
             });
-            schedule.polling();
-            if throttled {
-                let wait = schedule.throttled(budget, retry_s.map(Duration::from_secs));
-                prop_assert!(wait <= cap * 2, "{:?}", wait);
+            pacer.polling(now);
+            let delay = if throttled {
+                let retry_after = retry_s.map(Duration::from_secs);
+                let delay = pacer.after_setback(now, Setback::Throttled { retry_after, budget });
+                let asked = retry_after.or(budget.filter(|b| b.remaining == 0).map(|b| b.reset_in));
+                let allowed = match asked {
+                    Some(a) => a.min(cap).mul_f64(1.1).max(max_interval),
+                    None => max_interval,
+                };
+                prop_assert!(delay <= allowed + Duration::from_millis(1), "{:?} > {:?}", delay, allowed);
+                delay
             } else {
-                schedule.observe_budget(budget);
-            }
-            let delay = schedule.next_delay();
-            prop_assert!(delay >= interval && delay <= cap, "{:?}", delay);
+                pacer.observe_budget(budget, now);
+                let delay = pacer.after_success(now);
+                // A budget too small for another round of the gates sharing it waits
+                // for its reset (plus a tenth); otherwise it stretches up to --max-interval.
+                let allowed = match budget {
+                    Some(b) => b.reset_in.min(cap).mul_f64(1.1).max(max_interval),
+                    None => max_interval,
+                };
+                prop_assert!(delay <= allowed + Duration::from_millis(1), "{:?} > {:?}", delay, allowed);
+                delay
+            };
+            prop_assert!(delay >= interval && delay <= cap.mul_f64(1.1), "{:?}", delay);
+            now += delay;
         }
     }
 

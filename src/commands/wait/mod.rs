@@ -2,12 +2,11 @@
 //! every selected check has passed, one fails, the MR's head moves, or time
 //! runs out.
 
-mod gate;
-pub(crate) mod pace;
+pub(crate) mod core;
+mod driver;
 mod progress;
 mod render;
 pub(crate) mod reports;
-pub(crate) mod schedule;
 mod selection;
 mod settings;
 
@@ -18,7 +17,7 @@ use crate::cli::WaitArgs;
 use crate::error::Error;
 use crate::output::Outcome;
 use crate::signals;
-use gate::{Gate, Verdict};
+use driver::{Gate, Verdict};
 use reports::write_error_reports;
 use settings::Settings;
 
@@ -38,7 +37,7 @@ pub(super) fn run(ctx: &Ctx, args: &WaitArgs) -> Result<Outcome, Error> {
     {
         return Err(write_error_reports(&mut settings, &sha, err));
     }
-    let mut gate = Gate::new(ctx, settings, sha, &found, started, deadline);
+    let mut gate = Gate::new(ctx, settings, sha, &found, started);
     if gate.mrs.is_empty() {
         gate.empty_reason = format!("no open merge request: {}", found.how);
         return gate.finish(Verdict::Empty);

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use super::gate::Gate;
+use super::driver::Gate;
 use crate::duration::short;
 use crate::gitlab::CheckStatus;
 use crate::names::quote;
@@ -47,7 +47,7 @@ impl Gate<'_, '_> {
             return;
         };
         let of = format!("after {} of {}", short(mark), short(self.settings.timeout));
-        let line = if self.polls == 0 {
+        let line = if self.polls() == 0 {
             let why = self
                 .last_error
                 .as_deref()
@@ -55,8 +55,7 @@ impl Gate<'_, '_> {
             format!("still waiting: no successful poll yet {of}{why}")
         } else {
             let pending: Vec<String> = self
-                .checks
-                .values()
+                .checks()
                 .filter(|c| !matches!(c.status, CheckStatus::Passed | CheckStatus::Failed))
                 .map(|c| {
                     if self.several() {

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use super::gate::{Gate, Verdict};
+use super::driver::{Gate, Verdict};
 use super::reports::{CheckResult, GateReport, write_reports};
 use crate::duration::human;
 use crate::error::Error;
@@ -32,13 +32,12 @@ impl Gate<'_, '_> {
 
     pub(super) fn header(&self) {
         let names: Vec<String> = self
-            .checks
-            .values()
+            .checks()
             .map(|c| format!("{} ({})", self.label(c), c.status))
             .collect();
         let mut line = format!(
             "waiting for {} on {} at {} (timeout {}): {}",
-            plural(self.checks.len(), "check"),
+            plural(self.checks().count(), "check"),
             self.mr_list(),
             self.sha.short(),
             human(self.settings.timeout),
@@ -59,10 +58,9 @@ impl Gate<'_, '_> {
         self.ctx.log.section_end("status_check_wait");
         let waited = self.elapsed();
         let results: Vec<CheckResult> = self
-            .checks
-            .values()
+            .checks()
             .map(|c| CheckResult {
-                iid: c.iid,
+                iid: self.mrs[c.mr].iid,
                 name: c.name.clone(),
                 status: c.status.to_string(),
                 seconds: c.since.as_secs_f64(),
@@ -87,8 +85,8 @@ impl Gate<'_, '_> {
             "merged": self.merged,
             "waited_seconds": (waited.as_secs_f64() * 10.0).round() / 10.0,
             "requests": self.ctx.client.request_count(),
-            "checks": self.checks.values().map(|c| json!({
-                "merge_request_iid": c.iid,
+            "checks": self.checks().map(|c| json!({
+                "merge_request_iid": self.mrs[c.mr].iid,
                 "id": c.id,
                 "name": c.name,
                 "status": c.status.as_str(),
@@ -102,8 +100,7 @@ impl Gate<'_, '_> {
     }
 
     fn names_with(&self, pred: impl Fn(&CheckStatus) -> bool) -> String {
-        self.checks
-            .values()
+        self.checks()
             .filter(|c| pred(&c.status))
             .map(|c| self.label(c))
             .collect::<Vec<_>>()
@@ -117,7 +114,7 @@ impl Gate<'_, '_> {
                 Code::Ok,
                 format!(
                     "all {} checks passed on {mrs} after {}",
-                    self.checks.len(),
+                    self.checks().count(),
                     human(waited)
                 ),
             ),
@@ -128,7 +125,7 @@ impl Gate<'_, '_> {
                     self.names_with(|s| *s == CheckStatus::Failed)
                 ),
             ),
-            Verdict::Timeout if self.polls == 0 => (
+            Verdict::Timeout if self.polls() == 0 => (
                 Code::Timeout,
                 format!(
                     "timed out after {} on {mrs} without one successful poll: {}",
@@ -150,7 +147,12 @@ impl Gate<'_, '_> {
                 (Code::Timeout, text)
             }
             Verdict::Stale => {
-                let (mr, head) = self.moved.clone().unwrap_or_default();
+                let (mr, head) = self
+                    .core
+                    .moved
+                    .clone()
+                    .map(|(mr, head)| (self.mrs[mr].label.clone(), head))
+                    .unwrap_or_default();
                 (
                     Code::Stale,
                     format!(

@@ -1,45 +1,42 @@
-//! Which checks the gate waits for: every check of the MR, or only the `--name`
-//! ones, minus the `--ignore` ones and the job's own (`--self`). Names match
-//! exactly, as GitLab stores them; after the first poll, a `--name` that is on
-//! no MR is a usage error, and a name off only in case or spaces is pointed out
-//! (`did you mean "Security scan"?`), never taken for the check.
+//! Which checks the gate waits for (the core's `Tracker` selects): every check of
+//! the MR, or only the `--name` ones, minus the `--ignore` ones and the job's own
+//! (`--self`). Names match exactly, as GitLab stores them; after the first poll, a
+//! `--name` that is on no MR is a usage error, and a name off only in case or spaces
+//! is pointed out (`did you mean "Security scan"?`), never taken for the check.
 
-use super::gate::{Gate, Verdict};
+use super::driver::Gate;
 use crate::error::Error;
 use crate::names::{did_you_mean, quote, quote_all};
 
 impl Gate<'_, '_> {
-    pub(super) fn selected(&self, name: &str) -> bool {
-        let named = self.settings.names.is_empty() || self.settings.names.iter().any(|n| n == name);
-        named && !self.settings.ignore.iter().any(|n| n == name)
+    fn listed(&self) -> impl Iterator<Item = &str> + Clone {
+        self.core
+            .tracker
+            .listed
+            .iter()
+            .flatten()
+            .map(String::as_str)
     }
 
-    /// After the first poll: unknown names are a usage error, an ignored name
-    /// that matches nothing is a warning, and an empty selection ends the wait.
-    pub(super) fn first_poll_checks(&mut self) -> Result<Option<Verdict>, Error> {
-        let listed = || self.first_listed.iter().map(String::as_str);
-        let missing: Vec<&str> = self
-            .settings
-            .names
-            .iter()
-            .map(String::as_str)
-            .filter(|n| !listed().any(|l| l == *n))
-            .collect();
-        if !missing.is_empty() {
-            let mut err = Error::usage(format!(
-                "--name {}: no such check on {}",
-                quote_all(missing.iter().copied()),
-                self.mr_list()
-            ));
-            for name in &missing {
-                if let Some(hint) = did_you_mean(name, listed()) {
-                    err = err.hint(format!("{}: {hint}", quote(name)));
-                }
+    /// `--name`s on no MR's list after the first poll: a usage error, with hints.
+    pub(super) fn unknown_names(&self, missing: &[String]) -> Error {
+        let mut err = Error::usage(format!(
+            "--name {}: no such check on {}",
+            quote_all(missing.iter().map(String::as_str)),
+            self.mr_list()
+        ));
+        for name in missing {
+            if let Some(hint) = did_you_mean(name, self.listed()) {
+                err = err.hint(format!("{}: {hint}", quote(name)));
             }
-            return Err(err.hint("`status-check list` shows the checks that apply to this merge request; a check limited to protected branches only applies to MRs targeting them"));
         }
+        err.hint("`status-check list` shows the checks that apply to this merge request; a check limited to protected branches only applies to MRs targeting them")
+    }
+
+    /// After the first poll: an ignored name that matches nothing is a warning.
+    pub(super) fn warn_unmatched_ignores(&self) {
         for name in &self.settings.ignore {
-            if let Some(hint) = did_you_mean(name, listed()) {
+            if let Some(hint) = did_you_mean(name, self.listed()) {
                 self.ctx.log.warn(format!(
                     "ignoring {}: no check of that name on {}; {hint}",
                     quote(name),
@@ -47,19 +44,20 @@ impl Gate<'_, '_> {
                 ));
             }
         }
-        if self.checks.is_empty() {
-            self.empty_reason = if self.settings.ignore.is_empty() && self.settings.names.is_empty()
-            {
-                format!("no external status checks apply to {}", self.mr_list())
-            } else {
-                format!(
-                    "every check on {} is ignored ({})",
-                    self.mr_list(),
-                    quote_all(self.settings.ignore.iter().map(String::as_str))
-                )
-            };
-            return Ok(Some(Verdict::Empty));
+    }
+
+    /// Why nothing is left to wait for.
+    pub(super) fn empty_reason(&self) -> String {
+        if (0..self.mrs.len()).all(|mr| !self.core.is_open(mr)) {
+            format!("{} closed during the wait", self.mr_list())
+        } else if self.settings.ignore.is_empty() && self.settings.names.is_empty() {
+            format!("no external status checks apply to {}", self.mr_list())
+        } else {
+            format!(
+                "every check on {} is ignored ({})",
+                self.mr_list(),
+                quote_all(self.settings.ignore.iter().map(String::as_str))
+            )
         }
-        Ok(None)
     }
 }

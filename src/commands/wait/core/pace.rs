@@ -1,4 +1,5 @@
-//! The gate's share of the token's rate limit budget.
+//! The gate's share of the token's rate limit budget. Times are the gate's clock: a
+//! `Duration` since the wait began (no clock is read here).
 //!
 //! Many gates poll GitLab with one token, and GitLab counts their requests together:
 //! `RateLimit-Limit` a minute, `RateLimit-Remaining` left until `RateLimit-Reset`. A gate
@@ -19,7 +20,7 @@
 //! the Poll-Interval.
 
 use std::collections::VecDeque;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::gitlab::Budget;
 
@@ -36,20 +37,20 @@ const RECOVERY_FAST: f64 = 0.05;
 const RECOVERY_TIME: Duration = Duration::from_secs(600);
 /// Gates throttled together come back after the reset spread over this share of their
 /// new interval.
-const AFTER_RESET_SPREAD: f64 = 0.1;
+pub(crate) const AFTER_RESET_SPREAD: f64 = 0.1;
 /// One 429 lowers the rate by at most this factor: a 429 that claims a huge share of
 /// the budget went elsewhere (another user of the token) slows the gate step by step.
 const MAX_CUT: f64 = 4.0;
 /// No pace is slower than this; a gate that polls once in ten minutes is no gate.
-const MAX_PACE: Duration = Duration::from_secs(300);
+pub(crate) const MAX_PACE: Duration = Duration::from_secs(300);
 /// Two budgets whose resets are this close belong to the same window.
 const SAME_WINDOW: Duration = Duration::from_secs(2);
 
 /// The budget seen on a poll.
 struct Seen {
     remaining: u32,
-    reset_at: Instant,
-    at: Instant,
+    reset_at: Duration,
+    at: Duration,
 }
 
 pub(crate) struct Pace {
@@ -59,17 +60,20 @@ pub(crate) struct Pace {
     sharing: Option<f64>,
     /// The interval the budget allows, from the last budget seen; `None`: no limit.
     budget_interval: Option<Duration>,
+    /// The last budget seen was spent: the wait to its reset (spread), which GitLab's
+    /// headers ask for and so may exceed `--max-interval`.
+    exhausted: Option<Duration>,
     /// The poll rate (per second) after a 429, when the answers carry no budget;
     /// `None`: the Poll-Interval's.
     throttled_rate: Option<f64>,
     /// The fair rate the last 429 told, if its headers did.
     fair_rate: Option<f64>,
     /// Since when, and from which rate, the rate climbs back to the Poll-Interval's.
-    climbing: Option<(Instant, f64)>,
+    climbing: Option<(Duration, f64)>,
     /// The delay this gate last planned before a poll.
     planned: Option<Duration>,
     /// This gate's polls of the last minute, to count its share when throttled.
-    polls: VecDeque<Instant>,
+    polls: VecDeque<Duration>,
     rng: fastrand::Rng,
 }
 
@@ -79,6 +83,7 @@ impl Pace {
             last: None,
             sharing: None,
             budget_interval: None,
+            exhausted: None,
             throttled_rate: None,
             fair_rate: None,
             climbing: None,
@@ -95,11 +100,11 @@ impl Pace {
     }
 
     /// A poll is sent now.
-    pub(crate) fn polling(&mut self, now: Instant) {
+    pub(crate) fn polling(&mut self, now: Duration) {
         while self
             .polls
             .front()
-            .is_some_and(|t| now.saturating_duration_since(*t) > WINDOW)
+            .is_some_and(|t| now.saturating_sub(*t) > WINDOW)
         {
             self.polls.pop_front();
         }
@@ -107,7 +112,7 @@ impl Pace {
     }
 
     /// The poll's answer carried the budget.
-    pub(crate) fn budget(&mut self, budget: Budget, now: Instant) {
+    pub(crate) fn budget(&mut self, budget: Budget, now: Duration) {
         let reset_at = now + budget.reset_in;
         if let Some(seen) = self
             .last
@@ -115,7 +120,7 @@ impl Pace {
             .filter(|s| same_window(s.reset_at, reset_at) && s.remaining >= budget.remaining)
         {
             let spent = f64::from(seen.remaining - budget.remaining);
-            let elapsed = now.saturating_duration_since(seen.at).as_secs_f64();
+            let elapsed = now.saturating_sub(seen.at).as_secs_f64();
             // A missed poll doubles both what was spent and the time it took: count
             // gates per planned interval, not per gap.
             let gates = match self.planned {
@@ -136,20 +141,24 @@ impl Pace {
         self.throttled_rate = None;
         let sharing = self.sharing.unwrap_or(1.0).max(1.0);
         let usable = (f64::from(budget.remaining) * UTILIZATION).floor();
-        self.budget_interval = Some(if usable >= sharing {
-            secs(sharing * budget.reset_in.as_secs_f64() / usable)
+        if usable >= sharing {
+            self.budget_interval = Some(secs(sharing * budget.reset_in.as_secs_f64() / usable));
+            self.exhausted = None;
         } else {
             // Not enough for one more round: come back in the next window, spread over
-            // the interval its fresh budget allows.
+            // the interval its fresh budget allows (at most a tenth of the wait).
             let fresh = sharing * WINDOW.as_secs_f64() / (f64::from(budget.limit) * UTILIZATION);
-            budget.reset_in + secs(fresh * self.rng.f64())
-        });
+            let spread = secs(fresh).min(budget.reset_in.mul_f64(AFTER_RESET_SPREAD));
+            self.budget_interval = None;
+            self.exhausted = Some(budget.reset_in.min(MAX_PACE) + spread.mul_f64(self.rng.f64()));
+        }
     }
 
     /// The poll's answer carried no budget: recover from a 429, quickly up to the fair
     /// share the 429 told, then evenly over `RECOVERY_TIME` to the Poll-Interval's rate.
-    pub(crate) fn no_budget(&mut self, poll_interval: Duration, now: Instant) {
+    pub(crate) fn no_budget(&mut self, poll_interval: Duration, now: Duration) {
         self.budget_interval = None;
+        self.exhausted = None;
         let Some(rate) = self.throttled_rate else {
             return;
         };
@@ -158,8 +167,7 @@ impl Pace {
             Some(fair) if rate < fair => (rate + RECOVERY_FAST * full).min(fair),
             _ => {
                 let (since, from) = *self.climbing.get_or_insert((now, rate));
-                let share = now.saturating_duration_since(since).as_secs_f64()
-                    / RECOVERY_TIME.as_secs_f64();
+                let share = now.saturating_sub(since).as_secs_f64() / RECOVERY_TIME.as_secs_f64();
                 from + (full - from) * share
             }
         };
@@ -169,19 +177,14 @@ impl Pace {
         }
     }
 
-    /// A 429: how long to wait before the next poll. The rate falls (by half, or to the
-    /// fair share), and the next poll comes after the reset.
+    /// A 429: the rate falls (by half, or to the fair share its headers tell). How long
+    /// to wait before the next poll is the caller's (`Pacer`): what the 429 asked.
     pub(crate) fn throttled(
         &mut self,
         budget: Option<Budget>,
-        retry_after: Option<Duration>,
         poll_interval: Duration,
-        now: Instant,
-    ) -> Duration {
-        let wait = retry_after
-            .or(budget.map(|b| b.reset_in))
-            .unwrap_or(poll_interval)
-            .min(MAX_PACE);
+        now: Duration,
+    ) {
         let rate = 1.0 / self.interval(poll_interval).as_secs_f64().max(0.001);
         self.fair_rate = budget.map(|b| self.fair_rate_of(b, now));
         let lowered = match self.fair_rate {
@@ -193,15 +196,13 @@ impl Pace {
         self.throttled_rate = Some(next);
         self.climbing = None;
         self.budget_interval = None;
+        self.exhausted = None;
         self.last = None;
-        // A fresh window's budget is there for whoever comes first; the spread only
-        // keeps the gates throttled together from arriving in the same instant.
-        wait + secs(self.rng.f64() * AFTER_RESET_SPREAD / next)
     }
 
     /// On a 429 the token spent its whole budget; this gate's polls since the window
     /// began are its share of it: k polls in a window of W make W ÷ k fair (at 90 %).
-    fn fair_rate_of(&self, budget: Budget, now: Instant) -> f64 {
+    fn fair_rate_of(&self, budget: Budget, now: Duration) -> f64 {
         let began = now.checked_sub(WINDOW.saturating_sub(budget.reset_in));
         let mine = self
             .polls
@@ -222,23 +223,29 @@ impl Pace {
     }
 
     /// The delay before the next poll: `base` (the Poll-Interval, or the gate's own
-    /// schedule) unless the budget asks for longer; then jittered by ±10 % so that gates
-    /// reading the same counter do not poll in step.
-    pub(crate) fn delay(&mut self, base: Duration) -> Duration {
+    /// schedule) unless the budget asks for longer, then jittered by ±10 % so that gates
+    /// reading the same counter do not poll in step, and never above `cap`
+    /// (`--max-interval`, or a longer Poll-Interval). Only a spent budget waits past
+    /// `cap`: to its reset, as GitLab's headers ask.
+    pub(crate) fn delay(&mut self, base: Duration, cap: Duration) -> Duration {
         let paced = self.interval(base);
         let delay = if paced > base {
             paced.mul_f64(0.9 + 0.2 * self.rng.f64()).max(base)
         } else {
             base
         };
-        let delay = delay.min(MAX_PACE.max(base));
+        let delay = match self.exhausted {
+            Some(wait) => wait.max(base),
+            None => delay.min(cap.max(base)),
+        };
+        let delay = delay.min(MAX_PACE.max(base) + MAX_PACE.mul_f64(AFTER_RESET_SPREAD));
         self.planned = Some(delay);
         delay
     }
 }
 
-fn same_window(a: Instant, b: Instant) -> bool {
-    let gap = if a > b { a - b } else { b - a };
+fn same_window(a: Duration, b: Duration) -> bool {
+    let gap = a.abs_diff(b);
     gap <= SAME_WINDOW
 }
 
@@ -257,6 +264,8 @@ mod tests {
 
     const S: fn(u64) -> Duration = Duration::from_secs;
     const PI: Duration = Duration::from_secs(10);
+    /// A --max-interval that does not cap the budget's pace.
+    const BIG: Duration = Duration::from_secs(300);
 
     fn budget(limit: u32, remaining: u32, reset_in: u64) -> Budget {
         Budget {
@@ -269,23 +278,23 @@ mod tests {
     #[test]
     fn with_budget_to_spare_the_poll_interval_holds() {
         let mut pace = Pace::new().seeded(1);
-        let t0 = Instant::now();
+        let t0 = Duration::ZERO;
         pace.budget(budget(2000, 1999, 60), t0);
-        assert_eq!(pace.delay(PI), PI);
+        assert_eq!(pace.delay(PI, BIG), PI);
         // One request of its own per poll: alone on the token.
         pace.budget(budget(2000, 1998, 50), t0 + PI);
-        assert_eq!(pace.delay(PI), PI);
+        assert_eq!(pace.delay(PI, BIG), PI);
     }
 
     #[test]
     fn many_gates_on_one_token_slow_down_to_their_fair_share() {
         let mut pace = Pace::new().seeded(1);
-        let t0 = Instant::now();
+        let t0 = Duration::ZERO;
         pace.budget(budget(2000, 2000 - 500, 60), t0);
-        assert_eq!(pace.delay(PI), PI, "one reading tells nothing yet");
+        assert_eq!(pace.delay(PI, BIG), PI, "one reading tells nothing yet");
         // 500 requests in one 10 s interval: 500 gates; 1000 left for 50 s.
         pace.budget(budget(2000, 1000, 50), t0 + PI);
-        let d = pace.delay(PI);
+        let d = pace.delay(PI, BIG);
         // 500 × 50 ÷ 900 ≈ 27.8 s, ±10 %.
         assert!(d >= S(25) && d <= S(31), "{d:?}");
     }
@@ -293,77 +302,76 @@ mod tests {
     #[test]
     fn an_exhausted_budget_waits_for_the_next_window() {
         let mut pace = Pace::new().seeded(1);
-        let t0 = Instant::now();
+        let t0 = Duration::ZERO;
         pace.budget(budget(2000, 400, 30), t0);
         pace.budget(budget(2000, 0, 20), t0 + PI);
-        let d = pace.delay(PI);
+        let d = pace.delay(PI, BIG);
         assert!(d >= S(18), "at least the reset (20 s, −10 %): {d:?}");
     }
 
     #[test]
     fn a_throttled_gate_falls_to_its_fair_share_and_recovers_slowly() {
         let mut pace = Pace::new().seeded(1);
-        let t0 = Instant::now();
+        let t0 = Duration::ZERO;
         for i in 0..4 {
             pace.polling(t0 + PI * i);
         }
         // Throttled 40 s into the window after 4 polls of its own: one poll per
         // 60 ÷ 4 s is its share (÷ 0.9: 16.7 s); halving the rate gives 20 s.
-        let wait = pace.throttled(Some(budget(2000, 0, 20)), Some(S(20)), PI, t0 + S(40));
-        assert!(
-            wait >= S(20) && wait <= S(22),
-            "after the reset, within a tenth of 20 s: {wait:?}"
-        );
-        let backed = pace.delay(PI);
+        pace.throttled(Some(budget(2000, 0, 20)), PI, t0 + S(40));
+        let backed = pace.delay(PI, BIG);
         assert!(backed >= S(18) && backed <= S(22), "halved: {backed:?}");
         // Quickly back to the fair share (a step of a 20th of the full rate a poll)...
         let t1 = t0 + S(60);
         pace.no_budget(PI, t1);
         pace.no_budget(PI, t1);
-        let fair = pace.delay(PI);
+        let fair = pace.delay(PI, BIG);
         assert!(fair >= S(15) && fair <= S(19), "fair: {fair:?}");
         // ...then evenly, over ten minutes, to the Poll-Interval.
         pace.no_budget(PI, t1);
         pace.no_budget(PI, t1 + S(300));
-        let halfway = pace.delay(PI);
+        let halfway = pace.delay(PI, BIG);
         assert!(halfway >= S(11) && halfway <= S(14), "{halfway:?}");
         pace.no_budget(PI, t1 + S(601));
-        assert_eq!(pace.delay(PI), PI);
+        assert_eq!(pace.delay(PI, BIG), PI);
     }
 
     #[test]
     fn a_429_without_headers_halves_the_rate() {
         let mut pace = Pace::new().seeded(1);
-        let now = Instant::now();
-        let wait = pace.throttled(None, None, PI, now);
-        assert!(wait >= PI && wait <= PI * 3, "{wait:?}");
-        let d = pace.delay(PI);
+        pace.throttled(None, PI, Duration::ZERO);
+        let d = pace.delay(PI, BIG);
         assert!(d >= S(18) && d <= S(22), "{d:?}");
-        let wait = pace.throttled(None, Some(S(5)), PI, now);
-        assert!(wait >= S(5) && wait <= S(5) + S(40), "{wait:?}");
+        assert_eq!(pace.delay(PI, S(15)), S(15), "never above --max-interval");
     }
 
     #[test]
     fn one_429_cuts_the_rate_by_four_at_most() {
         // A 429 whose budget went elsewhere (1 poll of this gate for a limit of 600).
         let mut pace = Pace::new().seeded(1);
-        let now = Instant::now();
+        let now = Duration::ZERO;
         pace.polling(now);
-        pace.throttled(Some(budget(600, 0, 1)), None, S(1), now);
-        let d = pace.delay(S(1));
+        pace.throttled(Some(budget(600, 0, 1)), S(1), now);
+        let d = pace.delay(S(1), BIG);
         assert!(d <= S(5), "{d:?}");
     }
 
     #[test]
     fn nothing_waits_longer_than_the_cap() {
         let mut pace = Pace::new().seeded(1);
-        let now = Instant::now();
+        let now = Duration::ZERO;
         for _ in 0..20 {
-            let wait = pace.throttled(None, Some(S(1_000_000)), PI, now);
-            assert!(wait <= MAX_PACE * 2);
+            pace.throttled(None, PI, now);
         }
-        assert!(pace.delay(PI) <= MAX_PACE);
+        assert!(pace.delay(PI, BIG) <= MAX_PACE);
         pace.budget(budget(1, 0, 3600), now);
-        assert!(pace.delay(PI) <= MAX_PACE);
+        assert!(
+            pace.delay(PI, S(30)) <= MAX_PACE.mul_f64(1.1),
+            "a spent budget waits for its reset, capped"
+        );
+        assert!(
+            pace.delay(PI, S(30)) > S(30),
+            "past --max-interval: GitLab asked"
+        );
     }
 }

@@ -1,0 +1,205 @@
+//! When the gate polls next: the pacing rule, in one place.
+//!
+//! - **The pace** is GitLab's `Poll-Interval` on the MR's check list (10 s by
+//!   default; GitLab's own frontend polls at it), unless `--interval` was given lower.
+//!   Without one, polls back off with full jitter from `--interval` to
+//!   `--max-interval`, back to `--interval` when a check changes; `Poll-Interval: -1`
+//!   (polling turned off) means `--max-interval`.
+//! - **The token's budget** (`RateLimit-*`, shared by every gate of the token) may
+//!   stretch the pace up to `--max-interval` (`pace.rs`).
+//! - **After a 429 or a 5xx that says how long to wait** (`Retry-After`, or
+//!   `RateLimit-Reset` with nothing remaining), the next poll comes after that wait,
+//!   plus a spread of up to a tenth of it, never before the pace: the only waits
+//!   longer than `--max-interval`, with a `Poll-Interval` above it.
+//! - **After one that does not** (a proxy's bare 429, a 502, a reset, a bad body),
+//!   a level doubles from the pace, capped at `--max-interval`, and the wait is drawn
+//!   between the pace and it; each successful poll halves it, so the gate is back at
+//!   the pace within ⌈log₂(max-interval ÷ pace)⌉ polls.
+//! - No wait is longer than 5 minutes (plus its spread).
+//!
+//! No clock here: `now` is the time since the wait began, given by the caller.
+
+use std::time::Duration;
+
+use super::pace::{AFTER_RESET_SPREAD, MAX_PACE, Pace};
+use crate::backoff::{Backoff, Jitter};
+use crate::gitlab::Budget;
+
+/// The longest `Poll-Interval` honoured (GitLab's default is 10 s; an admin's
+/// multiplier may raise it, a broken proxy may send anything).
+pub const MAX_SERVER_FLOOR: Duration = MAX_PACE;
+
+/// The first poll of gates started together is spread over this.
+const START_SPREAD: Duration = Duration::from_secs(1);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ServerHint {
+    Silent,
+    /// Poll no faster than this.
+    Floor(Duration),
+    /// `Poll-Interval: -1`: the admin turned polling off; poll as rarely as allowed.
+    Disabled,
+}
+
+/// A failed request, as far as pacing cares.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Setback {
+    /// A 429: `Retry-After`, and the budget it carried, if any.
+    Throttled {
+        retry_after: Option<Duration>,
+        budget: Option<Budget>,
+    },
+    /// A 5xx, a reset, a timeout, a bad body: `Retry-After` if the answer had one.
+    Unavailable { retry_after: Option<Duration> },
+}
+
+pub struct Pacer {
+    interval: Duration,
+    max_interval: Duration,
+    /// `--interval` given by the user: it may go below the server's floor.
+    explicit: bool,
+    server: ServerHint,
+    /// The pace without a server's `Poll-Interval`, or below it when `explicit`.
+    backoff: Backoff,
+    /// What the rate limit budget allows.
+    pace: Pace,
+    /// After a setback that stated no wait: the level the wait may reach.
+    level: Option<Duration>,
+    rng: fastrand::Rng,
+}
+
+impl Pacer {
+    pub fn new(interval: Duration, max_interval: Duration, explicit: bool) -> Pacer {
+        let max_interval = max_interval.max(interval);
+        Pacer {
+            interval,
+            max_interval,
+            explicit,
+            server: ServerHint::Silent,
+            backoff: Backoff::new(interval, max_interval, Jitter::Full),
+            pace: Pace::new(),
+            level: None,
+            rng: fastrand::Rng::new(),
+        }
+    }
+
+    /// A fixed random sequence.
+    pub fn seeded(mut self, seed: u64) -> Pacer {
+        self.backoff = self.backoff.seeded(seed);
+        self.pace = self.pace.seeded(seed.wrapping_add(1));
+        self.rng = fastrand::Rng::with_seed(seed.wrapping_add(2));
+        self
+    }
+
+    /// The delay before the first poll: a random part of a second, so that gates started
+    /// in the same second (one per merge request of a big pipeline) do not all ask at once.
+    pub fn first_delay(&mut self) -> Duration {
+        START_SPREAD.min(self.interval).mul_f64(self.rng.f64())
+    }
+
+    /// A list read is sent at `now`.
+    pub fn polling(&mut self, now: Duration) {
+        self.pace.polling(now);
+    }
+
+    /// Takes the `Poll-Interval` header (milliseconds; -1 = polling disabled). A floor
+    /// above `MAX_SERVER_FLOOR` is taken as that: a gate that polls once an hour is no gate.
+    pub fn observe_poll_interval(&mut self, header_ms: Option<i64>) {
+        match header_ms {
+            Some(ms) if ms < 0 => self.server = ServerHint::Disabled,
+            Some(ms) if ms > 0 => {
+                let floor = Duration::from_millis(ms.unsigned_abs()).min(MAX_SERVER_FLOOR);
+                self.server = ServerHint::Floor(floor);
+            }
+            _ => {}
+        }
+    }
+
+    /// A successful answer: its rate limit budget, if it carried one.
+    pub fn observe_budget(&mut self, budget: Option<Budget>, now: Duration) {
+        match budget {
+            Some(budget) => self.pace.budget(budget, now),
+            None => self.pace.no_budget(self.steady(), now),
+        }
+    }
+
+    /// A check changed: without a server pace, the next poll comes sooner again.
+    pub fn changed(&mut self) {
+        self.backoff.reset();
+    }
+
+    /// The delay after a successful round.
+    pub fn after_success(&mut self, _now: Duration) -> Duration {
+        let base = self.base();
+        self.level = self.level.map(|l| l / 2).filter(|l| *l > base);
+        let cap = self.max_interval.max(base);
+        let paced = self.pace.delay(base, cap);
+        paced.max(self.draw_below_level(base))
+    }
+
+    /// The delay after a failed request.
+    pub fn after_setback(&mut self, now: Duration, setback: Setback) -> Duration {
+        let asked = match setback {
+            Setback::Throttled {
+                retry_after,
+                budget,
+            } => {
+                // Only a 429 that tells the budget tells this gate's share of it; a
+                // bare one (a proxy's) is a setback like a 502.
+                if budget.is_some() {
+                    let steady = self.steady();
+                    self.pace.throttled(budget, steady, now);
+                }
+                retry_after.or(budget.filter(|b| b.remaining == 0).map(|b| b.reset_in))
+            }
+            Setback::Unavailable { retry_after } => retry_after,
+        };
+        let base = self.base();
+        match asked {
+            Some(asked) => {
+                let asked = asked.min(MAX_PACE);
+                let spread = asked.mul_f64(AFTER_RESET_SPREAD * self.rng.f64());
+                (asked + spread).max(base)
+            }
+            None => {
+                let cap = self.max_interval.max(base);
+                let raised = self.level.unwrap_or(base).saturating_mul(2).min(cap);
+                self.level = (raised > base).then_some(raised);
+                self.draw_below_level(base)
+            }
+        }
+    }
+
+    /// Between `base` and the level of the last setbacks (`base` without one).
+    fn draw_below_level(&mut self, base: Duration) -> Duration {
+        match self.level {
+            Some(level) if level > base => base + (level - base).mul_f64(self.rng.f64()),
+            _ => base,
+        }
+    }
+
+    /// The pace now: the server's, else the next step of the gate's own backoff.
+    fn base(&mut self) -> Duration {
+        match self.server_pace() {
+            Some(pace) => pace,
+            // The gate's backoff has no end: `unwrap_or` is never taken.
+            None => self.backoff.next().unwrap_or(self.max_interval),
+        }
+    }
+
+    /// The pace without a budget to go by: the server's, else the first interval.
+    fn steady(&self) -> Duration {
+        self.server_pace().unwrap_or(self.interval)
+    }
+
+    /// The pace the server sets, when it sets one that applies: its `Poll-Interval`
+    /// (unless the user asked for a lower interval), or the longest interval when it
+    /// turned polling off.
+    fn server_pace(&self) -> Option<Duration> {
+        match self.server {
+            ServerHint::Disabled => Some(self.max_interval),
+            ServerHint::Floor(pace) if !self.explicit => Some(pace.max(self.interval)),
+            _ => None,
+        }
+    }
+}
