@@ -325,7 +325,7 @@ pub(crate) struct WaitArgs {
     /// Poll-Interval, a Retry-After, or a rate limit spent until its reset (then the
     /// wait asked, plus up to a tenth, at most 5 minutes). After a 429 or 5xx that
     /// names no wait, the pace is back at the Poll-Interval within
-    /// ⌈log2(max-interval ÷ Poll-Interval)⌉ polls
+    /// ceil(log2(max-interval / Poll-Interval)) polls
     #[arg(
         long,
         env = "STATUS_CHECK_MAX_INTERVAL",
