@@ -94,6 +94,8 @@ struct SimCheck {
     /// Retries asked (accepted or 422), and when the last was accepted.
     retries: u32,
     retried_at: Option<Duration>,
+    /// When the last retry was accepted, whatever happened since.
+    last_retry: Option<Duration>,
 }
 
 struct SimMr {
@@ -126,6 +128,12 @@ struct Seen {
     last_round_start: Option<Duration>,
     /// When every selected check passed on every open MR, unchanged since.
     passing_since: Option<Duration>,
+    /// When a selected check failed for good (after its retries), unchanged since.
+    failing_since: Option<Duration>,
+    /// The longest poll interval the gate was given since either began.
+    live_allowed: Duration,
+    /// The lists of the first complete round.
+    first_round: Option<Vec<Option<(Duration, Vec<Item>)>>>,
     faults_seen: bool,
 }
 
@@ -171,6 +179,7 @@ impl Sim {
                         status: CheckStatus::Pending,
                         retries: 0,
                         retried_at: None,
+                        last_retry: None,
                     })
                     .collect(),
             })
@@ -216,15 +225,28 @@ impl Sim {
             (false, _) => self.seen.passing_since = None,
             _ => {}
         }
+        if self.seen.passing_since.is_none() && self.seen.failing_since.is_none() {
+            self.seen.live_allowed = Duration::ZERO;
+        }
+        self.seen.live_allowed = self.seen.live_allowed.max(self.normal_allowed());
+        let failing = self.sc.rules.fail_fast && self.truth_failing();
+        match (failing, self.seen.failing_since) {
+            (true, None) => self.seen.failing_since = Some(self.now),
+            (false, _) => self.seen.failing_since = None,
+            _ => {}
+        }
     }
 
     fn apply(&mut self, change: Change) {
         match change {
             Change::Status { mr, id, status } => {
                 if let Some(c) = self.mrs[mr].checks.iter_mut().find(|c| c.id == id) {
-                    // The service answered: a retry's wait is over.
+                    // The service answered something else: a retry's wait is over (an
+                    // answer of `failed` again cannot be told from the old one).
+                    if c.status != status {
+                        c.retried_at = None;
+                    }
                     c.status = status;
-                    c.retried_at = None;
                 }
             }
             Change::Add { mr, id, name } => {
@@ -239,6 +261,7 @@ impl Sim {
                         status: CheckStatus::Pending,
                         retries: 0,
                         retried_at: None,
+                        last_retry: None,
                     });
                 }
             }
@@ -296,6 +319,56 @@ impl Sim {
                         .filter(|c| self.selected(&c.name))
                         .all(|c| c.status == CheckStatus::Passed)
             })
+    }
+
+    /// A selected check on an MR still at the SHA failed, and its retries are spent
+    /// (asked as often as allowed, or refused; before 16.5 not within 2 minutes of one).
+    fn truth_failing(&self) -> bool {
+        let r = &self.sc.rules;
+        self.mrs
+            .iter()
+            .filter(|m| m.state != MrState::Closed && m.sha == "sha-0")
+            .flat_map(|m| m.checks.iter())
+            .filter(|c| self.selected(&c.name) && c.status == CheckStatus::Failed)
+            .any(|c| {
+                let spent = c.retries >= r.retry_failed || (self.sc.retry_refused && c.retries > 0);
+                // Before 16.5 the gate cannot tell a new `failed` from the one it
+                // retried (it may not have read what came between): 2 minutes' grace.
+                let in_grace = !r.retry_resets_pending
+                    && c.last_retry
+                        .is_some_and(|t| self.now.saturating_sub(t) < RETRY_GRACE);
+                spent && !in_grace
+            })
+    }
+
+    /// Liveness, after every step: without faults, a pass (or a failure that fails fast)
+    /// that stands is seen within one poll interval and the requests of a poll.
+    fn check_live(&self) -> Result<(), Violation> {
+        let closes = self
+            .sc
+            .timeline
+            .iter()
+            .any(|(_, c)| matches!(c, Change::Close { .. }));
+        if self.seen.faults_seen || closes {
+            return Ok(());
+        }
+        let rounds = self.sc.checks.iter().map(Vec::len).sum::<usize>() + 4 * self.sc.mrs + 4;
+        let slack = MS(self.sc.latency_ms) * rounds as u32 + SECS(1);
+        let passing = self
+            .seen
+            .passing_since
+            .filter(|_| self.sc.rules.retry_failed == 0);
+        for (since, what) in [(passing, "a pass"), (self.seen.failing_since, "a failure")] {
+            if let Some(since) = since
+                && self.now > since + self.seen.live_allowed.max(self.normal_allowed()) + slack
+            {
+                return violation(
+                    "liveness: a verdict is seen within one poll interval",
+                    format!("{what} since {since:?}, still running at {:?}", self.now),
+                );
+            }
+        }
+        Ok(())
     }
 
     /// The fault this request meets, and how long it takes.
@@ -529,6 +602,9 @@ impl Sim {
             });
             if last_open == Some(mr) {
                 self.round_done();
+                if self.seen.first_round.is_none() {
+                    self.seen.first_round = Some(self.seen.lists.clone());
+                }
             }
         }
         self.success();
@@ -578,19 +654,21 @@ impl Sim {
         }
         self.success();
         self.answered(None, false);
-        if self.sc.retry_refused {
-            return RetryAnswer::Refused;
-        }
         let resets = self.sc.rules.retry_resets_pending;
+        let refused = self.sc.retry_refused;
         let now = self.now;
         let Some(c) = self.mrs[mr].checks.iter_mut().find(|c| c.id == id) else {
             return RetryAnswer::Refused;
         };
         c.retries += 1;
+        if refused {
+            return RetryAnswer::Refused;
+        }
         if c.status != CheckStatus::Failed {
             return RetryAnswer::NotFailed;
         }
         c.retried_at = Some(now);
+        c.last_retry = Some(now);
         if resets {
             c.status = CheckStatus::Pending;
         }
@@ -601,6 +679,7 @@ impl Sim {
     fn run(&mut self, gate: &mut Gate) -> Result<End, Violation> {
         for _ in 0..100_000 {
             self.advance(self.now);
+            self.check_live()?;
             let action = gate.next(self.now);
             for event in gate.events() {
                 if let super::Event::NextPoll { delay } = event {
@@ -623,6 +702,18 @@ impl Sim {
                 }
                 Action::Retry { mr, check } => {
                     self.check_gap(false)?;
+                    let asked = self.mrs[mr]
+                        .checks
+                        .iter()
+                        .find(|c| c.id == check)
+                        .map_or(0, |c| c.retries);
+                    if asked >= self.sc.rules.retry_failed {
+                        return violation(
+                            "politeness: no more retries of a check than --retry-failed",
+                            format!("retry {} of check {check} on MR {mr}", asked + 1),
+                        )
+                        .map(|()| End::Undecodable);
+                    }
                     let answer = self.retry(mr, check);
                     gate.on_retry(self.now, answer);
                 }
@@ -656,6 +747,25 @@ impl Sim {
             );
         }
         let open: Vec<usize> = (0..self.sc.mrs).filter(|i| gate.is_open(*i)).collect();
+        if let Some(first) = &self.seen.first_round {
+            let missing: Vec<String> = r
+                .names
+                .iter()
+                .filter(|n| {
+                    !first
+                        .iter()
+                        .flatten()
+                        .any(|(_, l)| l.iter().any(|i| &i.name == *n))
+                })
+                .cloned()
+                .collect();
+            if !missing.is_empty() && *end != End::UnknownNames(missing.clone()) {
+                return violation(
+                    "usage: a --name on no list of the first poll is exit 2",
+                    format!("{missing:?} missing, ended {end:?}"),
+                );
+            }
+        }
         match end {
             End::Verdict(Verdict::Passed) => self.check_pass(&open),
             End::Verdict(Verdict::Failed) => self.check_fail(&open),

@@ -77,6 +77,9 @@ pub(crate) struct Tracker {
     pub(crate) checks: BTreeMap<(usize, u64), Tracked>,
     /// Every name on each MR's last list, selected or not.
     pub(crate) listed: Vec<Vec<String>>,
+    /// Checks gone from their list, kept for their retries: a paginated read that
+    /// missed one (a check removed meanwhile shifts the pages) must not reset them.
+    gone: BTreeMap<(usize, u64), Tracked>,
 }
 
 impl Tracker {
@@ -96,6 +99,7 @@ impl Tracker {
             retry_resets_pending,
             checks: BTreeMap::new(),
             listed: vec![Vec::new(); mrs],
+            gone: BTreeMap::new(),
         }
     }
 
@@ -143,15 +147,16 @@ impl Tracker {
                             status: item.status.clone(),
                         });
                     }
+                    let before = self.gone.remove(&key);
                     Tracked {
                         mr,
                         id: item.id,
                         name: item.name,
                         status: item.status,
                         since: now,
-                        retries: 0,
-                        unretryable: false,
-                        retried_at: None,
+                        retries: before.as_ref().map_or(0, |b| b.retries),
+                        unretryable: before.as_ref().is_some_and(|b| b.unretryable),
+                        retried_at: before.and_then(|b| b.retried_at),
                         reread: false,
                     }
                 }
@@ -162,7 +167,11 @@ impl Tracker {
         for key in gone {
             let old = self.checks.remove(&key).expect("listed key");
             changes.any = true;
-            events.push(Event::Removed { mr, name: old.name });
+            events.push(Event::Removed {
+                mr,
+                name: old.name.clone(),
+            });
+            self.gone.insert(key, old);
         }
         self.checks.extend(kept);
         changes
