@@ -104,11 +104,14 @@ struct SimMr {
     checks: Vec<SimCheck>,
 }
 
+/// Per MR: a complete list and when its last page was served.
+type Lists = Vec<Option<(Duration, Vec<Item>)>>;
+
 /// What the gate last saw, as the simulated GitLab served it.
 #[derive(Clone, Default)]
 struct Seen {
     /// Per MR: the last complete list and when its last page was served.
-    lists: Vec<Option<(Duration, Vec<Item>)>>,
+    lists: Lists,
     /// Per MR: the last head read (time, sha, state).
     heads: Vec<Option<(Duration, Option<String>, MrState)>>,
     /// Pages of the list being read, per MR.
@@ -133,7 +136,7 @@ struct Seen {
     /// The longest poll interval the gate was given since either began.
     live_allowed: Duration,
     /// The lists of the first complete round.
-    first_round: Option<Vec<Option<(Duration, Vec<Item>)>>>,
+    first_round: Option<Lists>,
     faults_seen: bool,
 }
 
