@@ -136,7 +136,8 @@ impl Tracker {
             .collect();
         for item in selected {
             let key = (mr, item.id);
-            let tracked = match self.checks.remove(&key) {
+            // A check back on the list after a read that missed it carries on as it was.
+            let tracked = match self.checks.remove(&key).or_else(|| self.gone.remove(&key)) {
                 Some(old) => self.update(old, item, now, events, &mut changes),
                 None => {
                     if !first {
@@ -147,16 +148,15 @@ impl Tracker {
                             status: item.status.clone(),
                         });
                     }
-                    let before = self.gone.remove(&key);
                     Tracked {
                         mr,
                         id: item.id,
                         name: item.name,
                         status: item.status,
                         since: now,
-                        retries: before.as_ref().map_or(0, |b| b.retries),
-                        unretryable: before.as_ref().is_some_and(|b| b.unretryable),
-                        retried_at: before.and_then(|b| b.retried_at),
+                        retries: 0,
+                        unretryable: false,
+                        retried_at: None,
                         reread: false,
                     }
                 }
