@@ -135,14 +135,12 @@ impl<'a> Client<'a> {
 
     /// Follows `X-Next-Page` (or the `Link` header) to the last page.
     pub(crate) fn get_all<T: DeserializeOwned>(&self, path: &str) -> Result<Listing<T>, ApiError> {
-        let separator = if path.contains('?') { '&' } else { '?' };
         let mut items = Vec::new();
         let mut poll_interval_ms = None;
         let mut budget = None;
         let mut page = 1;
         for _ in 0..MAX_PAGES {
-            let page_path = format!("{path}{separator}per_page={PER_PAGE}&page={page}");
-            let answer = self.send(Method::Get, &page_path, None)?;
+            let answer = self.send(Method::Get, &page_path(path, page), None)?;
             let mut batch: Vec<T> = decode(Method::Get, path, &answer)?;
             items.append(&mut batch);
             if page == 1 {
@@ -168,9 +166,7 @@ impl<'a> Client<'a> {
         path: &str,
         page: u32,
     ) -> Result<(Listing<T>, Option<u32>), ApiError> {
-        let separator = if path.contains('?') { '&' } else { '?' };
-        let page_path = format!("{path}{separator}per_page={PER_PAGE}&page={page}");
-        let answer = self.send_once(Method::Get, &page_path, None)?;
+        let answer = self.send_once(Method::Get, &page_path(path, page), None)?;
         let items = decode(Method::Get, path, &answer)?;
         let listing = Listing {
             items,
@@ -387,6 +383,12 @@ impl<'a> Client<'a> {
 
 fn strip_query(path: &str) -> &str {
     path.split('?').next().unwrap_or(path)
+}
+
+/// `path` asking for page `page` of a list, `PER_PAGE` items a page.
+fn page_path(path: &str, page: u32) -> String {
+    let separator = if path.contains('?') { '&' } else { '?' };
+    format!("{path}{separator}per_page={PER_PAGE}&page={page}")
 }
 
 fn decode<T: DeserializeOwned>(method: Method, path: &str, answer: &Answer) -> Result<T, ApiError> {
