@@ -196,7 +196,6 @@ impl Tracker {
             return old;
         }
         if old.status != item.status {
-            let retried = old.retried_at.is_some() && old.status == CheckStatus::Pending;
             changes.any = true;
             changes.back_to_pending |= old.decided() && item.status == CheckStatus::Pending;
             events.push(Event::Changed {
@@ -205,9 +204,8 @@ impl Tracker {
                 from: old.status.clone(),
                 to: item.status.clone(),
             });
-            if !retried || item.status != CheckStatus::Pending {
-                old.retried_at = None;
-            }
+            // GitLab decided (or the status is new): the retry is over.
+            old.retried_at = None;
             old.status = item.status;
             old.since = now;
         }
