@@ -18,6 +18,8 @@ pub(crate) mod tracker;
 
 #[cfg(test)]
 mod sim;
+#[cfg(test)]
+mod tracker_tests;
 
 use std::time::Duration;
 
