@@ -9,28 +9,17 @@ use std::sync::mpsc::{self, Receiver};
 use std::thread;
 use std::time::Instant;
 
+use super::core::{Action, Ended, Exit, Supervisor};
 use super::heartbeat::heartbeat;
 use super::reporter::{OnMr, Report, Reporter};
 use super::{say, warn};
 use crate::checks::Ctx;
-use crate::cli::ReportStatus;
 use crate::exit::Status;
 use crate::signals;
 
 pub(super) enum Event {
     Signal(i32),
     Exited(io::Result<ExitStatus>),
-}
-
-/// How CMD ended, and the exit status that follows from it.
-pub(super) struct Ended {
-    pub(super) status: Status,
-    /// False when CMD could not be started at all.
-    pub(super) started: bool,
-    /// "exited with 3", "was ended by SIGTERM", ...
-    pub(super) how: String,
-    pub(super) command_code: Option<i32>,
-    pub(super) signal: Option<i32>,
 }
 
 /// A signal that arrived before CMD started, if any.
@@ -94,10 +83,10 @@ pub(super) struct Supervised<'e> {
     pub(super) first_beat: Instant,
 }
 
-/// Waits for CMD while the heartbeat runs, forwarding signals. On the first
-/// signal the heartbeat stops and the check is reported failed at once (the
-/// runner may kill status-check soon after); that report is returned.
-pub(super) fn supervise(ctx: &Ctx, r: &Reporter, job: Supervised) -> (Ended, Option<Report>) {
+/// Waits for CMD while the heartbeat runs, forwarding signals, and reports the
+/// outcome: on the first signal at once (the runner may kill status-check soon after),
+/// else when CMD ends. The decisions are `Supervisor`'s.
+pub(super) fn supervise(ctx: &Ctx, r: &Reporter, job: Supervised) -> (Ended, Report) {
     let Supervised {
         mut child,
         program,
@@ -123,130 +112,65 @@ pub(super) fn supervise(ctx: &Ctx, r: &Reporter, job: Supervised) -> (Ended, Opt
             }
             _ => None,
         };
-        // Stopped before any other report, so that a late heartbeat cannot
-        // overwrite passed or failed with pending.
-        let mut stop_heart = || {
-            if let Some((stop_tx, handle)) = heart.take() {
-                drop(stop_tx);
-                let _ = handle.join();
-            }
-        };
-        let mut cancelled = None;
-        let mut early = None;
-        let status = loop {
-            match events.recv() {
-                Ok(Event::Signal(signo)) => {
-                    let name = signals::describe(signo);
-                    match signals::forward(pgid, signo) {
-                        Ok(()) => {}
-                        // The command's group is already gone.
-                        Err(e) if e.raw_os_error() == Some(libc::ESRCH) => {}
-                        Err(e) => warn(
-                            ctx.log,
-                            format!("could not pass {name} on to {program}: {e}"),
-                        ),
+        let mut report = None;
+        let mut perform = |actions: Vec<Action>| {
+            for action in actions {
+                match action {
+                    Action::Forward { signo, again } => forward(ctx, program, pgid, signo, again),
+                    Action::StopBeats => {
+                        if let Some((stop_tx, handle)) = heart.take() {
+                            drop(stop_tx);
+                            let _ = handle.join();
+                        }
                     }
-                    if cancelled.is_some() {
-                        say(
-                            ctx.log,
-                            format!("received {name} again: passed it on to {program}"),
-                        );
-                        continue;
-                    }
-                    cancelled = Some(signo);
-                    say(
-                        ctx.log,
-                        format!(
-                            "received {name}: passed it on to {program} (process group {pgid}) and reporting the check failed"
-                        ),
-                    );
-                    stop_heart();
-                    early = Some(r.report_all(ctx, ReportStatus::Failed));
+                    Action::Report(status) => report = Some(r.report_all(ctx, status)),
                 }
-                Ok(Event::Exited(status)) => break status,
-                Err(_) => break Err(io::Error::other("lost track of the command")),
             }
         };
-        stop_heart();
-        (ended(status, cancelled), early)
+        let mut supervisor = Supervisor::default();
+        let ended = loop {
+            let exit = match events.recv() {
+                Ok(Event::Signal(signo)) => {
+                    perform(supervisor.signal(signo));
+                    continue;
+                }
+                Ok(Event::Exited(status)) => status.map(exit_of).map_err(|e| e.to_string()),
+                Err(_) => Err("lost track of the command".to_owned()),
+            };
+            let (ended, actions) = supervisor.exited(exit);
+            perform(actions);
+            break ended;
+        };
+        (ended, report.expect("the supervisor reports once"))
     })
 }
 
-pub(super) fn ended(status: io::Result<ExitStatus>, cancelled: Option<i32>) -> Ended {
-    let status = match status {
-        Ok(status) => status,
-        Err(e) => {
-            return Ended {
-                started: true,
-                status: Status::exited(1),
-                how: format!("could not be waited for ({e})"),
-                command_code: None,
-                signal: cancelled,
-            };
-        }
+/// Passes a stop signal on to CMD's process group, and says so.
+fn forward(ctx: &Ctx, program: &str, pgid: u32, signo: i32, again: bool) {
+    let name = signals::describe(signo);
+    match signals::forward(pgid, signo) {
+        Ok(()) => {}
+        // The command's group is already gone.
+        Err(e) if e.raw_os_error() == Some(libc::ESRCH) => {}
+        Err(e) => warn(
+            ctx.log,
+            format!("could not pass {name} on to {program}: {e}"),
+        ),
+    }
+    let line = if again {
+        format!("received {name} again: passed it on to {program}")
+    } else {
+        format!(
+            "received {name}: passed it on to {program} (process group {pgid}) and reporting the check failed"
+        )
     };
-    if let Some(signo) = status.signal() {
-        return Ended {
-            started: true,
-            status: Status::signal(signo),
-            how: format!("was ended by {}", signals::describe(signo)),
-            command_code: None,
-            signal: Some(signo),
-        };
-    }
-    let code = status.code().unwrap_or(1);
-    match cancelled {
-        // A cancelled job must not look successful.
-        Some(signo) if code == 0 => Ended {
-            started: true,
-            status: Status::signal(signo),
-            how: format!("exited with 0 after {}", signals::describe(signo)),
-            command_code: Some(code),
-            signal: Some(signo),
-        },
-        _ => Ended {
-            started: true,
-            status: Status::exited(code),
-            how: format!("exited with {code}"),
-            command_code: Some(code),
-            signal: cancelled,
-        },
-    }
+    say(ctx.log, line);
 }
 
-impl Ended {
-    /// A stop signal arrived while pending was being posted.
-    pub(super) fn not_started(signo: i32) -> Ended {
-        Ended {
-            status: Status::signal(signo),
-            how: format!(
-                "was not started: status-check received {}",
-                signals::describe(signo)
-            ),
-            started: false,
-            command_code: None,
-            signal: Some(signo),
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::os::unix::process::ExitStatusExt;
-
-    #[test]
-    fn exit_codes_follow_the_shell() {
-        let exited = |code: i32| ExitStatus::from_raw(code << 8);
-        let code = |ended: Ended| ended.status.as_u8();
-        assert_eq!(code(ended(Ok(exited(0)), None)), 0);
-        assert_eq!(code(ended(Ok(exited(42)), None)), 42);
-        let killed = ended(Ok(ExitStatus::from_raw(libc::SIGTERM)), Some(libc::SIGTERM));
-        assert_eq!(killed.status.as_u8(), 128 + 15);
-        assert_eq!(killed.how, "was ended by SIGTERM");
-        // A command that traps SIGTERM and exits 0 was still cancelled.
-        assert_eq!(code(ended(Ok(exited(0)), Some(libc::SIGINT))), 128 + 2);
-        // One that exits non-zero keeps its code.
-        assert_eq!(code(ended(Ok(exited(3)), Some(libc::SIGTERM))), 3);
+/// How CMD ended, without the platform's type.
+fn exit_of(status: ExitStatus) -> Exit {
+    match status.signal() {
+        Some(signo) => Exit::Signal(signo),
+        None => Exit::Code(status.code().unwrap_or(1)),
     }
 }

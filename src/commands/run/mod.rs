@@ -13,6 +13,7 @@
 //! `reporter` posts the result and builds the outcome.
 
 mod command;
+mod core;
 mod heartbeat;
 mod reporter;
 
@@ -20,6 +21,7 @@ use std::ffi::OsString;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use self::core::Ended;
 use crate::checks::{self, CheckRef, Ctx, Want};
 use crate::cli::{ReportStatus, RunArgs};
 use crate::config::parse_duration;
@@ -31,7 +33,7 @@ use crate::log::Log;
 use crate::names::quote;
 use crate::output::Outcome;
 use crate::signals;
-use command::{Ended, Event, Supervised, cannot_start, first_signal, spawn, supervise};
+use command::{Event, Supervised, cannot_start, first_signal, spawn, supervise};
 use reporter::{OnMr, Plan, Reporter, finish};
 
 /// GitLab 16.6+ turns a pending response older than this into failed.
@@ -61,7 +63,7 @@ pub(super) fn run(ctx: &Ctx, args: &RunArgs) -> Result<Outcome, Error> {
     let started = Instant::now();
     let first_beat = started + reporter.plan.heartbeat.unwrap_or_default();
 
-    let (ended, early) = if let Some(signo) = first_signal(&events) {
+    let (ended, report) = if let Some(signo) = first_signal(&events) {
         say(
             ctx.log,
             format!(
@@ -74,7 +76,7 @@ pub(super) fn run(ctx: &Ctx, args: &RunArgs) -> Result<Outcome, Error> {
         match spawn(&args.command) {
             Ok(child) => {
                 let waiter_tx = events_tx.clone();
-                supervise(
+                let (ended, report) = supervise(
                     ctx,
                     &reporter,
                     Supervised {
@@ -85,24 +87,15 @@ pub(super) fn run(ctx: &Ctx, args: &RunArgs) -> Result<Outcome, Error> {
                         live,
                         first_beat,
                     },
-                )
+                );
+                (ended, Some(report))
             }
             Err(e) => (cannot_start(ctx, &program, &e), None),
         }
     };
     drop(events_tx);
     let elapsed = started.elapsed();
-    let report = match early {
-        Some(report) => report,
-        None => {
-            let status = if ended.status.is_success() {
-                ReportStatus::Passed
-            } else {
-                ReportStatus::Failed
-            };
-            reporter.report_all(ctx, status)
-        }
-    };
+    let report = report.unwrap_or_else(|| reporter.report_all(ctx, ended.report_status()));
     Ok(finish(
         &reporter, &program, &ended, report, deferred, elapsed,
     ))

@@ -5,13 +5,13 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::command::Ended;
+use super::core::{Ended, exit_status};
 use super::{say, warn};
 use crate::checks::{self, CheckRef, Ctx, Reported, Target, status_word};
 use crate::cli::{OutputFormat, ReportStatus};
 use crate::duration::human;
 use crate::error::Error;
-use crate::exit::{Code, Status};
+use crate::exit::Code;
 use crate::gitlab::MrCheck;
 use crate::names::quote;
 use crate::output::{self, Outcome};
@@ -129,15 +129,8 @@ pub(super) fn finish(
     for error in &report.errors {
         output::emit_error(error, OutputFormat::Text);
     }
-    let report_error = report
-        .errors
-        .iter()
-        .find(|e| e.code != Code::Stale)
-        .or(report.errors.first());
-    let status = match report_error {
-        Some(e) if ended.status.is_success() => Status::from(e.code),
-        _ => ended.status,
-    };
+    let codes: Vec<Code> = report.errors.iter().map(|e| e.code).collect();
+    let status = exit_status(ended.status, &codes);
     let code = status.as_u8();
     let word = status_word(report.status);
     let mut text = if ended.started {
