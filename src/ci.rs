@@ -151,7 +151,7 @@ pub(crate) fn not_utf8(args: &[OsString]) -> Error {
     for (i, arg) in args[..own].iter().enumerate().skip(1) {
         if arg.to_str().is_none() {
             // `--flag=value`: the flag part is still readable.
-            let bytes = std::os::unix::ffi::OsStrExt::as_bytes(arg.as_os_str());
+            let bytes = arg.as_encoded_bytes();
             if bytes.starts_with(b"-")
                 && let Some(eq) = bytes.iter().position(|b| *b == b'=')
                 && let Ok(flag) = std::str::from_utf8(&bytes[..eq])

@@ -26,9 +26,9 @@ mod names;
 mod output;
 #[doc(hidden)]
 pub mod parse;
+mod platform;
 mod secret;
 mod sha;
-mod signals;
 mod user_file;
 
 use std::ffi::OsString;

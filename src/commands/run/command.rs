@@ -1,21 +1,20 @@
-//! CMD itself: started in a process group of its own, waited for while signals are
-//! passed on to it, and how it ended.
+//! CMD itself: started (`platform::process`), waited for while stops are passed on to
+//! it, and how it ended.
 
 use std::ffi::OsString;
 use std::io;
-use std::os::unix::process::{CommandExt, ExitStatusExt};
-use std::process::{Child, Command, ExitStatus};
+use std::process::{Child, ExitStatus};
 use std::sync::mpsc::{self, Receiver};
 use std::thread;
 use std::time::Instant;
 
-use super::core::{Action, Ended, Exit, Supervisor};
+use super::core::{Action, Ended, Supervisor};
 use super::heartbeat::heartbeat;
 use super::reporter::{OnMr, Report, Reporter};
 use super::{say, warn};
 use crate::checks::Ctx;
 use crate::exit::Status;
-use crate::signals;
+use crate::platform::{process, signals};
 
 pub(super) enum Event {
     Signal(i32),
@@ -30,16 +29,12 @@ pub(super) fn first_signal(events: &Receiver<Event>) -> Option<i32> {
     })
 }
 
-/// CMD in a process group of its own, so that a forwarded signal reaches
-/// its children too. stdin, stdout, stderr and the environment are the job's.
+/// Starts CMD; stdin, stdout, stderr and the environment are the job's.
 pub(super) fn spawn(command: &[OsString]) -> io::Result<Child> {
     let (program, args) = command
         .split_first()
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no command given"))?;
-    let mut command = Command::new(program);
-    command.args(args).process_group(0);
-    signals::unblock_in_child(&mut command);
-    command.spawn()
+    process::spawn(program, args)
 }
 
 /// 127 when CMD does not exist, 126 when it cannot be executed, as a shell says.
@@ -95,7 +90,7 @@ pub(super) fn supervise(ctx: &Ctx, r: &Reporter, job: Supervised) -> (Ended, Rep
         live,
         first_beat,
     } = job;
-    let pgid = child.id();
+    let pid = child.id();
     let cfg = ctx.cfg;
     let (check, sha) = (&r.check, &r.sha);
     thread::scope(|s| {
@@ -116,7 +111,7 @@ pub(super) fn supervise(ctx: &Ctx, r: &Reporter, job: Supervised) -> (Ended, Rep
         let mut perform = |actions: Vec<Action>| {
             for action in actions {
                 match action {
-                    Action::Forward { signo, again } => forward(ctx, program, pgid, signo, again),
+                    Action::Forward { signo, again } => forward(ctx, program, pid, signo, again),
                     Action::StopBeats => {
                         if let Some((stop_tx, handle)) = heart.take() {
                             drop(stop_tx);
@@ -134,7 +129,7 @@ pub(super) fn supervise(ctx: &Ctx, r: &Reporter, job: Supervised) -> (Ended, Rep
                     perform(supervisor.signal(signo));
                     continue;
                 }
-                Ok(Event::Exited(status)) => status.map(exit_of).map_err(|e| e.to_string()),
+                Ok(Event::Exited(status)) => status.map(process::exit_of).map_err(|e| e.to_string()),
                 Err(_) => Err("lost track of the command".to_owned()),
             };
             let (ended, actions) = supervisor.exited(exit);
@@ -145,32 +140,22 @@ pub(super) fn supervise(ctx: &Ctx, r: &Reporter, job: Supervised) -> (Ended, Rep
     })
 }
 
-/// Passes a stop signal on to CMD's process group, and says so.
-fn forward(ctx: &Ctx, program: &str, pgid: u32, signo: i32, again: bool) {
+/// Passes a stop on to CMD, and says so.
+fn forward(ctx: &Ctx, program: &str, pid: u32, signo: i32, again: bool) {
     let name = signals::describe(signo);
-    match signals::forward(pgid, signo) {
-        Ok(()) => {}
-        // The command's group is already gone.
-        Err(e) if e.raw_os_error() == Some(libc::ESRCH) => {}
-        Err(e) => warn(
+    if let Err(e) = process::forward(pid, signo) {
+        warn(
             ctx.log,
             format!("could not pass {name} on to {program}: {e}"),
-        ),
+        );
     }
     let line = if again {
         format!("received {name} again: passed it on to {program}")
     } else {
         format!(
-            "received {name}: passed it on to {program} (process group {pgid}) and reporting the check failed"
+            "received {name}: passed it on to {program} ({}) and reporting the check failed",
+            process::recipients(pid)
         )
     };
     say(ctx.log, line);
-}
-
-/// How CMD ended, without the platform's type.
-fn exit_of(status: ExitStatus) -> Exit {
-    match status.signal() {
-        Some(signo) => Exit::Signal(signo),
-        None => Exit::Code(status.code().unwrap_or(1)),
-    }
 }

@@ -8,15 +8,8 @@ use std::time::Duration;
 
 use crate::cli::ReportStatus;
 use crate::exit::{Code, Status};
-use crate::signals;
-
-/// How the process ended, as far as run cares (no platform types here).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum Exit {
-    Code(i32),
-    /// Ended by this signal (Unix).
-    Signal(i32),
-}
+pub(super) use crate::platform::process::Exit;
+use crate::platform::signals;
 
 /// How CMD ended, and the exit status that follows from it.
 #[derive(Debug)]

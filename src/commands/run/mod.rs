@@ -32,7 +32,7 @@ use crate::gitlab::ServerVersion;
 use crate::log::Log;
 use crate::names::quote;
 use crate::output::Outcome;
-use crate::signals;
+use crate::platform::signals;
 use command::{Event, Supervised, cannot_start, first_signal, spawn, supervise};
 use reporter::{OnMr, Plan, Reporter, finish};
 

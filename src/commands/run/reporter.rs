@@ -16,7 +16,7 @@ use crate::gitlab::MrCheck;
 use crate::names::quote;
 use crate::output::{self, Outcome};
 use crate::sha::Sha;
-use crate::signals;
+use crate::platform::signals;
 
 /// The check as one merge request lists it.
 #[derive(Clone)]

@@ -16,7 +16,7 @@ use crate::checks::{self, Ctx, Want};
 use crate::cli::WaitArgs;
 use crate::error::Error;
 use crate::output::Outcome;
-use crate::signals;
+use crate::platform::signals;
 use driver::{Gate, Verdict};
 use reports::write_error_reports;
 use settings::Settings;

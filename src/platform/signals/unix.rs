@@ -1,12 +1,12 @@
-//! SIGINT, SIGTERM and SIGHUP: what GitLab sends when a job is cancelled or
-//! times out (SIGTERM), and what a terminal sends (SIGINT, SIGHUP).
+//! Unix: SIGINT, SIGTERM and SIGHUP: what GitLab Runner sends when a job is cancelled
+//! or times out (SIGTERM), and what a terminal sends (SIGINT, SIGHUP).
 //!
 //! Two uses:
 //! - `exit_on_termination` (`wait`): nothing to clean up, so the handler
 //!   prints one line and exits at once with 128 + signal.
 //! - `catch` (`run`): the signals are caught and handed, one at a time, to a
 //!   callback on a thread of its own. `run` passes each on to its command's
-//!   process group (`forward`) and reports the check failed. The command runs
+//!   process group (`process::forward`) and reports the check failed. The command runs
 //!   in a group of its own so that a signal reaches its children too, which
 //!   takes it out of the terminal's foreground group: status-check must
 //!   forward even Ctrl-C itself.
@@ -19,8 +19,7 @@
 //! inherits that mask, so no HTTP read with a timeout is ever cut short with
 //! EINTR. A child inherits the mask too: `unblock_in_child` undoes it.
 //!
-//! Every handler does only async-signal-safe work, and every `unsafe` block
-//! of status-check lives in this module.
+//! Every handler does only async-signal-safe work.
 
 use std::io;
 use std::process::Command;
@@ -36,7 +35,7 @@ static MODE: AtomicI32 = AtomicI32::new(MODE_NONE);
 static PIPE_WRITE: AtomicI32 = AtomicI32::new(-1);
 static CAUGHT: OnceLock<()> = OnceLock::new();
 
-pub(crate) const HANDLED: [i32; 3] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP];
+pub(super) const HANDLED: [i32; 3] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP];
 
 /// On a termination signal: print one line and exit with 128 + signal.
 pub(crate) fn exit_on_termination() {
@@ -117,14 +116,6 @@ pub(crate) fn unblock_in_child(command: &mut Command) {
     }
 }
 
-/// Sends `sig` to every process of the process group `pgid`.
-pub(crate) fn forward(pgid: u32, sig: i32) -> io::Result<()> {
-    let pgid = libc::pid_t::try_from(pgid).map_err(io::Error::other)?;
-    // SAFETY: kill(2) with a negative pid signals that process group; no
-    // memory is involved.
-    check(unsafe { libc::kill(-pgid, sig) }).map(|_| ())
-}
-
 pub(crate) fn name(sig: i32) -> &'static str {
     match sig {
         libc::SIGHUP => "SIGHUP",
@@ -145,14 +136,6 @@ pub(crate) fn name(sig: i32) -> &'static str {
         libc::SIGXCPU => "SIGXCPU",
         libc::SIGXFSZ => "SIGXFSZ",
         _ => "a signal",
-    }
-}
-
-/// `SIGTERM`, or `signal 42` when `name` does not know it.
-pub(crate) fn describe(sig: i32) -> String {
-    match name(sig) {
-        "a signal" => format!("signal {sig}"),
-        known => known.to_owned(),
     }
 }
 
@@ -231,7 +214,7 @@ mod tests {
     #[test]
     fn names_of_common_signals() {
         assert_eq!(name(libc::SIGTERM), "SIGTERM");
-        assert_eq!(describe(libc::SIGKILL), "SIGKILL");
-        assert_eq!(describe(200), "signal 200");
+        assert_eq!(super::super::describe(libc::SIGKILL), "SIGKILL");
+        assert_eq!(super::super::describe(200), "signal 200");
     }
 }
