@@ -132,7 +132,9 @@ fn token_from_variable(name: &str) -> Result<Token, Error> {
     let bad = |message: String| {
         Error::usage(message).hint("copy the token again without spaces or line breaks; a File variable may end with one newline")
     };
-    if !raw.starts_with('/') {
+    // A File variable holds an absolute path (`/builds/...`, `C:\builds\...`); a
+    // token never looks like one.
+    if !std::path::Path::new(raw).is_absolute() {
         return Token::parse(raw, &format!("the variable {name} ({TOKEN_VARIABLE})")).map_err(bad);
     }
     // A File variable: the value is the path of the file holding the token.
