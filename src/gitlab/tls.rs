@@ -1,16 +1,17 @@
 //! Which certificates status-check trusts when it talks to GitLab over https: the
-//! system store (`SSL_CERT_FILE`, else the usual bundle paths) plus the CA file the
+//! system store (`SSL_CERT_FILE`, else `platform::roots`) plus the CA file the
 //! user or the job names (`--ca-file`, `CI_SERVER_TLS_CA_FILE`).
 //!
 //! No built-in Mozilla list: it would add ~250 KiB to every job's image, and a job's
 //! image has a system store or a CA file.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig};
 
 use crate::error::Error;
+use crate::platform::roots::{self, Store};
 use crate::user_file;
 
 /// The certificates to trust. `ca_file` (a path and where it came from) is read
@@ -31,10 +32,8 @@ pub(crate) fn roots(
     if let Some(path) = ssl_cert_file {
         // Named explicitly: a broken bundle is an error, not a fallback.
         certs.append(&mut load_pem_certs(Path::new(path), "SSL_CERT_FILE")?);
-    } else if let Some(system) = system_bundle()
-        && let Ok(mut system_certs) = load_pem_certs(&system, "the system store")
-    {
-        certs.append(&mut system_certs);
+    } else {
+        certs.append(&mut system_certs());
     }
     if certs.is_empty() {
         return Err(Error::usage(
@@ -52,17 +51,18 @@ pub(crate) fn config(certs: Vec<Certificate<'static>>) -> TlsConfig {
         .build()
 }
 
-/// The usual places of the system's CA bundle (Debian/Alpine, macOS/BSD, Red Hat).
-fn system_bundle() -> Option<PathBuf> {
-    [
-        "/etc/ssl/certs/ca-certificates.crt",
-        "/etc/ssl/cert.pem",
-        "/etc/pki/tls/certs/ca-bundle.crt",
-    ]
-    .iter()
-    .map(Path::new)
-    .find(|p| p.is_file())
-    .map(Path::to_path_buf)
+/// The system's certificates (`platform::roots`); none when it has no readable store.
+fn system_certs() -> Vec<Certificate<'static>> {
+    match roots::system() {
+        #[cfg(unix)]
+        Some(Store::Bundle(path)) => load_pem_certs(&path, "the system store").unwrap_or_default(),
+        #[cfg(windows)]
+        Some(Store::Der(list)) => list
+            .iter()
+            .map(|der| Certificate::from_der(der).to_owned())
+            .collect(),
+        None => Vec::new(),
+    }
 }
 
 /// Reads every certificate of a PEM file; an unreadable file or one with no

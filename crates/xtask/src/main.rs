@@ -10,6 +10,11 @@
 //! DIR/man/man1/status-check.1            the command and its global options
 //! DIR/man/man1/status-check-<command>.1  one page per command (git-style)
 //! ```
+//!
+//! `cargo xtask foreign --exe PATH ...`: a binary of another platform against the
+//! fake GitLab (`foreign.rs`).
+
+mod foreign;
 
 use std::fs;
 use std::io;
@@ -24,8 +29,9 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let out = match args.as_slice() {
         [task, flag, dir] if task == "share" && flag == "--out" => PathBuf::from(dir),
+        [task, rest @ ..] if task == "foreign" => return foreign(rest),
         _ => {
-            eprintln!("{USAGE}");
+            eprintln!("{USAGE}\n{}", foreign::USAGE);
             return ExitCode::from(2);
         }
     };
@@ -38,6 +44,26 @@ fn main() -> ExitCode {
         }
         Err(e) => {
             eprintln!("xtask share: {}: {e}", out.display());
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn foreign(args: &[String]) -> ExitCode {
+    let foreign = match foreign::Foreign::from_args(args) {
+        Ok(foreign) => foreign,
+        Err(e) => {
+            eprintln!("xtask foreign: {e}\nusage: {}", foreign::USAGE);
+            return ExitCode::from(2);
+        }
+    };
+    match foreign.check_all() {
+        Ok(n) => {
+            println!("{n} checks passed");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("xtask foreign: FAILED: {e}");
             ExitCode::FAILURE
         }
     }

@@ -129,7 +129,9 @@ pub(super) fn supervise(ctx: &Ctx, r: &Reporter, job: Supervised) -> (Ended, Rep
                     perform(supervisor.signal(signo));
                     continue;
                 }
-                Ok(Event::Exited(status)) => status.map(process::exit_of).map_err(|e| e.to_string()),
+                Ok(Event::Exited(status)) => {
+                    status.map(process::exit_of).map_err(|e| e.to_string())
+                }
                 Err(_) => Err("lost track of the command".to_owned()),
             };
             let (ended, actions) = supervisor.exited(exit);

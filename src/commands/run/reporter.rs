@@ -15,8 +15,8 @@ use crate::exit::Code;
 use crate::gitlab::MrCheck;
 use crate::names::quote;
 use crate::output::{self, Outcome};
-use crate::sha::Sha;
 use crate::platform::signals;
+use crate::sha::Sha;
 
 /// The check as one merge request lists it.
 #[derive(Clone)]

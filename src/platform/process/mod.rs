@@ -22,5 +22,6 @@ pub(crate) use windows::{exit_of, forward, recipients, spawn};
 pub(crate) enum Exit {
     Code(i32),
     /// Ended by this signal (Unix).
+    #[cfg_attr(windows, allow(dead_code))]
     Signal(i32),
 }
