@@ -17,6 +17,8 @@ pub(crate) mod pacer;
 pub(crate) mod tracker;
 
 #[cfg(test)]
+mod gate_tests;
+#[cfg(test)]
 mod sim;
 #[cfg(test)]
 mod tracker_tests;

@@ -374,4 +374,92 @@ mod tests {
             "past --max-interval: GitLab asked"
         );
     }
+
+    fn close(a: Duration, b: Duration) -> bool {
+        a.abs_diff(b) < Duration::from_micros(1)
+    }
+
+    #[test]
+    fn the_share_counts_gates_per_planned_interval_and_averages() {
+        let mut pace = Pace::new().seeded(1);
+        pace.planned = Some(S(10));
+        pace.budget(budget(2000, 1500, 60), S(0));
+        assert_eq!(pace.sharing, None, "one reading tells nothing");
+        // 40 spent in 20 s, twice the planned 10 s: 20 gates per interval.
+        pace.budget(budget(2000, 1460, 40), S(20));
+        assert_eq!(pace.sharing, Some(20.0));
+        let usable = (1460.0_f64 * 0.9).floor();
+        assert!(close(
+            pace.budget_interval.unwrap(),
+            secs(20.0 * 40.0 / usable)
+        ));
+        // 60 spent in 10 s: 60 gates; the average of the two is 40.
+        pace.budget(budget(2000, 1400, 30), S(30));
+        assert_eq!(pace.sharing, Some(40.0));
+        let usable = (1400.0_f64 * 0.9).floor();
+        assert!(close(
+            pace.budget_interval.unwrap(),
+            secs(40.0 * 30.0 / usable)
+        ));
+    }
+
+    #[test]
+    fn a_reading_of_another_window_counts_nothing() {
+        let mut pace = Pace::new().seeded(1);
+        pace.budget(budget(2000, 1000, 5), S(0));
+        // A new window (its reset 55 s away), with less left than before.
+        pace.budget(budget(2000, 900, 55), S(10));
+        assert_eq!(pace.sharing, None);
+        // The same window, with more left than before (a counter that went back).
+        pace.budget(budget(2000, 950, 45), S(20));
+        assert_eq!(pace.sharing, None);
+    }
+
+    #[test]
+    fn a_spent_budget_waits_to_the_reset_spread_over_the_fresh_interval() {
+        let mut pace = Pace::new().seeded(7);
+        pace.sharing = Some(50.0);
+        pace.budget(budget(600, 0, 120), S(0));
+        // The fresh window allows 50 gates one poll per 50 × 60 ÷ 540 s.
+        let spread = secs(50.0 * 60.0 / (600.0 * 0.9)).min(S(120).mul_f64(0.1));
+        let drawn = fastrand::Rng::with_seed(7).f64();
+        assert!(close(
+            pace.exhausted.unwrap(),
+            S(120) + spread.mul_f64(drawn)
+        ));
+        assert_eq!(pace.budget_interval, None);
+    }
+
+    #[test]
+    fn after_a_429_the_rate_steps_up_to_the_fair_share_then_climbs_to_the_full_rate() {
+        let mut pace = Pace::new().seeded(1);
+        pace.throttled_rate = Some(0.02);
+        pace.fair_rate = Some(0.5);
+        pace.no_budget(PI, S(0));
+        // A twentieth of the Poll-Interval's rate (0.1/s) a poll.
+        assert!((pace.throttled_rate.unwrap() - 0.025).abs() < 1e-12);
+        pace.fair_rate = None;
+        pace.throttled_rate = Some(0.05);
+        pace.no_budget(PI, S(100));
+        assert_eq!(pace.climbing, Some((S(100), 0.05)));
+        pace.no_budget(PI, S(400));
+        assert!((pace.throttled_rate.unwrap() - 0.075).abs() < 1e-12);
+        // Exactly at the end of the climb: the full rate, not throttled any more.
+        pace.no_budget(PI, S(700));
+        assert_eq!(pace.throttled_rate, None);
+        assert_eq!(pace.climbing, None);
+    }
+
+    #[test]
+    fn a_poll_a_minute_old_is_still_in_the_window() {
+        let mut pace = Pace::new().seeded(1);
+        pace.polling(S(0));
+        pace.polling(S(60));
+        assert_eq!(pace.polls.len(), 2);
+        pace.polling(S(61));
+        assert_eq!(pace.polls.len(), 2, "the poll of 0 s left at 61 s");
+        // A 429 whose window began at 1 s: two of its polls in it.
+        pace.throttled(Some(budget(600, 0, 0)), PI, S(61));
+        assert!((pace.fair_rate.unwrap() - 2.0 / 60.0 * 0.9).abs() < 1e-12);
+    }
 }

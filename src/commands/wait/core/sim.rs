@@ -138,6 +138,21 @@ struct Seen {
     /// The lists of the first complete round.
     first_round: Option<Lists>,
     faults_seen: bool,
+    /// The lists as of the last round the gate completed.
+    applied: Lists,
+    /// The last head answer: when, and after how many of the gate's rounds.
+    head_read: (Duration, u32),
+    /// What the gate must do before it next sleeps (see `owe`).
+    owed: Vec<Owed>,
+}
+
+/// Something the gate owes after a complete round, before it sleeps.
+#[derive(Clone, Debug, PartialEq)]
+enum Owed {
+    /// A failed check with retries left.
+    Retry(usize, u64),
+    /// A head read: 30 rounds or 5 minutes since the last, or a check back to pending.
+    Head,
 }
 
 struct Sim {
@@ -192,6 +207,7 @@ impl Sim {
             heads: vec![None; sc.mrs],
             partial: vec![Vec::new(); sc.mrs],
             allowed_sleep: SECS(1),
+            applied: vec![None; sc.mrs],
             ..Seen::default()
         };
         Sim {
@@ -495,6 +511,8 @@ impl Sim {
     /// A fault as the core sees it, and what it asked.
     fn setback(&mut self, fault: Fault) -> Failure {
         self.seen.faults_seen = true;
+        // A failed request ends the poll: what was owed waits for the next round.
+        self.seen.owed.clear();
         self.seen.last_ok = false;
         let (failure, asked, bare) = match fault {
             Fault::Bare429 => (
@@ -678,6 +696,66 @@ impl Sim {
         RetryAnswer::Accepted
     }
 
+    /// After a round the gate completed: what it must do before it sleeps. Only what
+    /// the gate is sure to know counts (its lists; the retries that reached GitLab),
+    /// so that nothing is owed that a correct gate might rightly skip.
+    fn owe(&mut self, gate: &Gate) {
+        let r = &self.sc.rules;
+        let previous = std::mem::replace(&mut self.seen.applied, self.seen.lists.clone());
+        let mut owed = Vec::new();
+        let mut counted = false;
+        for mr in (0..self.sc.mrs).filter(|m| gate.is_open(*m)) {
+            let Some((_, list)) = &self.seen.lists[mr] else {
+                continue;
+            };
+            for item in list.iter().filter(|i| self.selected(&i.name)) {
+                let was_passed = previous[mr].as_ref().is_some_and(|(_, l)| {
+                    l.iter()
+                        .any(|p| p.id == item.id && p.status == CheckStatus::Passed)
+                });
+                if was_passed && item.status == CheckStatus::Pending {
+                    owed.push(Owed::Head);
+                }
+                let sim = self.mrs[mr].checks.iter().find(|c| c.id == item.id);
+                let (CheckStatus::Failed, Some(c)) = (&item.status, sim) else {
+                    continue;
+                };
+                // Before 16.5 a retried check's `failed` may be the old one (the grace).
+                let near_retry = !r.retry_resets_pending
+                    && c.last_retry
+                        .is_some_and(|t| self.now.saturating_sub(t) < RETRY_GRACE + SECS(1));
+                if near_retry {
+                    continue;
+                }
+                if (self.sc.retry_refused && c.retries > 0) || c.retries >= r.retry_failed {
+                    counted = true;
+                } else {
+                    owed.push(Owed::Retry(mr, item.id));
+                }
+            }
+        }
+        if counted && r.fail_fast {
+            owed.retain(|o| *o == Owed::Head);
+        }
+        let (at, round) = self.seen.head_read;
+        if gate.rounds.saturating_sub(round) >= super::HEAD_EVERY_ROUNDS
+            || self.now.saturating_sub(at) >= super::HEAD_EVERY
+        {
+            owed.push(Owed::Head);
+        }
+        let unmerged = (0..self.sc.mrs).any(|m| {
+            gate.is_open(m)
+                && self.seen.heads[m]
+                    .as_ref()
+                    .is_none_or(|h| h.2 != MrState::Merged)
+        });
+        if !unmerged {
+            owed.retain(|o| *o != Owed::Head);
+        }
+        owed.dedup();
+        self.seen.owed = owed;
+    }
+
     /// Runs the gate to its end, checking the invariants after every step.
     fn run(&mut self, gate: &mut Gate) -> Result<End, Violation> {
         for _ in 0..100_000 {
@@ -691,16 +769,33 @@ impl Sim {
                 self.log.push(format!("{event:?}"));
             }
             self.log.push(format!("{:?} {action:?}", self.now));
+            let ended_by =
+                |end: &End| matches!(end, End::Undecodable | End::Verdict(Verdict::Timeout));
+            if self.seen.decode_run >= super::MAX_DECODE_ERRORS
+                && !matches!(&action, Action::Done(end) if ended_by(end))
+            {
+                return violation(
+                    "safety: three bad bodies in a row end the wait",
+                    format!("{action:?} after {} in a row", self.seen.decode_run),
+                )
+                .map(|()| End::Undecodable);
+            }
             match action {
                 Action::ReadList { mr, page } => {
                     let round_start = page == 1 && (0..mr).all(|i| !gate.is_open(i));
                     self.check_gap(round_start)?;
                     let answer = self.read_list(mr, page);
+                    let rounds = gate.rounds;
                     gate.on_list(self.now, answer);
+                    if gate.rounds > rounds {
+                        self.owe(gate);
+                    }
                 }
                 Action::ReadHead { mr } => {
                     self.check_gap(false)?;
                     let answer = self.read_head(mr);
+                    self.seen.head_read = (self.now, gate.rounds);
+                    self.seen.owed.retain(|o| *o != Owed::Head);
                     gate.on_head(self.now, answer);
                 }
                 Action::Retry { mr, check } => {
@@ -717,10 +812,25 @@ impl Sim {
                         )
                         .map(|()| End::Undecodable);
                     }
+                    if self.sc.retry_refused && asked > 0 {
+                        return violation(
+                            "politeness: a check GitLab refused to retry (404) is not retried again",
+                            format!("check {check} on MR {mr}"),
+                        )
+                        .map(|()| End::Undecodable);
+                    }
+                    self.seen.owed.retain(|o| *o != Owed::Retry(mr, check));
                     let answer = self.retry(mr, check);
                     gate.on_retry(self.now, answer);
                 }
                 Action::Sleep { until } => {
+                    if !self.seen.owed.is_empty() {
+                        return violation(
+                            "liveness: a poll retries its failed checks and makes its due head reads",
+                            format!("sleeps owing {:?}", self.seen.owed),
+                        )
+                        .map(|()| End::Undecodable);
+                    }
                     if until <= self.now && until < self.sc.rules.timeout {
                         return Err(Violation {
                             invariant: "progress: a sleep ends in the future",

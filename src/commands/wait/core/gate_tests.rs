@@ -1,0 +1,210 @@
+//! The gate's edges that random timelines rarely reach: verdict words, a server that
+//! announces pages it never ends, an MR closed under the gate, bad bodies in a row.
+
+use std::time::Duration;
+
+use super::pacer::Setback;
+use super::*;
+
+fn rules() -> Rules {
+    Rules {
+        timeout: Duration::from_secs(600),
+        interval: Duration::from_secs(1),
+        max_interval: Duration::from_secs(2),
+        interval_explicit: true,
+        fail_fast: true,
+        retry_failed: 0,
+        names: vec![],
+        ignore: vec![],
+        retry_resets_pending: true,
+    }
+}
+
+fn item(id: u64, status: CheckStatus) -> Item {
+    Item {
+        id,
+        name: format!("check-{id}"),
+        status,
+    }
+}
+
+fn page(items: Vec<Item>, next_page: Option<u32>) -> Page {
+    Page {
+        items,
+        next_page,
+        ..Page::default()
+    }
+}
+
+/// Runs the gate to its first request after the start's spread.
+fn started(mrs: usize) -> (Gate, Duration) {
+    let mut gate = Gate::new(rules(), "sha".into(), mrs, false, 1);
+    let mut now = Duration::ZERO;
+    while let Action::Sleep { until } = gate.next(now) {
+        now = until;
+    }
+    (gate, now)
+}
+
+fn head(sha: &str, state: MrState) -> Head {
+    Head {
+        sha: Some(sha.into()),
+        state,
+    }
+}
+
+#[test]
+fn verdict_words() {
+    assert_eq!(Verdict::Passed.word(false), "passed");
+    assert_eq!(Verdict::Empty.word(true), "passed");
+    assert_eq!(Verdict::Empty.word(false), "failed");
+    assert_eq!(Verdict::Failed.word(true), "failed");
+    assert_eq!(Verdict::Timeout.word(false), "timeout");
+    assert_eq!(Verdict::Stale.word(false), "stale");
+}
+
+#[test]
+fn pages_are_followed_forward_only() {
+    let (mut gate, now) = started(1);
+    assert_eq!(gate.next(now), Action::ReadList { mr: 0, page: 1 });
+    gate.on_list(now, Ok(page(vec![item(1, CheckStatus::Pending)], Some(2))));
+    assert_eq!(gate.next(now), Action::ReadList { mr: 0, page: 2 });
+    // A server that announces the page it just served (or an earlier one) is done.
+    gate.on_list(now, Ok(page(vec![item(2, CheckStatus::Pending)], Some(2))));
+    assert_eq!(
+        gate.rounds, 1,
+        "the round ends at a page that does not move on"
+    );
+    assert_eq!(gate.tracker.checks.len(), 2);
+
+    let (mut gate, now) = started(1);
+    gate.next(now);
+    gate.on_list(
+        now,
+        Ok(page(
+            vec![item(1, CheckStatus::Pending)],
+            Some(MAX_PAGES + 1),
+        )),
+    );
+    assert_eq!(gate.rounds, 1, "no page past MAX_PAGES");
+    let (mut gate, now) = started(1);
+    gate.next(now);
+    gate.on_list(
+        now,
+        Ok(page(vec![item(1, CheckStatus::Pending)], Some(MAX_PAGES))),
+    );
+    assert_eq!(
+        gate.next(now),
+        Action::ReadList {
+            mr: 0,
+            page: MAX_PAGES
+        }
+    );
+}
+
+#[test]
+fn the_second_mr_is_read_after_the_first_and_the_round_counts_once() {
+    let (mut gate, now) = started(2);
+    gate.next(now);
+    gate.on_list(now, Ok(page(vec![item(1, CheckStatus::Pending)], None)));
+    assert_eq!(gate.next(now), Action::ReadList { mr: 1, page: 1 });
+    gate.on_list(now, Ok(page(vec![item(2, CheckStatus::Pending)], None)));
+    assert_eq!(gate.rounds, 1);
+    let Action::Sleep { until } = gate.next(now) else {
+        panic!("undecided: sleeps");
+    };
+    gate.next(until);
+    gate.on_list(until, Ok(page(vec![item(1, CheckStatus::Pending)], None)));
+    gate.on_list(until, Ok(page(vec![item(2, CheckStatus::Pending)], None)));
+    assert_eq!(gate.rounds, 2);
+}
+
+#[test]
+fn a_push_on_the_second_mr_is_looked_for_at_once() {
+    let (mut gate, now) = started(2);
+    gate.next(now);
+    gate.on_list(now, Ok(page(vec![item(1, CheckStatus::Pending)], None)));
+    gate.on_list(now, Ok(page(vec![item(2, CheckStatus::Passed)], None)));
+    let Action::Sleep { until } = gate.next(now) else {
+        panic!("undecided: sleeps");
+    };
+    // Back to pending on MR 1 only (MR 0 unchanged): the heads are read at once.
+    gate.next(until);
+    gate.on_list(until, Ok(page(vec![item(1, CheckStatus::Pending)], None)));
+    gate.on_list(until, Ok(page(vec![item(2, CheckStatus::Pending)], None)));
+    assert_eq!(gate.next(until), Action::ReadHead { mr: 0 });
+}
+
+#[test]
+fn an_mr_closed_with_all_the_checks_leaves_nothing_to_wait_for() {
+    let (mut gate, now) = started(2);
+    gate.next(now);
+    gate.on_list(now, Ok(page(vec![], None)));
+    gate.on_list(now, Ok(page(vec![item(2, CheckStatus::Passed)], None)));
+    // Passed: heads before the verdict; MR 1 was closed meanwhile.
+    assert_eq!(gate.next(now), Action::ReadHead { mr: 0 });
+    gate.on_head(now, Ok(head("sha", MrState::Open)));
+    assert_eq!(gate.next(now), Action::ReadHead { mr: 1 });
+    gate.on_head(now, Ok(head("sha", MrState::Closed)));
+    assert_eq!(gate.next(now), Action::Done(End::Verdict(Verdict::Empty)));
+}
+
+#[test]
+fn bad_bodies_end_the_wait_only_three_in_a_row() {
+    let (mut gate, mut now) = started(1);
+    for n in 1..=MAX_DECODE_ERRORS {
+        assert_eq!(
+            gate.next(now),
+            Action::ReadList { mr: 0, page: 1 },
+            "bad body {n}"
+        );
+        gate.on_list(now, Err(Failure::Undecodable));
+        match gate.next(now) {
+            Action::Sleep { until } => now = until,
+            Action::Done(End::Undecodable) if n == MAX_DECODE_ERRORS => return,
+            other => panic!("after {n}: {other:?}"),
+        }
+    }
+    panic!("three bad bodies did not end the wait");
+}
+
+#[test]
+fn a_good_retry_answer_resets_the_bad_bodies() {
+    let mut r = rules();
+    r.retry_failed = 1;
+    r.fail_fast = false;
+    let mut gate = Gate::new(r, "sha".into(), 1, false, 1);
+    let mut now = Duration::ZERO;
+    while let Action::Sleep { until } = gate.next(now) {
+        now = until;
+    }
+    let bad = |gate: &mut Gate, now: &mut Duration| {
+        gate.on_list(*now, Err(Failure::Undecodable));
+        let Action::Sleep { until } = gate.next(*now) else {
+            panic!("one bad body is not final");
+        };
+        *now = until;
+        gate.next(*now);
+    };
+    bad(&mut gate, &mut now);
+    bad(&mut gate, &mut now);
+    gate.on_list(now, Ok(page(vec![item(1, CheckStatus::Failed)], None)));
+    // Two bad bodies, then a list: its good answer reset them; then the retry's.
+    assert_eq!(gate.next(now), Action::Retry { mr: 0, check: 1 });
+    gate.on_retry(now, RetryAnswer::Accepted);
+    let Action::Sleep { until } = gate.next(now) else {
+        panic!("pending after the retry");
+    };
+    now = until;
+    gate.next(now);
+    bad(&mut gate, &mut now);
+    bad(&mut gate, &mut now);
+    gate.on_list(
+        now,
+        Err(Failure::Setback(Setback::Unavailable { retry_after: None })),
+    );
+    assert!(
+        matches!(gate.next(now), Action::Sleep { .. }),
+        "a 503 is no bad body"
+    );
+}
