@@ -203,3 +203,56 @@ impl Pacer {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const S: fn(u64) -> Duration = Duration::from_secs;
+
+    #[test]
+    fn the_first_poll_is_spread_over_a_second_at_most() {
+        let mut pacer = Pacer::new(S(10), S(60), false).seeded(3);
+        let firsts: Vec<Duration> = (0..50).map(|_| pacer.first_delay()).collect();
+        assert!(firsts.iter().all(|d| *d < S(1)));
+        assert!(firsts.iter().any(|d| *d > Duration::from_millis(500)));
+        let mut quick = Pacer::new(Duration::from_millis(200), S(60), true).seeded(3);
+        assert!((0..50).all(|_| quick.first_delay() < Duration::from_millis(200)));
+    }
+
+    #[test]
+    fn a_poll_interval_of_zero_is_no_floor() {
+        let mut pacer = Pacer::new(S(1), S(60), false).seeded(5);
+        pacer.observe_poll_interval(Some(0));
+        // The gate's own backoff, from --interval towards --max-interval.
+        let delays: Vec<Duration> = (0..12).map(|i| pacer.after_success(S(i))).collect();
+        assert!(delays.iter().any(|d| *d > S(2)), "{delays:?}");
+        pacer.observe_poll_interval(Some(1500));
+        assert_eq!(pacer.after_success(S(20)), Duration::from_millis(1500));
+    }
+
+    #[test]
+    fn a_429_s_fair_share_counts_this_gate_s_polls() {
+        let mut pacer = Pacer::new(S(10), S(300), false).seeded(1);
+        pacer.observe_poll_interval(Some(10_000));
+        for at in [0, 10, 20, 30] {
+            pacer.polling(S(at));
+        }
+        let spent = Budget {
+            limit: 600,
+            remaining: 0,
+            reset_in: S(20),
+        };
+        let throttled = Setback::Throttled {
+            retry_after: None,
+            budget: Some(spent),
+        };
+        let wait = pacer.after_setback(S(40), throttled);
+        assert!(wait >= S(20) && wait <= S(22), "to the reset: {wait:?}");
+        // Four polls of the window: a fair share of 4 × 0.9 a minute, above the
+        // halved rate, so the rate steps up at once: about 18 s, not 40 s.
+        pacer.observe_budget(None, S(62));
+        let next = pacer.after_success(S(62));
+        assert!(next < S(22), "{next:?}");
+    }
+}

@@ -710,8 +710,9 @@ impl Sim {
             };
             for item in list.iter().filter(|i| self.selected(&i.name)) {
                 let was_passed = previous[mr].as_ref().is_some_and(|(_, l)| {
-                    l.iter()
-                        .any(|p| p.id == item.id && p.status == CheckStatus::Passed)
+                    l.iter().any(|p| {
+                        p.id == item.id && self.selected(&p.name) && p.status == CheckStatus::Passed
+                    })
                 });
                 if was_passed && item.status == CheckStatus::Pending {
                     owed.push(Owed::Head);
