@@ -255,4 +255,45 @@ mod tests {
         let next = pacer.after_success(S(62));
         assert!(next < S(22), "{next:?}");
     }
+
+    fn bare_429() -> Setback {
+        Setback::Throttled {
+            retry_after: None,
+            budget: None,
+        }
+    }
+
+    #[test]
+    fn after_bare_429s_a_success_halves_the_level_not_more() {
+        let mut longest = Duration::ZERO;
+        for seed in 0..20 {
+            let mut pacer = Pacer::new(S(1), S(8), false).seeded(seed);
+            pacer.observe_poll_interval(Some(1000));
+            for at in 0..3 {
+                pacer.after_setback(S(at), bare_429());
+            }
+            // The level reached 8 s; one success halves it to 4 s.
+            let next = pacer.after_success(S(10));
+            assert!(next >= S(1) && next <= S(4), "{next:?}");
+            longest = longest.max(next);
+        }
+        assert!(longest > S(2), "the wait is drawn up to the halved level");
+    }
+
+    #[test]
+    fn a_429_whose_budget_is_not_spent_states_no_wait() {
+        let mut pacer = Pacer::new(S(1), S(2), true).seeded(1);
+        pacer.observe_poll_interval(Some(1000));
+        let left = Budget {
+            limit: 600,
+            remaining: 5,
+            reset_in: S(30),
+        };
+        let throttled = Setback::Throttled {
+            retry_after: None,
+            budget: Some(left),
+        };
+        let wait = pacer.after_setback(S(0), throttled);
+        assert!(wait <= S(2), "within --max-interval: {wait:?}");
+    }
 }
