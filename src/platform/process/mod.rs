@@ -21,7 +21,6 @@ pub(crate) use windows::{exit_of, forward, recipients, spawn};
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Exit {
     Code(i32),
-    /// Ended by this signal (Unix).
-    #[cfg_attr(windows, allow(dead_code))]
+    /// Ended by this signal (on Windows: by Ctrl-C or Ctrl-Break, as SIGINT).
     Signal(i32),
 }

@@ -24,8 +24,17 @@ pub(crate) fn recipients(_child: u32) -> String {
     "which shares the console".to_owned()
 }
 
-/// A Windows exit code is 32 bits: one outside 0..=255 (0xC000013A after Ctrl-C)
-/// reads as 1 in status-check's own exit code; its output shows the code as it is.
+/// What a process ended by Ctrl-C or Ctrl-Break exits with (`STATUS_CONTROL_C_EXIT`).
+const STATUS_CONTROL_C_EXIT: u32 = 0xC000_013A;
+/// The C runtime's number for Ctrl-C (`signals`).
+const SIGINT: i32 = 2;
+
+/// Ended by Ctrl-C reads as SIGINT does on Unix (exit 130). Any other Windows exit
+/// code is 32 bits: one outside 0..=255 reads as 1 in status-check's own exit code;
+/// its output shows the code as it is (signed).
 pub(crate) fn exit_of(status: ExitStatus) -> Exit {
-    Exit::Code(status.code().unwrap_or(1))
+    match status.code() {
+        Some(code) if code as u32 == STATUS_CONTROL_C_EXIT => Exit::Signal(SIGINT),
+        code => Exit::Code(code.unwrap_or(1)),
+    }
 }
