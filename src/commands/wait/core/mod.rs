@@ -407,9 +407,8 @@ impl Gate {
         }
         let key = queue.remove(0);
         let limit = self.rules.retry_failed;
-        if !matches!(answer, RetryAnswer::Failed(_)) {
-            self.decode_errors = 0;
-        }
+        // No reset of `decode_errors` here: retries follow a poll's good list answers,
+        // and a bad retry answer ends the poll.
         match answer {
             RetryAnswer::Accepted => {
                 if let Some(t) = self.tracker.retry_accepted(key, now) {
