@@ -3,12 +3,11 @@
 
 use std::time::Duration;
 
-use super::pacer::Setback;
 use super::*;
 
 fn rules() -> Rules {
     Rules {
-        timeout: Duration::from_secs(600),
+        timeout: Duration::from_secs(3600),
         interval: Duration::from_secs(1),
         max_interval: Duration::from_secs(2),
         interval_explicit: true,
@@ -169,42 +168,27 @@ fn bad_bodies_end_the_wait_only_three_in_a_row() {
 }
 
 #[test]
-fn a_good_retry_answer_resets_the_bad_bodies() {
-    let mut r = rules();
-    r.retry_failed = 1;
-    r.fail_fast = false;
-    let mut gate = Gate::new(r, "sha".into(), 1, false, 1);
-    let mut now = Duration::ZERO;
-    while let Action::Sleep { until } = gate.next(now) {
-        now = until;
-    }
-    let bad = |gate: &mut Gate, now: &mut Duration| {
-        gate.on_list(*now, Err(Failure::Undecodable));
-        let Action::Sleep { until } = gate.next(*now) else {
-            panic!("one bad body is not final");
-        };
-        *now = until;
-        gate.next(*now);
+fn a_merged_mr_s_head_is_not_read_again() {
+    let (mut gate, mut now) = started(2);
+    let pending = |gate: &mut Gate, now: Duration| {
+        gate.on_list(now, Ok(page(vec![item(1, CheckStatus::Pending)], None)));
+        gate.on_list(now, Ok(page(vec![item(2, CheckStatus::Pending)], None)));
     };
-    bad(&mut gate, &mut now);
-    bad(&mut gate, &mut now);
-    gate.on_list(now, Ok(page(vec![item(1, CheckStatus::Failed)], None)));
-    // Two bad bodies, then a list: its good answer reset them; then the retry's.
-    assert_eq!(gate.next(now), Action::Retry { mr: 0, check: 1 });
-    gate.on_retry(now, RetryAnswer::Accepted);
-    let Action::Sleep { until } = gate.next(now) else {
-        panic!("pending after the retry");
-    };
-    now = until;
     gate.next(now);
-    bad(&mut gate, &mut now);
-    bad(&mut gate, &mut now);
-    gate.on_list(
-        now,
-        Err(Failure::Setback(Setback::Unavailable { retry_after: None })),
-    );
-    assert!(
-        matches!(gate.next(now), Action::Sleep { .. }),
-        "a 503 is no bad body"
-    );
+    pending(&mut gate, now);
+    assert!(matches!(gate.next(now), Action::Sleep { .. }));
+    // Five minutes on, the heads are due: MR 0 turns out merged.
+    now = HEAD_EVERY + Duration::from_secs(1);
+    assert_eq!(gate.next(now), Action::ReadList { mr: 0, page: 1 });
+    pending(&mut gate, now);
+    assert_eq!(gate.next(now), Action::ReadHead { mr: 0 });
+    gate.on_head(now, Ok(head("sha", MrState::Merged)));
+    assert_eq!(gate.next(now), Action::ReadHead { mr: 1 });
+    gate.on_head(now, Ok(head("sha", MrState::Open)));
+    assert!(matches!(gate.next(now), Action::Sleep { .. }));
+    // Five minutes later: only MR 1's head can still move.
+    now += HEAD_EVERY + Duration::from_secs(1);
+    assert_eq!(gate.next(now), Action::ReadList { mr: 0, page: 1 });
+    pending(&mut gate, now);
+    assert_eq!(gate.next(now), Action::ReadHead { mr: 1 });
 }
