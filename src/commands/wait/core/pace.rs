@@ -122,10 +122,11 @@ impl Pace {
             let spent = f64::from(seen.remaining - budget.remaining);
             let elapsed = now.saturating_sub(seen.at).as_secs_f64();
             // A missed poll doubles both what was spent and the time it took: count
-            // gates per planned interval, not per gap.
+            // gates per planned interval, not per gap. (Two readings at once: p ÷ 0
+            // is infinite or NaN, and `min` makes either 1.)
             let gates = match self.planned {
-                Some(p) if elapsed > 0.0 => spent * (p.as_secs_f64() / elapsed).min(1.0),
-                _ => spent,
+                Some(p) => spent * (p.as_secs_f64() / elapsed).min(1.0),
+                None => spent,
             };
             self.sharing = Some(match self.sharing {
                 Some(avg) => (avg + gates) / 2.0,
@@ -401,6 +402,17 @@ mod tests {
             pace.budget_interval.unwrap(),
             secs(40.0 * 30.0 / usable)
         ));
+    }
+
+    #[test]
+    fn two_readings_at_once_count_what_was_spent() {
+        for planned in [S(0), S(10)] {
+            let mut pace = Pace::new().seeded(1);
+            pace.planned = Some(planned);
+            pace.budget(budget(2000, 1500, 60), S(5));
+            pace.budget(budget(2000, 1470, 60), S(5));
+            assert_eq!(pace.sharing, Some(30.0));
+        }
     }
 
     #[test]
