@@ -173,8 +173,8 @@ impl Pacer {
     /// Between `base` and the level of the last setbacks (`base` without one).
     fn draw_below_level(&mut self, base: Duration) -> Duration {
         match self.level {
-            Some(level) if level > base => base + (level - base).mul_f64(self.rng.f64()),
-            _ => base,
+            Some(level) => base + level.saturating_sub(base).mul_f64(self.rng.f64()),
+            None => base,
         }
     }
 
