@@ -474,4 +474,21 @@ mod tests {
         pace.throttled(Some(budget(600, 0, 0)), PI, S(61));
         assert!((pace.fair_rate.unwrap() - 2.0 / 60.0 * 0.9).abs() < 1e-12);
     }
+
+    #[test]
+    fn a_spent_budget_waits_to_its_reset_capped_at_five_minutes_and_a_tenth() {
+        for seed in 0..20 {
+            let mut pace = Pace::new().seeded(seed);
+            pace.budget(budget(1, 0, 3600), S(0));
+            let d = pace.delay(PI, S(30));
+            assert!(d >= MAX_PACE && d <= MAX_PACE.mul_f64(1.1), "{d:?}");
+        }
+    }
+
+    #[test]
+    fn a_budget_with_no_limit_waits_to_its_reset_unspread() {
+        let mut pace = Pace::new().seeded(3);
+        pace.budget(budget(0, 0, 40), S(0));
+        assert_eq!(pace.exhausted, Some(S(40)));
+    }
 }

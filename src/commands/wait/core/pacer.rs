@@ -227,6 +227,7 @@ mod tests {
         // The gate's own backoff, from --interval towards --max-interval.
         let delays: Vec<Duration> = (0..12).map(|i| pacer.after_success(S(i))).collect();
         assert!(delays.iter().any(|d| *d > S(2)), "{delays:?}");
+        assert!(delays[0] < S(4), "not polling turned off: {delays:?}");
         pacer.observe_poll_interval(Some(1500));
         assert_eq!(pacer.after_success(S(20)), Duration::from_millis(1500));
     }
@@ -295,5 +296,32 @@ mod tests {
         };
         let wait = pacer.after_setback(S(0), throttled);
         assert!(wait <= S(2), "within --max-interval: {wait:?}");
+    }
+
+    #[test]
+    fn a_change_brings_the_gate_s_own_backoff_back_to_the_interval() {
+        let mut pacer = Pacer::new(S(1), S(60), false).seeded(2);
+        for i in 0..10 {
+            pacer.after_success(S(i));
+        }
+        pacer.changed();
+        assert_eq!(pacer.after_success(S(20)), S(1));
+    }
+
+    #[test]
+    fn the_budget_of_the_answers_stretches_the_pace() {
+        let mut pacer = Pacer::new(S(10), S(300), false).seeded(1);
+        pacer.observe_poll_interval(Some(10_000));
+        let budget = |remaining, reset| Budget {
+            limit: 2000,
+            remaining,
+            reset_in: S(reset),
+        };
+        pacer.observe_budget(Some(budget(1500, 60)), S(0));
+        assert_eq!(pacer.after_success(S(0)), S(10));
+        // 500 spent in one interval: 500 gates share 1,000 for 50 s.
+        pacer.observe_budget(Some(budget(1000, 50)), S(10));
+        let next = pacer.after_success(S(10));
+        assert!(next >= S(25) && next <= S(31), "{next:?}");
     }
 }
