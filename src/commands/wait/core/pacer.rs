@@ -254,7 +254,7 @@ mod tests {
         // halved rate, so the rate steps up at once: about 18 s, not 40 s.
         pacer.observe_budget(None, S(62));
         let next = pacer.after_success(S(62));
-        assert!(next < S(22), "{next:?}");
+        assert!(next > S(15) && next < S(22), "{next:?}");
     }
 
     fn bare_429() -> Setback {
@@ -323,5 +323,13 @@ mod tests {
         pacer.observe_budget(Some(budget(1000, 50)), S(10));
         let next = pacer.after_success(S(10));
         assert!(next >= S(25) && next <= S(31), "{next:?}");
+    }
+
+    #[test]
+    fn polling_turned_off_polls_at_the_longest_interval() {
+        let mut pacer = Pacer::new(S(1), S(45), false).seeded(4);
+        pacer.observe_poll_interval(Some(-1));
+        assert_eq!(pacer.after_success(S(0)), S(45));
+        assert_eq!(pacer.after_success(S(45)), S(45));
     }
 }
