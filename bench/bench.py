@@ -559,6 +559,14 @@ class Bench:
         if self.sc_static_arm:
             rows.append(["static binary, aarch64-unknown-linux-musl", f"{self.sc_static_arm.stat().st_size:,} bytes"])
             self.data["size"]["static_binary_aarch64"] = self.sc_static_arm.stat().st_size
+        # The other platforms' release binaries (scripts/build-static --all).
+        self.data["size"]["release_binaries"] = {}
+        for spec in self.args.release_binary or []:
+            target, _, path = spec.partition("=")
+            size = Path(path).stat().st_size
+            kind = "static binary" if "-linux-" in target else "binary"
+            rows.append([f"{kind}, {target}", f"{size:,} bytes"])
+            self.data["size"]["release_binaries"][target] = size
         if self.args.image_size:
             img = json.loads(Path(self.args.image_size).read_text())
             rows.append(["job image (amd64), compressed layers as pushed", f"{img['compressed']:,} bytes"])
@@ -881,6 +889,8 @@ def main():
     ap.add_argument("--status-check", required=True)
     ap.add_argument("--status-check-static")
     ap.add_argument("--status-check-static-aarch64")
+    ap.add_argument("--release-binary", action="append",
+                    help="TARGET=PATH: another platform's release binary, for the size table (repeatable)")
     ap.add_argument("--fake-gitlab", required=True)
     ap.add_argument("--python", help="the venv python with python-gitlab")
     ap.add_argument("--faketime", help="path of libfaketime.so.1")

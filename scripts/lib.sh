@@ -79,9 +79,55 @@ check_binary_size() {
 
 MUSL_TARGET=x86_64-unknown-linux-musl
 AARCH64_TARGET=aarch64-unknown-linux-musl
-# The image's architectures (OCI/Debian names) and the binary of each.
-IMAGE_ARCHES=(amd64 arm64)
-declare -A IMAGE_TARGET=([amd64]="$MUSL_TARGET" [arm64]="$AARCH64_TARGET")
+WINDOWS_TARGET=x86_64-pc-windows-gnu
+# Every binary a release ships, one per platform GitLab Runner runs on.
+RELEASE_TARGETS=(
+  "$MUSL_TARGET" "$AARCH64_TARGET"
+  s390x-unknown-linux-musl powerpc64le-unknown-linux-musl armv7-unknown-linux-musleabihf
+  "$WINDOWS_TARGET" aarch64-apple-darwin x86_64-apple-darwin
+)
+# The user-mode emulator (Debian's qemu-user-static) that runs each foreign Linux
+# binary here.
+declare -A QEMU=(
+  [aarch64-unknown-linux-musl]=qemu-aarch64-static
+  [s390x-unknown-linux-musl]=qemu-s390x-static
+  [powerpc64le-unknown-linux-musl]=qemu-ppc64le-static
+  [armv7-unknown-linux-musleabihf]=qemu-arm-static
+)
+# What `file` says of each release binary's machine.
+declare -A MACHINE=(
+  [x86_64-unknown-linux-musl]="x86-64"
+  [aarch64-unknown-linux-musl]="ARM aarch64"
+  [s390x-unknown-linux-musl]="IBM S/390"
+  [powerpc64le-unknown-linux-musl]="64-bit PowerPC"
+  [armv7-unknown-linux-musleabihf]="ARM, EABI5"
+  [x86_64-pc-windows-gnu]="PE32+ executable (console) x86-64"
+  [aarch64-apple-darwin]="Mach-O 64-bit arm64"
+  [x86_64-apple-darwin]="Mach-O 64-bit x86_64"
+)
+# The oldest macOS each macOS binary runs on (Rust's own minimum for the target).
+declare -A MACOS_MIN=([aarch64-apple-darwin]=11.0 [x86_64-apple-darwin]=10.12)
+# release_name TARGET: the file a release ships for TARGET.
+release_name() {
+  case "$1" in
+  *-windows-*) echo "status-check-$1.exe" ;;
+  *) echo "status-check-$1" ;;
+  esac
+}
+# The image's architectures (OCI names), and for each its binary, its OCI variant,
+# Debian's name for it (busybox-static comes from Debian) and the emulator that
+# runs its programs here (none for amd64).
+IMAGE_ARCHES=(amd64 arm64 s390x ppc64le arm)
+declare -A IMAGE_TARGET=(
+  [amd64]="$MUSL_TARGET" [arm64]="$AARCH64_TARGET" [s390x]=s390x-unknown-linux-musl
+  [ppc64le]=powerpc64le-unknown-linux-musl [arm]=armv7-unknown-linux-musleabihf
+)
+declare -A IMAGE_VARIANT=([arm64]=v8 [arm]=v7)
+declare -A DEBIAN_ARCH=([amd64]=amd64 [arm64]=arm64 [s390x]=s390x [ppc64le]=ppc64el [arm]=armhf)
+declare -A IMAGE_EMULATOR=(
+  [arm64]=qemu-aarch64-static [s390x]=qemu-s390x-static [ppc64le]=qemu-ppc64le-static
+  [arm]=qemu-arm-static
+)
 
 # ---------------------------------------------------------------- output
 
@@ -188,6 +234,27 @@ need_zigbuild() {
   export PATH="$VENV/bin:$PATH"
 }
 
+# need_wine: Debian's Wine 8 and a prefix of the tools' own (made once, about 10 s),
+# with the test-only ProcessPrng shim (scripts/wine/bcryptprimitives.c, built with
+# mingw-w64) that Rust binaries need there. Exports WINEPREFIX and friends.
+need_wine() {
+  apt_install wine wine64 gcc-mingw-w64-x86-64
+  export WINEPREFIX="$TOOLS_DIR/wine-prefix" WINEDEBUG=-all
+  # The shim over Wine's own DLL; no Mono or Gecko installer prompts.
+  export WINEDLLOVERRIDES="bcryptprimitives=n;mscoree,mshtml="
+  local dll="$WINEPREFIX/drive_c/windows/system32/bcryptprimitives.dll"
+  if [ ! -f "$WINEPREFIX/system.reg" ]; then
+    info "wineboot --init ($WINEPREFIX)"
+    wineboot --init >/dev/null 2>&1 || die "wineboot --init failed"
+    wineserver --wait 2>/dev/null || true
+  fi
+  if [ ! -f "$dll" ] || [ "$REPO_ROOT/scripts/wine/bcryptprimitives.c" -nt "$dll" ]; then
+    x86_64-w64-mingw32-gcc -shared -O2 -s -o "$dll" \
+      "$REPO_ROOT/scripts/wine/bcryptprimitives.c" -ladvapi32 ||
+      die "building the ProcessPrng shim failed"
+  fi
+}
+
 # need_cargo_tool CRATE VERSION: `cargo install --locked CRATE@VERSION` into
 # $CARGO_HOME/bin (put on PATH) unless `cargo <subcommand> --version` there
 # already says VERSION. The subcommand is the crate name without "cargo-".
@@ -205,11 +272,12 @@ need_cargo_tool() {
 need_cargo_deny() { need_cargo_tool cargo-deny "$CARGO_DENY_VERSION"; }
 
 # fetch_busybox ARCH: the static busybox of Debian's busybox-static package
-# for ARCH (amd64, arm64), downloaded once (apt-get download; ARCH is added
-# to dpkg's architectures when foreign) and unpacked under TOOLS_DIR. Both
-# images take their shell from the same Debian version. Prints its path.
+# for the image architecture ARCH (IMAGE_ARCHES; DEBIAN_ARCH gives Debian's
+# name), downloaded once (apt-get download; the architecture is added to
+# dpkg's when foreign) and unpacked under TOOLS_DIR. Every image takes its
+# shell from the same Debian version. Prints its path.
 fetch_busybox() {
-  local arch="$1" dir="$TOOLS_DIR/busybox-static/$1" sudo="" deb
+  local arch="${DEBIAN_ARCH[$1]:-$1}" dir="$TOOLS_DIR/busybox-static/$1" sudo="" deb
   if [ -x "$dir/bin/busybox" ]; then
     echo "$dir/bin/busybox"
     return 0
@@ -280,19 +348,82 @@ need_gitlab_ci_local() {
 
 # ---------------------------------------------------------------- builds
 
-# The static x86_64 release binary (release profile, RELEASE_TOOLCHAIN and its
-# flags), built when out of date. Prints its path.
+# The static x86_64 release binary. Prints its path.
 build_static() {
-  apt_install musl-tools
+  build_release "$MUSL_TARGET"
+}
+
+# build_release TARGET [SOURCE_DIR]: the release binary for TARGET (release profile,
+# RELEASE_TOOLCHAIN and its flags), built from SOURCE_DIR (default: this checkout;
+# another copy of it shares the target directory, so only status-check itself is
+# compiled again) when out of date. Prints its path. How each kind of target is
+# linked:
+#
+#   x86_64-unknown-linux-musl  musl-gcc (Debian musl-tools) and Rust's own musl
+#   other *-linux-musl*        zig as the cross C compiler and linker
+#                              (cargo-zigbuild); the nightly has no prebuilt std
+#                              for them, and build-std needs none: zig brings
+#                              musl's crt objects and libc, so rustc must not
+#                              look for its own (link-self-contained=no). rustc
+#                              still names the target's library directory to the
+#                              linker, which warns when it is missing: it is
+#                              made, empty.
+#   x86_64-pc-windows-gnu      Debian's mingw-w64; no timestamp in the PE header
+#                              (reproducible), unwind tables kept (Windows' SEH
+#                              needs them)
+#   *-apple-darwin             zig against its bundled macOS stubs (libSystem
+#                              only: no SDK here), MACOS_MIN as the deployment
+#                              target
+release_path() {
+  local exe=status-check
+  case "$1" in *-windows-*) exe=status-check.exe ;; esac
+  echo "$RELEASE_TARGET_DIR/$1/release/$exe"
+}
+build_release() {
+  local target="$1" src="${2:-$REPO_ROOT}" flags="$RELEASE_RUSTFLAGS" cargo=(build) env=()
   need_release_toolchain
-  # The x86_64 musl std links Rust's own musl (crt objects, libc.a) from it.
-  rust_target "$MUSL_TARGET" "$RELEASE_TOOLCHAIN"
-  (cd "$REPO_ROOT" && CC_x86_64_unknown_linux_musl=musl-gcc \
-    cargo "+$RELEASE_TOOLCHAIN" build --quiet --release --locked --target "$MUSL_TARGET" \
-    -p status-check --target-dir "$RELEASE_TARGET_DIR" "${RELEASE_CARGO_FLAGS[@]}" \
-    --config "target.$MUSL_TARGET.rustflags = [$RELEASE_RUSTFLAGS]") >&2 ||
-    die "cargo +$RELEASE_TOOLCHAIN build --target $MUSL_TARGET failed"
-  echo "$RELEASE_TARGET_DIR/$MUSL_TARGET/release/status-check"
+  case "$target" in
+  x86_64-unknown-linux-musl)
+    apt_install musl-tools
+    # The x86_64 musl std links Rust's own musl (crt objects, libc.a) from it.
+    rust_target "$target" "$RELEASE_TOOLCHAIN"
+    env=(CC_x86_64_unknown_linux_musl=musl-gcc)
+    ;;
+  *-linux-musl*)
+    need_zigbuild
+    cargo=(zigbuild)
+    mkdir -p "$(rustc "+$RELEASE_TOOLCHAIN" --print sysroot)/lib/rustlib/$target/lib"
+    flags="$flags, \"-C\", \"link-self-contained=no\", \"-C\", \"relocation-model=static\""
+    ;;
+  *-windows-gnu)
+    apt_install gcc-mingw-w64-x86-64
+    flags='"-C", "link-arg=-Wl,--no-insert-timestamp"'
+    ;;
+  *-apple-darwin)
+    need_zigbuild
+    cargo=(zigbuild)
+    env=(MACOSX_DEPLOYMENT_TARGET="${MACOS_MIN[$target]}")
+    flags='"-C", "link-arg=-Wl,-S"'
+    ;;
+  *) die "build_release: unknown target $target" ;;
+  esac
+  local log
+  log="$(mktemp)"
+  if ! (cd "$src" && env "${env[@]}" cargo "+$RELEASE_TOOLCHAIN" "${cargo[@]}" --quiet --release \
+    --locked --target "$target" -p status-check --target-dir "$RELEASE_TARGET_DIR" "${RELEASE_CARGO_FLAGS[@]}" \
+    --config "target.$target.rustflags = [$flags]") 2>"$log"; then
+    cat "$log" >&2
+    rm -f "$log"
+    die "cargo +$RELEASE_TOOLCHAIN ${cargo[*]} --target $target failed"
+  fi
+  # No SDK here for macOS: rustc's probe for one (xcrun) warns, harmlessly.
+  grep -v -e xcrun -e 'the SDK is needed' -e 'Xcode installation' -e '^ *|$' -e '^ *= ' \
+    -e '^$' "$log" >&2 || true
+  rm -f "$log"
+  local bin
+  bin="$(release_path "$target")"
+  [ -x "$bin" ] || die "cargo built no $bin"
+  echo "$bin"
 }
 
 # The same binary from the stable toolchain and its precompiled std: what a
@@ -307,24 +438,9 @@ build_static_stable() {
   echo "$CARGO_TARGET_DIR/$MUSL_TARGET/release/status-check"
 }
 
-# The static aarch64 release binary, cross-linked with zig (cargo-zigbuild),
-# with RELEASE_TOOLCHAIN and its flags. Prints its path.
-#
-# The nightly has no prebuilt aarch64-unknown-linux-musl std to install
-# (rustup: "unavailable for download"), and build-std needs none: zig brings
-# musl's crt objects and libc, so rustc must not look for its own
-# (link-self-contained=no). rustc still names the target's library directory
-# to the linker, which warns when it is missing: it is made, empty.
+# The static aarch64 release binary. Prints its path.
 build_static_aarch64() {
-  need_zigbuild
-  need_release_toolchain
-  mkdir -p "$(rustc "+$RELEASE_TOOLCHAIN" --print sysroot)/lib/rustlib/$AARCH64_TARGET/lib"
-  (cd "$REPO_ROOT" && cargo "+$RELEASE_TOOLCHAIN" zigbuild --quiet --release --locked \
-    --target "$AARCH64_TARGET" -p status-check --target-dir "$RELEASE_TARGET_DIR" \
-    "${RELEASE_CARGO_FLAGS[@]}" \
-    --config "target.$AARCH64_TARGET.rustflags = [$RELEASE_RUSTFLAGS, \"-C\", \"link-self-contained=no\"]") >&2 ||
-    die "cargo +$RELEASE_TOOLCHAIN zigbuild --target $AARCH64_TARGET failed"
-  echo "$RELEASE_TARGET_DIR/$AARCH64_TARGET/release/status-check"
+  build_release "$AARCH64_TARGET"
 }
 
 # The fake GitLab (debug build is enough). Prints its path.

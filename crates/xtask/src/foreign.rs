@@ -3,7 +3,8 @@
 //! against the fake GitLab, as a job would use it: `--version`, report, list, doctor,
 //! wait, run with a passing and a failing command, the token from `--token-file` and
 //! from a File-type variable, and https trusted through `--ca-file` and
-//! `CI_SERVER_TLS_CA_FILE` (refused without them). `--windows`: paths are given as
+//! `CI_SERVER_TLS_CA_FILE` (refused without them, after reading the system's store).
+//! `--windows`: paths are given as
 //! Wine's `Z:` drive sees them, and commands run through `cmd /c`.
 //!
 //! Prints one line per check; exits 1 at the first that fails, showing the output.
@@ -170,6 +171,8 @@ impl Foreign {
         let mut with_var = env.clone();
         with_var.push(("CI_SERVER_TLS_CA_FILE".into(), ca));
         expect(&self.exec(&with_var, &["list"])?, 0, &["security-scan"])?;
+        // Without them the handshake fails (exit 5): the system's store was read (on
+        // Windows its ROOT store) and lacks this CA. An empty store would be exit 2.
         expect(&self.exec(&env, &["list"])?, 5, &["certificate"])
     }
 
