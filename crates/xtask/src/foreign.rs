@@ -30,6 +30,9 @@ struct Ran {
     output: String,
 }
 
+/// One check of the binary: what it shows, and how.
+type Check = (&'static str, fn(&Foreign) -> Result<(), String>);
+
 impl Foreign {
     pub(crate) fn from_args(args: &[String]) -> Result<Foreign, String> {
         let (own, runner) = match args.iter().position(|a| a == "--") {
@@ -60,7 +63,7 @@ impl Foreign {
 
     /// Every check, in order; the first failure ends the run.
     pub(crate) fn check_all(&self) -> Result<usize, String> {
-        let checks: [(&str, fn(&Foreign) -> Result<(), String>); 7] = [
+        let checks: [Check; 7] = [
             ("--version", Foreign::version),
             ("report, list and doctor", Foreign::report_list_doctor),
             ("run: a passing and a failing command", Foreign::run),
