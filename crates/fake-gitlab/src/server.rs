@@ -449,22 +449,28 @@ fn serve<S: Read + Write>(shared: &Shared, stream: S, fallback_host: &str) {
             thread::sleep(Duration::from_millis(ms));
             plan = Plan::Answer(resp, Mode::Normal);
         }
-        let (status, ok) = match plan {
-            Plan::Reset | Plan::Delayed(_) | Plan::Late(..) => (0, false),
-            Plan::Answer(resp, Mode::Normal) => {
-                (resp.status, resp.write_all(&mut conn.stream, keep).is_ok())
+        // The status is logged before the answer is written: a client that exits on
+        // reading it must find it in the log.
+        let ok = match plan {
+            Plan::Reset | Plan::Delayed(_) | Plan::Late(..) => {
+                shared.finish(idx, 0);
+                false
             }
-            Plan::Answer(resp, Mode::Drip(ms)) => (
-                resp.status,
+            Plan::Answer(resp, Mode::Normal) => {
+                shared.finish(idx, resp.status);
+                resp.write_all(&mut conn.stream, keep).is_ok()
+            }
+            Plan::Answer(resp, Mode::Drip(ms)) => {
+                shared.finish(idx, resp.status);
                 resp.write_drip(&mut conn.stream, keep, Duration::from_millis(ms))
-                    .is_ok(),
-            ),
+                    .is_ok()
+            }
             Plan::Answer(resp, Mode::Partial) => {
+                shared.finish(idx, 0);
                 let _ = resp.write_partial(&mut conn.stream);
-                (0, false)
+                false
             }
         };
-        shared.finish(idx, status);
         if !ok || !keep {
             return;
         }
