@@ -121,14 +121,16 @@ fn check_timeline(
                 run.stderr
             );
             prop_assert!(!pushed, "exit 0 after a push\n{}", run.stderr);
+            // After the last list read that was answered (a request the client gave up
+            // on may reach the fake's log late, on a loaded machine).
             let head_after = requests
                 .iter()
                 .rev()
-                .take_while(|r| !r.path.ends_with("/status_checks"))
+                .take_while(|r| !(r.path.ends_with("/status_checks") && r.status == 200))
                 .any(|r| r.path.ends_with("/merge_requests/7") && r.status == 200);
             prop_assert!(
                 head_after,
-                "exit 0 without a head read after the last list\n{}",
+                "exit 0 without a head read after the last list\n{}\n{requests:#?}",
                 run.stderr
             );
         }
@@ -145,8 +147,10 @@ fn check_timeline(
             prop_assert!(last <= 5000, "requests after the deadline: {last} ms");
         }
         4 => prop_assert!(timeline.iter().any(|(_, s)| matches!(s, Step::Push))),
+        // A fault: an error status, or a body that is not JSON (served with a 200).
         5 => prop_assert!(
-            lists.iter().filter(|r| r.status == 200).count() < lists.len(),
+            lists.iter().any(|r| r.status != 200)
+                || faults.iter().any(|f| matches!(f, FaultKind::InvalidJson)),
             "exit 5 without a fault\n{}",
             run.stderr
         ),
