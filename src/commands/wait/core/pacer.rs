@@ -239,16 +239,7 @@ mod tests {
         for at in [0, 10, 20, 30] {
             pacer.polling(S(at));
         }
-        let spent = Budget {
-            limit: 600,
-            remaining: 0,
-            reset_in: S(20),
-        };
-        let throttled = Setback::Throttled {
-            retry_after: None,
-            budget: Some(spent),
-        };
-        let wait = pacer.after_setback(S(40), throttled);
+        let wait = pacer.after_setback(S(40), throttled(Some(budget(600, 0, 20))));
         assert!(wait >= S(20) && wait <= S(22), "to the reset: {wait:?}");
         // Four polls of the window: a fair share of 4 × 0.9 a minute, above the
         // halved rate, so the rate steps up at once: about 18 s, not 40 s.
@@ -257,10 +248,19 @@ mod tests {
         assert!(next > S(15) && next < S(22), "{next:?}");
     }
 
-    fn bare_429() -> Setback {
+    fn budget(limit: u32, remaining: u32, reset_in: u64) -> Budget {
+        Budget {
+            limit,
+            remaining,
+            reset_in: S(reset_in),
+        }
+    }
+
+    /// A 429 without `Retry-After`, with this budget (`None`: a bare one).
+    fn throttled(budget: Option<Budget>) -> Setback {
         Setback::Throttled {
             retry_after: None,
-            budget: None,
+            budget,
         }
     }
 
@@ -271,7 +271,7 @@ mod tests {
             let mut pacer = Pacer::new(S(1), S(8), false).seeded(seed);
             pacer.observe_poll_interval(Some(1000));
             for at in 0..3 {
-                pacer.after_setback(S(at), bare_429());
+                pacer.after_setback(S(at), throttled(None));
             }
             // The level reached 8 s; one success halves it to 4 s.
             let next = pacer.after_success(S(10));
@@ -285,16 +285,7 @@ mod tests {
     fn a_429_whose_budget_is_not_spent_states_no_wait() {
         let mut pacer = Pacer::new(S(1), S(2), true).seeded(1);
         pacer.observe_poll_interval(Some(1000));
-        let left = Budget {
-            limit: 600,
-            remaining: 5,
-            reset_in: S(30),
-        };
-        let throttled = Setback::Throttled {
-            retry_after: None,
-            budget: Some(left),
-        };
-        let wait = pacer.after_setback(S(0), throttled);
+        let wait = pacer.after_setback(S(0), throttled(Some(budget(600, 5, 30))));
         assert!(wait <= S(2), "within --max-interval: {wait:?}");
     }
 
@@ -312,15 +303,10 @@ mod tests {
     fn the_budget_of_the_answers_stretches_the_pace() {
         let mut pacer = Pacer::new(S(10), S(300), false).seeded(1);
         pacer.observe_poll_interval(Some(10_000));
-        let budget = |remaining, reset| Budget {
-            limit: 2000,
-            remaining,
-            reset_in: S(reset),
-        };
-        pacer.observe_budget(Some(budget(1500, 60)), S(0));
+        pacer.observe_budget(Some(budget(2000, 1500, 60)), S(0));
         assert_eq!(pacer.after_success(S(0)), S(10));
         // 500 spent in one interval: 500 gates share 1,000 for 50 s.
-        pacer.observe_budget(Some(budget(1000, 50)), S(10));
+        pacer.observe_budget(Some(budget(2000, 1000, 50)), S(10));
         let next = pacer.after_success(S(10));
         assert!(next >= S(25) && next <= S(31), "{next:?}");
     }
