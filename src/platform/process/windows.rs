@@ -7,6 +7,7 @@ use std::io;
 use std::process::{Child, Command, ExitStatus};
 
 use super::Exit;
+use crate::platform::signals::SIGINT;
 
 /// Starts `program` with `args` (quoted for the C runtime's rules by std); stdin,
 /// stdout, stderr and the environment are the job's.
@@ -26,8 +27,6 @@ pub(crate) fn recipients(_child: u32) -> String {
 
 /// What a process ended by Ctrl-C or Ctrl-Break exits with (`STATUS_CONTROL_C_EXIT`).
 const STATUS_CONTROL_C_EXIT: u32 = 0xC000_013A;
-/// The C runtime's number for Ctrl-C (`signals`).
-const SIGINT: i32 = 2;
 
 /// Ended by Ctrl-C reads as SIGINT does on Unix (exit 130). Any other Windows exit
 /// code is 32 bits: one outside 0..=255 reads as 1 in status-check's own exit code;

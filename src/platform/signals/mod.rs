@@ -15,7 +15,7 @@ pub(crate) use unix::{catch, exit_on_termination, name, unblock_in_child};
 #[cfg(windows)]
 mod windows;
 #[cfg(windows)]
-pub(crate) use windows::{catch, exit_on_termination, name};
+pub(crate) use windows::{SIGINT, catch, exit_on_termination, name};
 
 /// `SIGTERM`, or `signal 42` when `name` does not know it.
 pub(crate) fn describe(sig: i32) -> String {

@@ -19,7 +19,7 @@ const CTRL_CLOSE_EVENT: u32 = 2;
 const CTRL_SHUTDOWN_EVENT: u32 = 6;
 
 /// The C runtime's numbers of these events (`signal.h`).
-const SIGINT: i32 = 2;
+pub(crate) const SIGINT: i32 = 2;
 const SIGTERM: i32 = 15;
 const SIGBREAK: i32 = 21;
 
