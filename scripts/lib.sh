@@ -53,9 +53,13 @@ RELEASE_CARGO_FLAGS=(
 # backtraces to print. Stable std comes precompiled with them; only a rebuilt
 # std can drop them.
 RELEASE_RUSTFLAGS='"-C", "force-unwind-tables=no"'
-# The release builds' own target directory: their artefacts (a rebuilt std
-# among them) stay apart from the stable builds'.
-RELEASE_TARGET_DIR="$CARGO_TARGET_DIR/release-nightly"
+# The release builds' own target directory, beside the tools rather than in the
+# checkout: std rebuilt by the pinned nightly and the locked dependencies, compiled
+# once per target (most of a release build's time), are reused by every clone on
+# this machine; each clone compiles and links only status-check itself. Cargo's
+# fingerprints decide what is stale, so a shared directory never serves an old
+# binary (the reproducibility check of 17-platforms builds from two directories).
+RELEASE_TARGET_DIR="${STATUS_CHECK_RELEASE_TARGET_DIR:-$TOOLS_DIR/release-target/$RELEASE_TOOLCHAIN}"
 
 # Sizes (bytes). The release binaries (both targets) must stay within
 # BINARY_LIMIT: the static-binary suite fails above it. The 5 MiB image
