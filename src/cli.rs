@@ -312,20 +312,24 @@ pub(crate) struct WaitArgs {
     )]
     pub timeout: String,
 
-    /// First poll interval (backs off exponentially with jitter)
+    /// The pace: GitLab's Poll-Interval, or this when longer (never faster than GitLab
+    /// asks); with no Poll-Interval, polls back off with jitter from this to
+    /// --max-interval, and come back to it when a check changes
     #[arg(
         long,
         env = "STATUS_CHECK_INTERVAL",
+        default_value = "2s",
         value_name = "DUR",
         allow_hyphen_values = true
     )]
-    pub interval: Option<String>,
+    pub interval: String,
 
-    /// Longest poll interval. Only GitLab stretches a wait past it: a longer
-    /// Poll-Interval, a Retry-After, or a rate limit spent until its reset (then the
-    /// wait asked, plus up to a tenth, at most 5 minutes). After a 429 or 5xx that
-    /// names no wait, the pace is back at the Poll-Interval within
-    /// ceil(log2(max-interval / Poll-Interval)) polls
+    /// Longest poll interval (also the pace when GitLab sends Poll-Interval: -1). A
+    /// token's shared budget may stretch the pace up to it. Only GitLab stretches a
+    /// wait past it: a longer Poll-Interval, a Retry-After, or a rate limit spent
+    /// until its reset (then the wait asked, plus up to a tenth, at most 5 minutes).
+    /// After a 429 or 5xx that names no wait, the pace is back at the Poll-Interval
+    /// within ceil(log2(max-interval / pace)) successful polls
     #[arg(
         long,
         env = "STATUS_CHECK_MAX_INTERVAL",

@@ -285,12 +285,11 @@ proptest! {
         header in prop_oneof!["(?s).{0,24}", any::<i64>().prop_map(|n| n.to_string())],
         interval_ms in 1u64..60_000,
         extra_ms in 0u64..600_000,
-        explicit in any::<bool>(),
         seed in any::<u64>(),
     ) {
         let interval = Duration::from_millis(interval_ms);
         let max_interval = interval + Duration::from_millis(extra_ms);
-        let mut pacer = Pacer::new(interval, max_interval, explicit).seeded(seed);
+        let mut pacer = Pacer::new(interval, max_interval).seeded(seed);
         pacer.observe_poll_interval(parse_poll_interval(&header));
         let ceiling = max_interval.max(MAX_SERVER_FLOOR.max(interval));
         for i in 0..8u64 {
@@ -342,7 +341,7 @@ proptest! {
     ) {
         let interval = Duration::from_millis(interval_ms);
         let max_interval = interval + Duration::from_millis(extra_ms);
-        let mut pacer = Pacer::new(interval, max_interval, false).seeded(seed);
+        let mut pacer = Pacer::new(interval, max_interval).seeded(seed);
         let cap = MAX_SERVER_FLOOR.max(interval);
         let mut now = Duration::ZERO;
         for (throttled, limit, remaining, reset_s, retry_s) in events {

@@ -32,6 +32,9 @@ pub struct Test {
     dir: Option<tempdir::TempDir>,
 }
 
+/// The `Poll-Interval` of the tests' GitLab (milliseconds).
+pub const FAST_POLL_INTERVAL_MS: i64 = 50;
+
 impl Test {
     /// A merge request pipeline on GitLab 17.5: project 42, MR !7 at SHA_A,
     /// a Developer access token in STATUS_CHECK_TOKEN.
@@ -63,8 +66,13 @@ impl Test {
         env.insert("CI_SERVER_VERSION".into(), version.into());
         env.insert("CI_SERVER_VERSION_MAJOR".into(), major.to_string());
         env.insert("CI_SERVER_VERSION_MINOR".into(), minor.to_string());
+        let mut world = World::new(version);
+        // GitLab's 10 s would make every wait test last tens of seconds: a fast
+        // server (an admin's small multiplier). The gate never polls faster than it,
+        // so `--interval` below it has no effect. Tests of the default set 10 s.
+        world.poll_interval_ms = FAST_POLL_INTERVAL_MS;
         Test {
-            world: World::new(version),
+            world,
             env,
             args: Vec::new(),
             faults: Vec::new(),

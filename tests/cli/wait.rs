@@ -279,6 +279,24 @@ fn poll_interval_header_is_a_floor() {
 }
 
 #[test]
+fn politeness_an_interval_below_the_poll_interval_never_polls_faster() {
+    // The issue-21 gate: `--interval 1s` against a GitLab that asks for 1.5 s.
+    let run = Test::new()
+        .checks(&["a"])
+        .world(|w| w.poll_interval_ms = 1500)
+        .event(Event::status_at_poll(3, "a", "passed"))
+        .args(&["wait", "--interval", "1s", "--max-interval", "2s"])
+        .run();
+    run.code(0);
+    let gets = list_gets(&run);
+    assert_eq!(gets.len(), 3);
+    for pair in gets.windows(2) {
+        let spacing = pair[1].at_ms - pair[0].at_ms;
+        assert!(spacing >= 1500, "spacing {spacing} ms");
+    }
+}
+
+#[test]
 fn a_zero_poll_interval_is_no_pace_at_all() {
     // `Poll-Interval: 0` would mean "poll continuously": it is ignored, and the
     // gate backs off between --interval and --max-interval as with no header.

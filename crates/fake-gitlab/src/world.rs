@@ -368,9 +368,11 @@ impl World {
     }
 
     /// The demo world: 17.5.0-ee, project 42 acme/app, MR !7, three checks whose URLs
-    /// carry a query string (cut at `?` for Developers).
+    /// carry a query string (cut at `?` for Developers), and a `Poll-Interval` of 1 s
+    /// (an admin's multiplier of 0.1) so that a gate shown against it takes seconds.
     pub fn demo() -> World {
         let mut w = World::new("17.5.0-ee");
+        w.poll_interval_ms = 1000;
         for name in ["security-scan", "license-check", "deploy-approval"] {
             w.add_check(
                 42,

@@ -51,7 +51,6 @@ impl<'c, 'a> Gate<'c, 'a> {
             timeout: settings.timeout,
             interval: settings.interval,
             max_interval: settings.max_interval,
-            interval_explicit: settings.interval_explicit,
             fail_fast: settings.fail_fast,
             retry_failed: settings.retry_failed,
             names: settings.names.clone(),

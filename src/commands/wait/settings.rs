@@ -10,14 +10,11 @@ use crate::duration::human;
 use crate::error::Error;
 use crate::names::parse_list;
 
-const DEFAULT_INTERVAL: Duration = Duration::from_secs(2);
-
 pub(super) struct Settings {
     pub(super) names: Vec<String>,
     pub(super) ignore: Vec<String>,
     pub(super) timeout: Duration,
     pub(super) interval: Duration,
-    pub(super) interval_explicit: bool,
     pub(super) max_interval: Duration,
     pub(super) fail_fast: bool,
     pub(super) allow_empty: bool,
@@ -30,10 +27,7 @@ pub(super) struct Settings {
 
 impl Settings {
     pub(super) fn from_args(args: &WaitArgs) -> Result<Settings, Error> {
-        let interval = match &args.interval {
-            Some(text) => parse_duration(text, "--interval")?,
-            None => DEFAULT_INTERVAL,
-        };
+        let interval = parse_duration(&args.interval, "--interval")?;
         if interval.is_zero() {
             return Err(Error::usage("--interval must be above 0").hint("e.g. --interval 2s"));
         }
@@ -58,7 +52,6 @@ impl Settings {
             ignore,
             timeout: parse_duration(&args.timeout, "--timeout")?,
             interval,
-            interval_explicit: args.interval.is_some(),
             max_interval,
             fail_fast: args.fail_fast,
             allow_empty: args.allow_empty,

@@ -306,7 +306,7 @@ fn mr_list_shows_status_and_cuts_urls_by_role() {
     fg.world(|w| w.set_status(42, 7, "license-check", "failed"));
     let r = get(&fg, LIST, DEV_TOKEN);
     assert_eq!(r.status, 200);
-    assert_eq!(r.header("Poll-Interval"), Some("10000"));
+    assert_eq!(r.header("Poll-Interval"), Some("1000"));
     let v = r.json();
     assert_eq!(v.as_array().unwrap().len(), 3);
     assert_eq!(
@@ -350,7 +350,7 @@ fn mr_list_by_era() {
     );
     assert_eq!(
         get(&at("15.11.0-ee"), LIST, DEV_TOKEN).header("Poll-Interval"),
-        Some("10000")
+        Some("1000")
     );
     // `reporter-read-17-4`: a Reporter reads the list (and sees no URL)
     assert_eq!(get(&at("17.3.0-ee"), LIST, REPORTER_TOKEN).status, 403);

@@ -10,7 +10,6 @@ fn rules() -> Rules {
         timeout: Duration::from_secs(3600),
         interval: Duration::from_secs(1),
         max_interval: Duration::from_secs(2),
-        interval_explicit: true,
         fail_fast: true,
         retry_failed: 0,
         names: vec![],
@@ -149,7 +148,7 @@ fn an_mr_closed_with_all_the_checks_leaves_nothing_to_wait_for() {
 }
 
 #[test]
-fn bad_bodies_end_the_wait_only_three_in_a_row() {
+fn safety_one_bad_body_is_no_failure_three_in_a_row_end_the_wait() {
     let (mut gate, mut now) = started(1);
     for n in 1..=MAX_DECODE_ERRORS {
         assert_eq!(

@@ -45,7 +45,6 @@ pub(crate) struct Rules {
     pub(crate) timeout: Duration,
     pub(crate) interval: Duration,
     pub(crate) max_interval: Duration,
-    pub(crate) interval_explicit: bool,
     pub(crate) fail_fast: bool,
     pub(crate) retry_failed: u32,
     pub(crate) names: Vec<String>,
@@ -225,8 +224,7 @@ pub(crate) struct Gate {
 impl Gate {
     /// A gate for `sha` on `mrs` merge requests (`merged`: a gate after the merge).
     pub(crate) fn new(rules: Rules, sha: String, mrs: usize, merged: bool, seed: u64) -> Gate {
-        let pacer =
-            Pacer::new(rules.interval, rules.max_interval, rules.interval_explicit).seeded(seed);
+        let pacer = Pacer::new(rules.interval, rules.max_interval).seeded(seed);
         let tracker = Tracker::new(
             mrs,
             rules.names.clone(),

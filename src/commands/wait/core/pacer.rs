@@ -1,10 +1,10 @@
 //! When the gate polls next: the pacing rule, in one place.
 //!
 //! - **The pace** is GitLab's `Poll-Interval` on the MR's check list (10 s by
-//!   default; GitLab's own frontend polls at it), unless `--interval` was given lower.
-//!   Without one, polls back off with full jitter from `--interval` to
-//!   `--max-interval`, back to `--interval` when a check changes; `Poll-Interval: -1`
-//!   (polling turned off) means `--max-interval`.
+//!   default; GitLab's own frontend polls at it), or `--interval` when that is longer:
+//!   never faster than GitLab asks. Without one, polls back off with full jitter from
+//!   `--interval` to `--max-interval`, back to `--interval` when a check changes;
+//!   `Poll-Interval: -1` (polling turned off) means `--max-interval`.
 //! - **The token's budget** (`RateLimit-*`, shared by every gate of the token) may
 //!   stretch the pace up to `--max-interval` (`pace.rs`).
 //! - **After a 429 or a 5xx that says how long to wait** (`Retry-After`, or
@@ -56,10 +56,8 @@ pub enum Setback {
 pub struct Pacer {
     interval: Duration,
     max_interval: Duration,
-    /// `--interval` given by the user: it may go below the server's floor.
-    explicit: bool,
     server: ServerHint,
-    /// The pace without a server's `Poll-Interval`, or below it when `explicit`.
+    /// The pace without a server's `Poll-Interval`.
     backoff: Backoff,
     /// What the rate limit budget allows.
     pace: Pace,
@@ -69,12 +67,11 @@ pub struct Pacer {
 }
 
 impl Pacer {
-    pub fn new(interval: Duration, max_interval: Duration, explicit: bool) -> Pacer {
+    pub fn new(interval: Duration, max_interval: Duration) -> Pacer {
         let max_interval = max_interval.max(interval);
         Pacer {
             interval,
             max_interval,
-            explicit,
             server: ServerHint::Silent,
             backoff: Backoff::new(interval, max_interval, Jitter::Full),
             pace: Pace::new(),
@@ -192,14 +189,13 @@ impl Pacer {
         self.server_pace().unwrap_or(self.interval)
     }
 
-    /// The pace the server sets, when it sets one that applies: its `Poll-Interval`
-    /// (unless the user asked for a lower interval), or the longest interval when it
-    /// turned polling off.
+    /// The pace the server sets, when it sets one: its `Poll-Interval` (or `--interval`
+    /// when longer), or the longest interval when it turned polling off.
     fn server_pace(&self) -> Option<Duration> {
         match self.server {
             ServerHint::Disabled => Some(self.max_interval),
-            ServerHint::Floor(pace) if !self.explicit => Some(pace.max(self.interval)),
-            _ => None,
+            ServerHint::Floor(pace) => Some(pace.max(self.interval)),
+            ServerHint::Silent => None,
         }
     }
 }
@@ -212,17 +208,17 @@ mod tests {
 
     #[test]
     fn the_first_poll_is_spread_over_a_second_at_most() {
-        let mut pacer = Pacer::new(S(10), S(60), false).seeded(3);
+        let mut pacer = Pacer::new(S(10), S(60)).seeded(3);
         let firsts: Vec<Duration> = (0..50).map(|_| pacer.first_delay()).collect();
         assert!(firsts.iter().all(|d| *d < S(1)));
         assert!(firsts.iter().any(|d| *d > Duration::from_millis(500)));
-        let mut quick = Pacer::new(Duration::from_millis(200), S(60), true).seeded(3);
+        let mut quick = Pacer::new(Duration::from_millis(200), S(60)).seeded(3);
         assert!((0..50).all(|_| quick.first_delay() < Duration::from_millis(200)));
     }
 
     #[test]
     fn a_poll_interval_of_zero_is_no_floor() {
-        let mut pacer = Pacer::new(S(1), S(60), false).seeded(5);
+        let mut pacer = Pacer::new(S(1), S(60)).seeded(5);
         pacer.observe_poll_interval(Some(0));
         // The gate's own backoff, from --interval towards --max-interval.
         let delays: Vec<Duration> = (0..12).map(|i| pacer.after_success(S(i))).collect();
@@ -234,7 +230,7 @@ mod tests {
 
     #[test]
     fn a_429_s_fair_share_counts_this_gate_s_polls() {
-        let mut pacer = Pacer::new(S(10), S(300), false).seeded(1);
+        let mut pacer = Pacer::new(S(10), S(300)).seeded(1);
         pacer.observe_poll_interval(Some(10_000));
         for at in [0, 10, 20, 30] {
             pacer.polling(S(at));
@@ -268,7 +264,7 @@ mod tests {
     fn after_bare_429s_a_success_halves_the_level_not_more() {
         let mut longest = Duration::ZERO;
         for seed in 0..20 {
-            let mut pacer = Pacer::new(S(1), S(8), false).seeded(seed);
+            let mut pacer = Pacer::new(S(1), S(8)).seeded(seed);
             pacer.observe_poll_interval(Some(1000));
             for at in 0..3 {
                 pacer.after_setback(S(at), throttled(None));
@@ -283,7 +279,7 @@ mod tests {
 
     #[test]
     fn a_429_whose_budget_is_not_spent_states_no_wait() {
-        let mut pacer = Pacer::new(S(1), S(2), true).seeded(1);
+        let mut pacer = Pacer::new(S(1), S(2)).seeded(1);
         pacer.observe_poll_interval(Some(1000));
         let wait = pacer.after_setback(S(0), throttled(Some(budget(600, 5, 30))));
         assert!(wait <= S(2), "within --max-interval: {wait:?}");
@@ -291,7 +287,7 @@ mod tests {
 
     #[test]
     fn a_change_brings_the_gate_s_own_backoff_back_to_the_interval() {
-        let mut pacer = Pacer::new(S(1), S(60), false).seeded(2);
+        let mut pacer = Pacer::new(S(1), S(60)).seeded(2);
         for i in 0..10 {
             pacer.after_success(S(i));
         }
@@ -301,7 +297,7 @@ mod tests {
 
     #[test]
     fn the_budget_of_the_answers_stretches_the_pace() {
-        let mut pacer = Pacer::new(S(10), S(300), false).seeded(1);
+        let mut pacer = Pacer::new(S(10), S(300)).seeded(1);
         pacer.observe_poll_interval(Some(10_000));
         pacer.observe_budget(Some(budget(2000, 1500, 60)), S(0));
         assert_eq!(pacer.after_success(S(0)), S(10));
@@ -312,8 +308,22 @@ mod tests {
     }
 
     #[test]
+    fn politeness_a_shorter_interval_never_polls_faster_than_the_poll_interval() {
+        let mut pacer = Pacer::new(S(1), S(30)).seeded(6);
+        pacer.observe_poll_interval(Some(10_000));
+        assert!((0..20).all(|i| pacer.after_success(S(i * 10)) == S(10)));
+    }
+
+    #[test]
+    fn a_longer_interval_is_the_pace_over_a_shorter_poll_interval() {
+        let mut pacer = Pacer::new(S(15), S(30)).seeded(6);
+        pacer.observe_poll_interval(Some(10_000));
+        assert!((0..20).all(|i| pacer.after_success(S(i * 15)) == S(15)));
+    }
+
+    #[test]
     fn polling_turned_off_polls_at_the_longest_interval() {
-        let mut pacer = Pacer::new(S(1), S(45), false).seeded(4);
+        let mut pacer = Pacer::new(S(1), S(45)).seeded(4);
         pacer.observe_poll_interval(Some(-1));
         assert_eq!(pacer.after_success(S(0)), S(45));
         assert_eq!(pacer.after_success(S(45)), S(45));

@@ -122,8 +122,11 @@ struct Seen {
     last_answer: Duration,
     /// The Poll-Interval the gate was given last (what it paces by).
     poll_interval: Option<i64>,
-    /// Successful answers since the last setback that named no wait.
+    /// Successful polls since the last setback that named no wait: rounds whose lists
+    /// were read and whose requests (a head read, retries) met no setback after.
     since_bare: Option<u32>,
+    /// The lists of this round were read, and no setback came after.
+    round_listed: bool,
     any_asked_429: bool,
     /// The last answer was a success (not a setback).
     last_ok: bool,
@@ -247,7 +250,7 @@ impl Sim {
         if self.seen.passing_since.is_none() && self.seen.failing_since.is_none() {
             self.seen.live_allowed = Duration::ZERO;
         }
-        self.seen.live_allowed = self.seen.live_allowed.max(self.normal_allowed());
+        self.seen.live_allowed = self.seen.live_allowed.max(self.fault_free_pace());
         let failing = self.sc.rules.fail_fast && self.truth_failing();
         match (failing, self.seen.failing_since) {
             (true, None) => self.seen.failing_since = Some(self.now),
@@ -379,7 +382,7 @@ impl Sim {
             .filter(|_| self.sc.rules.retry_failed == 0);
         for (since, what) in [(passing, "a pass"), (self.seen.failing_since, "a failure")] {
             if let Some(since) = since
-                && self.now > since + self.seen.live_allowed.max(self.normal_allowed()) + slack
+                && self.now > since + self.seen.live_allowed.max(self.fault_free_pace()) + slack
             {
                 return violation(
                     "liveness: a verdict is seen within one poll interval",
@@ -423,6 +426,7 @@ impl Sim {
             );
         }
         if round_start {
+            self.count_successful_poll();
             let pi = self.pace_floor();
             if let (Some(prev), Some(pi)) = (self.seen.last_round_start, pi)
                 && self.now.saturating_sub(prev) + MS(1) < pi
@@ -441,7 +445,7 @@ impl Sim {
                 && !self.sc.budget_headers
                 && !self.seen.any_asked_429
                 && self.seen.last_ok
-                && n > self.recovery_polls(pi)
+                && n >= self.recovery_polls(pi)
                 && gap > pi + MS(1)
             {
                 return violation(
@@ -462,13 +466,11 @@ impl Sim {
         ratio.log2().ceil().max(0.0) as u32
     }
 
-    /// The pace a Poll-Interval sets (none when `--interval` was given lower, or absent).
+    /// The pace a Poll-Interval sets: it, or `--interval` when longer (none without one).
     fn pace_floor(&self) -> Option<Duration> {
         let r = &self.sc.rules;
         match self.seen.poll_interval {
-            Some(ms) if ms > 0 && !r.interval_explicit => {
-                Some(MS(ms as u64).min(CAP).max(r.interval))
-            }
+            Some(ms) if ms > 0 => Some(MS(ms as u64).min(CAP).max(r.interval)),
             _ => None,
         }
     }
@@ -476,12 +478,14 @@ impl Sim {
     /// The longest sleep a successful answer allows.
     fn normal_allowed(&self) -> Duration {
         let r = &self.sc.rules;
-        let pi = match self.seen.poll_interval {
-            Some(ms) if ms < 0 => r.max_interval,
-            Some(ms) if ms > 0 && !r.interval_explicit => MS(ms as u64).min(CAP),
-            _ => Duration::ZERO,
-        };
-        r.max_interval.max(pi).max(r.interval)
+        r.max_interval.max(self.pace_floor().unwrap_or_default())
+    }
+
+    /// The longest sleep between polls without faults: the pace GitLab's `Poll-Interval`
+    /// sets, `--max-interval` when it turned polling off, and without one the gate's
+    /// own backoff, which reaches `--max-interval`.
+    fn fault_free_pace(&self) -> Duration {
+        self.pace_floor().unwrap_or(self.sc.rules.max_interval)
     }
 
     fn answered(&mut self, asked: Option<Duration>, bare: bool) {
@@ -501,9 +505,17 @@ impl Sim {
         self.seen.decode_run = 0;
     }
 
-    /// A round (every open MR's list, to its last page) completed.
+    /// A round's lists (every open MR's, to its last page) were read.
     fn round_done(&mut self) {
-        if let Some(n) = &mut self.seen.since_bare {
+        self.seen.round_listed = true;
+    }
+
+    /// The next round starts: the last one counts as a successful poll if no setback
+    /// ended it (the gate's pacer then halved its level).
+    fn count_successful_poll(&mut self) {
+        if std::mem::take(&mut self.seen.round_listed)
+            && let Some(n) = &mut self.seen.since_bare
+        {
             *n += 1;
         }
     }
@@ -511,6 +523,7 @@ impl Sim {
     /// A fault as the core sees it, and what it asked.
     fn setback(&mut self, fault: Fault) -> Failure {
         self.seen.faults_seen = true;
+        self.seen.round_listed = false;
         // A failed request ends the poll: what was owed waits for the next round.
         self.seen.owed.clear();
         self.seen.last_ok = false;
@@ -1087,7 +1100,6 @@ fn generate(seed: u64) -> Scenario {
         timeout,
         interval,
         max_interval,
-        interval_explicit: rng.bool(),
         fail_fast: rng.u8(..4) != 0,
         retry_failed: if rng.u8(..3) == 0 { rng.u32(1..=2) } else { 0 },
         names,
@@ -1196,22 +1208,16 @@ fn run_scenario(sc: &Scenario) -> Result<End, (Violation, Vec<String>)> {
     sim.run(&mut gate).map_err(|v| (v, sim.log))
 }
 
-/// The smallest timeline and fault list (removing one entry at a time) that still fails.
-fn shrink(mut sc: Scenario) -> Scenario {
+/// The smallest scenario that still breaks the same invariant: timeline events, faults
+/// and checks removed one at a time, one page per list, no retries, no name filters.
+fn shrink(mut sc: Scenario, invariant: &str) -> Scenario {
+    let breaks = |tried: &Scenario| {
+        run_scenario(tried).is_err_and(|(violation, _)| violation.invariant == invariant)
+    };
     loop {
         let mut smaller = false;
-        for i in (0..sc.timeline.len()).rev() {
-            let mut tried = sc.clone();
-            tried.timeline.remove(i);
-            if run_scenario(&tried).is_err() {
-                sc = tried;
-                smaller = true;
-            }
-        }
-        for i in (0..sc.faults.len()).rev() {
-            let mut tried = sc.clone();
-            tried.faults.remove(i);
-            if run_scenario(&tried).is_err() {
+        for tried in simpler(&sc) {
+            if breaks(&tried) {
                 sc = tried;
                 smaller = true;
             }
@@ -1220,6 +1226,40 @@ fn shrink(mut sc: Scenario) -> Scenario {
             return sc;
         }
     }
+}
+
+/// Each scenario one step simpler than `sc`.
+fn simpler(sc: &Scenario) -> Vec<Scenario> {
+    let mut out = Vec::new();
+    let mut with = |change: &dyn Fn(&mut Scenario)| {
+        let mut tried = sc.clone();
+        change(&mut tried);
+        out.push(tried);
+    };
+    for i in (0..sc.timeline.len()).rev() {
+        with(&|t| _ = t.timeline.remove(i));
+    }
+    for i in (0..sc.faults.len()).rev() {
+        with(&|t| _ = t.faults.remove(i));
+    }
+    for (mr, checks) in sc.checks.iter().enumerate() {
+        for i in (0..checks.len()).rev() {
+            with(&|t| _ = t.checks[mr].remove(i));
+        }
+    }
+    if sc.page_size < 100 {
+        with(&|t| t.page_size = 100);
+    }
+    if sc.rules.retry_failed > 0 {
+        with(&|t| t.rules.retry_failed = 0);
+    }
+    if !sc.rules.names.is_empty() || !sc.rules.ignore.is_empty() {
+        with(&|t| {
+            t.rules.names.clear();
+            t.rules.ignore.clear();
+        });
+    }
+    out
 }
 
 fn env_u64(name: &str) -> Option<u64> {
@@ -1241,7 +1281,7 @@ fn the_gate_keeps_its_promises_on_random_timelines() {
         match run_scenario(&sc) {
             Ok(end) => *ends.entry(format!("{end:?}")).or_insert(0) += 1,
             Err((v, _)) => {
-                let small = shrink(sc);
+                let small = shrink(sc, v.invariant);
                 let (v2, log) = run_scenario(&small).err().unwrap_or((v, Vec::new()));
                 let keep = if std::env::var_os("SIM_LOG_ALL").is_some() {
                     usize::MAX
@@ -1266,7 +1306,6 @@ fn lone_gate(faults: Vec<(usize, Fault)>) -> Scenario {
             timeout: SECS(20),
             interval: SECS(1),
             max_interval: SECS(2),
-            interval_explicit: true,
             fail_fast: true,
             retry_failed: 0,
             names: Vec::new(),
@@ -1333,7 +1372,6 @@ fn liveness_after_bare_429s_the_pace_is_back_at_the_poll_interval() {
         (1, Fault::Bare429),
         (2, Fault::Bare429),
     ]);
-    sc.rules.interval_explicit = false;
     sc.rules.max_interval = SECS(8);
     sc.rules.timeout = SECS(60);
     sc.timeline.clear();

@@ -154,7 +154,7 @@ fn a_refused_retry_counts_as_one_and_a_404_is_for_ever() {
 }
 
 #[test]
-fn a_check_missed_by_one_read_keeps_its_retries() {
+fn safety_retries_never_exceed_retry_failed_when_a_read_misses_a_check() {
     let mut t = tracker(1, true);
     read(&mut t, Failed, 0);
     t.retry_accepted((0, CHECK), secs(1));
