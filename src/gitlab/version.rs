@@ -75,11 +75,28 @@ impl ServerVersion {
         self >= ServerVersion::new(17, 3)
     }
 
-    /// A check limited to `release/*` applies to MRs into `release/1.0`: seen in
-    /// GitLab 19.4's source (the first version is not known); before, the scope
-    /// matches the target branch by exact name and a wildcard matches nothing.
-    pub fn matches_wildcard_scopes(self) -> bool {
-        self >= ServerVersion::new(19, 4)
+    /// How a check limited to `release/*` is matched to target branches (row
+    /// `wildcard-19-4`): by exact name in every source read up to 18.9's, as a pattern
+    /// in 19.4.1's; the fix's first version is not known.
+    pub fn wildcard_scopes(self) -> WildcardScopes {
+        if self >= ServerVersion::new(19, 4) {
+            WildcardScopes::Matched
+        } else if self >= ServerVersion::new(18, 10) {
+            WildcardScopes::Unknown
+        } else {
+            WildcardScopes::Literal
+        }
+    }
+
+    /// "GitLab X" where a rule of the scopes is known for X; where it is not (between
+    /// 18.9 and 19.4), says so.
+    pub fn scope_rule_label(self) -> String {
+        match self.wildcard_scopes() {
+            WildcardScopes::Unknown => {
+                format!("GitLab {self} (unless it already has the fix seen in 19.4)")
+            }
+            _ => format!("GitLab {self}"),
+        }
     }
 
     /// A retry sets the check to `pending` itself (row `retry-pending-16-5`); before,
@@ -99,12 +116,23 @@ impl ServerVersion {
     pub fn webhook_rule(self) -> WebhookRule {
         if self < ServerVersion::new(14, 1) {
             WebhookRule::Every
-        } else if self.matches_wildcard_scopes() {
+        } else if self.wildcard_scopes() == WildcardScopes::Matched {
             WebhookRule::AsGated
         } else {
             WebhookRule::ByName
         }
     }
+}
+
+/// How GitLab matches a check's wildcard protected branch to a merge request's target.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WildcardScopes {
+    /// By exact name: `release/*` applies to no merge request (read up to 18.9).
+    Literal,
+    /// Not known: newer than the last source read literal, older than 19.4.
+    Unknown,
+    /// As a pattern: `release/*` applies to merge requests into `release/1.0` (19.4).
+    Matched,
 }
 
 /// Which merge requests a check limited to protected branches has its webhook sent for.
@@ -165,8 +193,16 @@ mod tests {
         assert!(v(15, 9).has_must_succeed());
         assert!(!v(17, 2).stores_shared_secrets());
         assert!(v(17, 3).stores_shared_secrets());
-        assert!(!v(19, 3).matches_wildcard_scopes());
-        assert!(v(19, 4).matches_wildcard_scopes());
+        assert_eq!(v(18, 9).wildcard_scopes(), WildcardScopes::Literal);
+        assert_eq!(v(18, 10).wildcard_scopes(), WildcardScopes::Unknown);
+        assert_eq!(v(19, 3).wildcard_scopes(), WildcardScopes::Unknown);
+        assert_eq!(v(19, 4).wildcard_scopes(), WildcardScopes::Matched);
+        assert_eq!(v(18, 9).scope_rule_label(), "GitLab 18.9");
+        assert!(
+            v(19, 0)
+                .scope_rule_label()
+                .contains("unless it already has the fix")
+        );
         assert!(!v(16, 4).retry_resets_pending());
         assert!(v(16, 5).retry_resets_pending());
         assert!(!v(17, 3).reporter_reads_checks());

@@ -436,14 +436,31 @@ fn protect(w: &mut World, name: &str) {
 
 #[test]
 fn sync_refuses_wildcard_branches_where_they_gate_nothing() {
-    let run = sync_on("19.3.0-ee", WILDCARD)
+    let run = sync_on("18.9.0-ee", WILDCARD)
         .world(|w| protect(w, "release/*"))
         .run();
     run.code(2)
         .stderr_has("checks[0] (\"release-gate\") limits the check to `release/*`")
-        .stderr_has("GitLab 19.3 matches a check's protected branches to the merge request's target branch by exact name")
+        .stderr_has("GitLab 18.9 matches a check's protected branches to the merge request's target branch by exact name")
         .stderr_has("it would gate nothing");
     assert!(writes(&run).is_empty());
+}
+
+#[test]
+fn sync_warns_of_wildcard_branches_where_the_rule_is_not_known() {
+    // Literal in every source read up to 18.9, matched in 19.4.1: 18.10-19.3 may be either.
+    for version in ["18.10.0-ee", "19.3.0-ee"] {
+        let run = sync_on(version, WILDCARD)
+            .world(|w| protect(w, "release/*"))
+            .run();
+        run.code(0)
+            .stdout_has("+ create     \"release-gate\"")
+            .stderr_has("limits the check to `release/*`")
+            .stderr_has("is not known")
+            .stderr_has(
+                "`status-check list` in a merge request into a branch matching `release/*`",
+            );
+    }
 }
 
 #[test]
@@ -485,6 +502,13 @@ fn doctor_flags_wildcard_scoped_checks_as_gating_nothing() {
         "{message}"
     );
     assert!(message.contains("gate nothing"), "{message}");
+    let run = doctor("19.1.0-ee");
+    let scopes = line(&run);
+    assert_eq!(scopes["result"], "warn", "{scopes}");
+    assert!(
+        scopes["message"].as_str().unwrap().contains("is not known"),
+        "{scopes}"
+    );
     let run = doctor("19.4.0-ee");
     run.code(0);
     assert_eq!(line(&run)["result"], "ok");

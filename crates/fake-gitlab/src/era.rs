@@ -95,7 +95,9 @@ impl Era {
     }
 
     /// Row `wildcard-19-4`: a check limited to `release/*` applies to MRs into
-    /// `release/1.0`; before, the protected branch name must equal the target branch.
+    /// `release/1.0` (seen in 19.4.1; the first version is not known); before, the
+    /// protected branch name must equal the target branch (read up to 18.9; the fake's
+    /// choice for 18.10-19.3, whose source was not read).
     pub fn matches_wildcard_scopes(self) -> bool {
         self.at_least(19, 4)
     }

@@ -669,7 +669,8 @@ impl World {
     }
 
     /// Does `check` apply to an MR targeting `target_branch`? By exact branch name
-    /// (`wildcard-literal`), or with `*` as a wildcard from 19.4 (`wildcard-19-4`).
+    /// (`wildcard-literal`; read up to 18.9, and the fake keeps it up to 19.3), or with `*` as a
+    /// wildcard from 19.4 (`wildcard-19-4`: seen in 19.4.1, first version not known).
     pub(crate) fn check_applies(&self, p: &Project, check: &Check, target_branch: &str) -> bool {
         let glob = self.era().matches_wildcard_scopes();
         check.protected_branch_ids.is_empty()

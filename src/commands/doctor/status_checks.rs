@@ -8,12 +8,12 @@ use crate::config::ProjectRef;
 use crate::error::Error;
 use crate::gitlab::models::{DEVELOPER, MAINTAINER, ProjectCheck};
 use crate::gitlab::paths;
-use crate::gitlab::version::WebhookRule;
+use crate::gitlab::version::{WebhookRule, WildcardScopes};
 use crate::gitlab::{MergeRequest, MrCheck};
 use crate::names::{did_you_mean, quote, quote_all};
 use crate::output::plural;
 
-const WILDCARD_FIX: &str = "limit each to named protected branches, or to none (every target branch); `status-check sync` refuses wildcards before GitLab 19.4";
+const WILDCARD_FIX: &str = "limit each to named protected branches, or to none (every target branch); `status-check sync` refuses wildcards on GitLab 18.9 and older";
 const WEBHOOK_FIX: &str = "the external service is called for those merge requests and its answers gate nothing: have it ignore target branches outside the check's, or rename the protected branch so that no other target branch is part of its name";
 
 impl<'a> Doctor<'a> {
@@ -184,7 +184,7 @@ impl<'a> Doctor<'a> {
         let sent = sent_elsewhere(project_checks, rule, &targets);
         let server = found.version.map_or(
             "GitLab before 19.4 (the version is unknown)".to_owned(),
-            |v| format!("GitLab {v}"),
+            |v| v.scope_rule_label(),
         );
         let also_sent = (!sent.is_empty()).then(|| {
             format!(
@@ -192,49 +192,57 @@ impl<'a> Doctor<'a> {
                 sent.join(", ")
             )
         });
-        let wildcards_gate = found.version.is_some_and(|v| v.matches_wildcard_scopes());
-        match (wildcards.is_empty(), also_sent) {
-            (true, None) => self.ok(
-                LineId::Scopes,
-                format!(
-                    "no check is limited to a wildcard branch, and no webhook goes to merge requests its check does not gate ({} in the project)",
-                    plural(project_checks.len(), "check")
+        if wildcards.is_empty() {
+            match also_sent {
+                None => self.ok(
+                    LineId::Scopes,
+                    format!(
+                        "no check is limited to a wildcard branch, and no webhook goes to merge requests its check does not gate ({} in the project)",
+                        plural(project_checks.len(), "check")
+                    ),
                 ),
-            ),
-            (true, Some(also)) => self.warn(LineId::Scopes, also, WEBHOOK_FIX),
-            (false, also) if wildcards_gate => {
-                let mut message = format!(
-                    "limited to wildcard branches: {}; {server} matches them against the target branch",
-                    wildcards.join(", ")
-                );
-                match also {
-                    Some(also) => {
-                        message.push_str(&format!("; {also}"));
-                        self.warn(LineId::Scopes, message, WEBHOOK_FIX);
-                    }
+                Some(also) => self.warn(LineId::Scopes, also, WEBHOOK_FIX),
+            }
+            return;
+        }
+        let wildcards = wildcards.join(", ");
+        let with_also = |mut message: String| {
+            if let Some(also) = &also_sent {
+                message.push_str(&format!("; {also}"));
+            }
+            message
+        };
+        match found.version.map(|v| (v, v.wildcard_scopes())) {
+            Some((_, WildcardScopes::Matched)) => {
+                let message = with_also(format!(
+                    "limited to wildcard branches: {wildcards}; {server} matches them against the target branch"
+                ));
+                match also_sent {
+                    Some(_) => self.warn(LineId::Scopes, message, WEBHOOK_FIX),
                     None => self.ok(LineId::Scopes, message),
                 }
             }
-            (false, also) => {
-                let mut message = match found.version {
-                    Some(v) => format!(
-                        "limited to wildcard branches, so they gate nothing: {}; GitLab {v} matches a check's protected branches to the target branch by exact name, so `release/*` applies to no merge request",
-                        wildcards.join(", ")
-                    ),
-                    None => format!(
-                        "limited to wildcard branches: {}; before GitLab 19.4 such a check applies to no merge request (scopes match the target branch by exact name), and the version is unknown",
-                        wildcards.join(", ")
-                    ),
-                };
-                if let Some(also) = also {
-                    message.push_str(&format!("; {also}"));
-                }
-                if found.version.is_some() {
-                    self.fail(LineId::Scopes, message, WILDCARD_FIX);
-                } else {
-                    self.warn(LineId::Scopes, message, WILDCARD_FIX);
-                }
-            }
+            Some((v, WildcardScopes::Literal)) => self.fail(
+                LineId::Scopes,
+                with_also(format!(
+                    "limited to wildcard branches, so they gate nothing: {wildcards}; GitLab {v} matches a check's protected branches to the target branch by exact name, so `release/*` applies to no merge request"
+                )),
+                WILDCARD_FIX,
+            ),
+            Some((v, WildcardScopes::Unknown)) => self.warn(
+                LineId::Scopes,
+                with_also(format!(
+                    "limited to wildcard branches: {wildcards}; GitLab matches them to the target branch by exact name up to 18.9 (they gate nothing) and as patterns in 19.4, and which GitLab {v} does is not known: `status-check list` in a merge request into a matching branch shows whether they apply"
+                )),
+                WILDCARD_FIX,
+            ),
+            None => self.warn(
+                LineId::Scopes,
+                with_also(format!(
+                    "limited to wildcard branches: {wildcards}; up to GitLab 18.9 such a check applies to no merge request (scopes match the target branch by exact name), and the version is unknown"
+                )),
+                WILDCARD_FIX,
+            ),
         }
     }
 

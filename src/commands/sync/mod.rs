@@ -48,7 +48,7 @@ pub(super) fn run(
     let ctx = Ctx::connect(cfg, log)?;
     let project = ctx.project()?;
     let file_name = args.file.display().to_string();
-    preflight::refuse_what_the_version_ignores(&ctx, &file, &file_name)?;
+    let doubts = preflight::refuse_what_the_version_ignores(&ctx, &file, &file_name)?;
     let existing = preflight::list_checks(&ctx, project)?;
     preflight::refuse_secrets_without_hmac(&file, &existing, &file_name)?;
     let branches = preflight::protected_branches(&ctx, project, &file)?;
@@ -56,7 +56,10 @@ pub(super) fn run(
         Some(want) => Some((preflight::current_setting(&ctx, project)?, want)),
         None => None,
     };
-    for warning in plan::near_misses(&file, &existing) {
+    for warning in doubts
+        .into_iter()
+        .chain(plan::near_misses(&file, &existing))
+    {
         log.warn(warning);
     }
     for warning in webhook_warnings(&ctx, &file, &branches) {
@@ -91,7 +94,7 @@ fn webhook_warnings(ctx: &Ctx, file: &SyncFile, branches: &HashMap<String, u64>)
         return Vec::new();
     }
     match ctx.server_version() {
-        Ok(v) => plan::webhook_warnings(file, &targets, v.webhook_rule(), &format!("GitLab {v}")),
+        Ok(v) => plan::webhook_warnings(file, &targets, v.webhook_rule(), &v.scope_rule_label()),
         Err(_) => plan::webhook_warnings(file, &targets, WebhookRule::ByName, unknown),
     }
 }

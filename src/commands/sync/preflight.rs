@@ -11,16 +11,18 @@ use crate::error::Error;
 use crate::gitlab::ApiError;
 use crate::gitlab::models::{MAINTAINER, Project, ProjectCheck, role_name};
 use crate::gitlab::paths;
+use crate::gitlab::version::WildcardScopes;
 
 /// What the file asks for that this GitLab would accept and silently not do: shared
 /// secrets before 17.3 (the parameter is dropped, and the next run finds the same drift),
 /// protected branch wildcards where scopes match by exact name (the check gates
-/// nothing). The version is asked only when the file uses either.
+/// nothing). The version is asked only when the file uses either. Returns the warnings
+/// for what may not work: wildcards on a version whose rule is not known.
 pub(super) fn refuse_what_the_version_ignores(
     ctx: &Ctx,
     file: &SyncFile,
     name: &str,
-) -> Result<(), Error> {
+) -> Result<Vec<String>, Error> {
     let secrets = file.checks.iter().find(|c| c.shared_secret_env.is_some());
     let wildcard = file.checks.iter().find_map(|c| {
         c.protected_branches
@@ -29,7 +31,7 @@ pub(super) fn refuse_what_the_version_ignores(
             .map(|b| (c, b))
     });
     if secrets.is_none() && wildcard.is_none() {
-        return Ok(());
+        return Ok(Vec::new());
     }
     let version = ctx.server_version()?;
     if let Some(spec) = secrets.filter(|_| !version.stores_shared_secrets()) {
@@ -39,15 +41,24 @@ pub(super) fn refuse_what_the_version_ignores(
             &format!("GitLab {version}"),
         ));
     }
-    if let Some((spec, branch)) = wildcard.filter(|_| !version.matches_wildcard_scopes()) {
-        return Err(Error::usage(format!(
+    let Some((spec, branch)) = wildcard else {
+        return Ok(Vec::new());
+    };
+    match version.wildcard_scopes() {
+        WildcardScopes::Matched => Ok(Vec::new()),
+        WildcardScopes::Literal => Err(Error::usage(format!(
             "{name}: {} limits the check to `{branch}`, but GitLab {version} matches a check's protected branches to the merge request's target branch by exact name: a check limited to `{branch}` applies to no merge request, so it would gate nothing",
             spec.label()
         ))
-        .hint("name each branch (protect it first: Settings → Repository → Protected branches), or leave protected_branches out to apply the check to every target branch"));
+        .hint(NAME_EACH_BRANCH)),
+        WildcardScopes::Unknown => Ok(vec![format!(
+            "{name}: {} limits the check to `{branch}`; GitLab matches such a branch to the target branch by exact name up to 18.9 (so the check gates nothing) and as a pattern in 19.4, and which GitLab {version} does is not known: after the sync, `status-check list` in a merge request into a branch matching `{branch}` shows whether the check applies; if it does not, {NAME_EACH_BRANCH}",
+            spec.label()
+        )]),
     }
-    Ok(())
 }
+
+const NAME_EACH_BRANCH: &str = "name each branch (protect it first: Settings → Repository → Protected branches), or leave protected_branches out to apply the check to every target branch";
 
 /// A project check list without the `hmac` key comes from a GitLab that ignores shared
 /// secrets, whatever the CI variables say about the version.
