@@ -352,6 +352,8 @@ fn doctor_does_not_tell_a_reporter_on_18_x_that_they_cannot_read_the_checks() {
 #[test]
 fn an_author_below_developer_is_told_that_reporting_needs_developer() {
     for (version, answer) in [
+        ("15.0.0-ee", "404: 404 Not Found"),
+        ("16.4.0-ee", "404: 404 Not Found"),
         ("17.5.0-ee", "404: 404 Not Found"),
         ("18.9.0-ee", "404: Not Found"),
     ] {
@@ -368,6 +370,58 @@ fn an_author_below_developer_is_told_that_reporting_needs_developer() {
             .stderr_lacks("check id does not exist");
         assert_eq!(run.status_of("scan"), "pending");
     }
+}
+
+#[test]
+fn a_retry_by_an_author_below_developer_names_the_role_it_needs() {
+    // `retry-permission-16-5`: 15.7-16.4 answer 404 (as to an unknown check), 16.5+ 403.
+    for (version, status, hint) in [
+        (
+            "15.11.0-ee",
+            "404",
+            "15.7 to 16.4 to a user below Developer",
+        ),
+        ("16.5.0-ee", "403", "Developer"),
+    ] {
+        let run = Test::on_version(version)
+            .checks(&["scan"])
+            .world(|w| {
+                w.mr_mut(42, 7).authors_and_assignees.push(REPORTER_USER);
+                w.set_status(42, 7, "scan", "failed");
+            })
+            .token(REPORTER_TOKEN)
+            .args(&["retry", "--name", "scan"])
+            .run();
+        run.code(5).stderr_has(status).stderr_has(hint);
+        assert_eq!(run.status_of("scan"), "failed", "{version}");
+    }
+}
+
+// ---------------------------------------------------------------- response-14-0
+
+#[test]
+fn on_14_0_a_wrong_check_id_is_a_server_error_after_the_sha() {
+    // `response-14-0`: no look-up of the check: GitLab fails the record (500), which is
+    // retried and then an API error naming the endpoint; the author below Developer
+    // may report.
+    let on_14_0 = || {
+        Test::on_version("14.0.5-ee").checks(&["scan"]).world(|w| {
+            w.ff_external_status_checks = true;
+            w.mr_mut(42, 7).authors_and_assignees.push(REPORTER_USER);
+        })
+    };
+    on_14_0()
+        .args(&["report", "passed", "--check-id", "9999"])
+        .run()
+        .code(5)
+        .stderr_has("500")
+        .stderr_has("status_check_responses");
+    let run = on_14_0()
+        .token(REPORTER_TOKEN)
+        .args(&["report", "passed", "--name", "scan"])
+        .run();
+    run.code(0);
+    assert_eq!(run.status_of("scan"), "approved");
 }
 
 // ---------------------------------------------------------------- webhook-by-name

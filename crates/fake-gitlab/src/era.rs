@@ -94,6 +94,13 @@ impl Era {
         (self.major, self.minor) == (14, 0)
     }
 
+    /// Row `response-14-0`: a response looks no check up and asks no more than
+    /// `approve_merge_request`: an unknown check id fails the record's validation (500),
+    /// an approver below Developer is answered 201.
+    pub fn response_checks_nothing(self) -> bool {
+        self.needs_feature_flag()
+    }
+
     /// Row `wildcard-19-4`: a check limited to `release/*` applies to MRs into
     /// `release/1.0` (seen in 19.4.1; the first version is not known); before, the
     /// protected branch name must equal the target branch (read up to 18.9; the fake's

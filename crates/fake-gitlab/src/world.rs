@@ -244,6 +244,8 @@ pub struct World {
     pub pending_timeout_ms: Option<u64>,
     /// `Poll-Interval` header on the MR status_checks list; -1 = polling disabled.
     pub poll_interval_ms: i64,
+    /// 14.0's feature flag `ff_external_status_checks` (row `ff-14-0`), off by default.
+    pub ff_external_status_checks: bool,
     /// Sliding 60 s window over all requests; beyond it -> 429.
     pub rate_limit_per_minute: Option<u32>,
     /// GitLab's authenticated API throttle: per token, fixed 60 s windows aligned to the
@@ -300,6 +302,7 @@ impl World {
             version: version.to_string(),
             pending_timeout_ms,
             poll_interval_ms: 10_000,
+            ff_external_status_checks: false,
             rate_limit_per_minute: None,
             token_rate_limit: None,
             latency_ms: 0,

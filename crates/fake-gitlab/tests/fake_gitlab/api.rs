@@ -996,6 +996,56 @@ fn gitlab_14_0_needs_a_feature_flag() {
 }
 
 #[test]
+fn gitlab_14_0_looks_no_check_up_and_asks_no_more_than_approving() {
+    // `response-14-0`: with the flag on, an unknown check id passes the SHA check and
+    // fails the record's validation (500); the MR's author below Developer gets a 201.
+    let mut w = World::demo();
+    w.version = "14.0.5-ee".into();
+    w.ff_external_status_checks = true;
+    w.mr_mut(42, 7).authors_and_assignees.push(REPORTER_USER);
+    let fg = FakeGitlab::start(w);
+    let id = check_id(&fg, "security-scan");
+    let post = |token: &str, sha: &str, check: u64| {
+        post_form(
+            &fg,
+            RESPONSES,
+            token,
+            &format!("sha={sha}&external_status_check_id={check}"),
+        )
+    };
+    assert_eq!(post(DEV_TOKEN, SHA_B, 9999).status, 409);
+    assert_eq!(post(DEV_TOKEN, SHA_A, 9999).status, 500);
+    assert_eq!(post(REPORTER_TOKEN, SHA_A, id).status, 201);
+    assert_eq!(
+        fg.world(|w| w.status_of(42, 7, "security-scan")),
+        "approved"
+    );
+    // 15.0 looks the check up before the SHA, and asks for Developer after it.
+    let fg = authored_by_the_reporter("15.0.0-ee");
+    let id = check_id(&fg, "security-scan");
+    assert_eq!(
+        post_form(
+            &fg,
+            RESPONSES,
+            DEV_TOKEN,
+            &format!("sha={SHA_B}&external_status_check_id=9999&status=passed")
+        )
+        .status,
+        404
+    );
+    assert_eq!(
+        post_form(
+            &fg,
+            RESPONSES,
+            REPORTER_TOKEN,
+            &format!("sha={SHA_A}&external_status_check_id={id}&status=passed")
+        )
+        .status,
+        404
+    );
+}
+
+#[test]
 fn project_check_crud() {
     let fg = FakeGitlab::start(World::new("17.5.0-ee"));
     let path = "/projects/42/external_status_checks";
