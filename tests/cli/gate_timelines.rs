@@ -32,8 +32,43 @@ fn step() -> impl Strategy<Value = (usize, Step)> {
     (1..8usize, prop_oneof![8 => status, 1 => Just(Step::Push)])
 }
 
+/// The gate's options and GitLab's pace, at random: the pace is the longer of the
+/// `Poll-Interval` and `--interval`.
+#[derive(Clone, Debug)]
+struct Options {
+    poll_interval_ms: u64,
+    interval_ms: u64,
+    retry_failed: usize,
+    fail_fast: bool,
+}
+
+impl Options {
+    fn pace_ms(&self) -> u64 {
+        self.poll_interval_ms.max(self.interval_ms)
+    }
+}
+
+fn options() -> impl Strategy<Value = Options> {
+    (
+        prop_oneof![Just(100u64), Just(200)],
+        prop_oneof![Just(50u64), Just(150)],
+        0..=1usize,
+        any::<bool>(),
+    )
+        .prop_map(
+            |(poll_interval_ms, interval_ms, retry_failed, fail_fast)| Options {
+                poll_interval_ms,
+                interval_ms,
+                retry_failed,
+                fail_fast,
+            },
+        )
+}
+
 fn fault() -> impl Strategy<Value = FaultKind> {
     prop_oneof![
+        // A slow answer, within the request's timeout.
+        Just(FaultKind::Delay(250)),
         // GitLab's own 429 says the budget is spent until its reset (1 s here).
         Just(FaultKind::TooManyRequests { retry_after: None }),
         // A proxy's 429: no Retry-After, no RateLimit-*.
@@ -70,6 +105,7 @@ fn state_after(timeline: &[(usize, Step)], polls: usize) -> ([&'static str; 2], 
 }
 
 fn check_timeline(
+    options: Options,
     timeline: Vec<(usize, Step)>,
     pass_at: Option<usize>,
     faults: Vec<FaultKind>,
@@ -81,19 +117,28 @@ fn check_timeline(
         }
     }
     timeline.sort_by_key(|(at, _)| *at);
+    let poll_interval_ms = options.poll_interval_ms as i64;
+    let interval = format!("{}ms", options.interval_ms);
+    let retry_failed = options.retry_failed.to_string();
+    let mut args = vec![
+        "wait",
+        "--interval",
+        &interval,
+        "--max-interval",
+        "300ms",
+        "--timeout",
+        "4s",
+        "--retry-failed",
+        &retry_failed,
+        "--verbose",
+    ];
+    if !options.fail_fast {
+        args.push("--no-fail-fast");
+    }
     let mut test = Test::new()
         .checks(&CHECKS)
-        .world(|w| w.poll_interval_ms = 100)
-        .args(&[
-            "wait",
-            "--interval",
-            "100ms",
-            "--max-interval",
-            "300ms",
-            "--timeout",
-            "4s",
-            "--verbose",
-        ]);
+        .world(|w| w.poll_interval_ms = poll_interval_ms)
+        .args(&args);
     for (at, step) in &timeline {
         test = test.event(match step {
             Step::Status(c, s) => Event::status_at_poll(*at, CHECKS[*c], s),
@@ -156,6 +201,36 @@ fn check_timeline(
         ),
         other => prop_assert!(false, "exit {other}\n{}", run.stderr),
     }
+    // Politeness: once a list answer told the gate GitLab's Poll-Interval, two list
+    // reads are never closer than the pace (one MR, one page: each list read starts a
+    // poll), whatever --interval says; and no check is retried more often than
+    // --retry-failed. (Before the first good answer the gate knows only --interval.)
+    // The faults answer the first list reads, in order.
+    let told = lists.iter().enumerate().position(|(i, r)| {
+        r.status == 200 && !matches!(faults.get(i), Some(FaultKind::InvalidJson))
+    });
+    for pair in lists[told.unwrap_or(lists.len())..].windows(2) {
+        let gap = pair[1].at_ms.saturating_sub(pair[0].at_ms);
+        prop_assert!(
+            gap + 5 >= options.pace_ms(),
+            "list reads {gap} ms apart, pace {} ms: {pair:#?}\n{}",
+            options.pace_ms(),
+            run.stderr
+        );
+    }
+    let retries = requests
+        .iter()
+        .filter(|r| r.method == "POST" && r.path.ends_with("/retry"));
+    let mut per_check = std::collections::HashMap::new();
+    for r in retries {
+        *per_check.entry(r.path.clone()).or_insert(0usize) += 1;
+    }
+    prop_assert!(
+        per_check.values().all(|n| *n <= options.retry_failed),
+        "retries {per_check:?} with --retry-failed {}\n{}",
+        options.retry_failed,
+        run.stderr
+    );
     // Bounds, as the gate planned them: no sleep longer than --max-interval unless a
     // 429 asked for longer (Retry-After 1 s, or the fake's spent budget until its
     // reset, 1 s here), plus a tenth.
@@ -205,23 +280,25 @@ fn check_timeline(
 }
 
 proptest! {
-    #![proptest_config(Config { cases: 12, failure_persistence: None, ..Config::default() })]
+    #![proptest_config(Config { cases: 16, failure_persistence: None, ..Config::default() })]
 
     #[test]
     fn the_binary_keeps_the_gates_promises_on_random_timelines(
+        options in options(),
         timeline in proptest::collection::vec(step(), 0..5),
         pass_at in proptest::option::weighted(0.8, 1..10usize),
         faults in proptest::collection::vec(fault(), 0..3),
     ) {
-        check_timeline(timeline, pass_at, faults)?;
+        check_timeline(options, timeline, pass_at, faults)?;
     }
 
     #[test]
     fn the_binary_keeps_the_gates_promises_through_faults(
+        options in options(),
         timeline in proptest::collection::vec(step(), 0..3),
         pass_at in proptest::option::weighted(0.9, 1..6usize),
         faults in proptest::collection::vec(fault(), 1..5),
     ) {
-        check_timeline(timeline, pass_at, faults)?;
+        check_timeline(options, timeline, pass_at, faults)?;
     }
 }
