@@ -43,22 +43,29 @@ RELEASE_TOOLCHAIN=nightly-2026-05-20
 #   trim-paths                  source paths in panic locations relative
 #                               (crate-1.2.3/src/..., /rustc/<hash>/library/...)
 #                               instead of this machine's home directory
+#   checksum-freshness          a source is stale when its contents changed, not
+#                               its mtime: the target directories are shared by
+#                               every checkout (RELEASE_TARGET_DIR), and a file
+#                               edited in one before another built would look
+#                               older than that build, and be skipped
 RELEASE_CARGO_FLAGS=(
   -Z 'build-std=std,panic_abort'
   -Z build-std-features=optimize_for_size
   -Z trim-paths --config 'profile.release.trim-paths="all"'
+  -Z checksum-freshness
 )
 # Added to the rustflags of .cargo/config.toml for the release builds: no
 # unwind tables (.eh_frame): with panic=abort nothing unwinds, and std has no
 # backtraces to print. Stable std comes precompiled with them; only a rebuilt
 # std can drop them.
 RELEASE_RUSTFLAGS='"-C", "force-unwind-tables=no"'
-# The release builds' own target directory, beside the tools rather than in the
-# checkout: std rebuilt by the pinned nightly and the locked dependencies, compiled
-# once per target (most of a release build's time), are reused by every clone on
-# this machine; each clone compiles and links only status-check itself. Cargo's
-# fingerprints decide what is stale, so a shared directory never serves an old
-# binary (the reproducibility check of 17-platforms builds from two directories).
+# The release builds' own target directories (one per target, so that two can
+# build at once), beside the tools rather than in the checkout: std rebuilt by the
+# pinned nightly and the locked dependencies, compiled once per target (most of a
+# release build's time), are reused by every clone on this machine; each clone
+# compiles and links only status-check itself. Cargo's fingerprints decide what is
+# stale, so a shared directory never serves an old binary (the reproducibility
+# check of 17-platforms builds from two directories).
 RELEASE_TARGET_DIR="${STATUS_CHECK_RELEASE_TARGET_DIR:-$TOOLS_DIR/release-target/$RELEASE_TOOLCHAIN}"
 
 # Sizes (bytes). The release binaries (both targets) must stay within
@@ -381,40 +388,48 @@ build_static() {
 release_path() {
   local exe=status-check
   case "$1" in *-windows-*) exe=status-check.exe ;; esac
-  echo "$RELEASE_TARGET_DIR/$1/release/$exe"
+  echo "$RELEASE_TARGET_DIR/$1/$1/release/$exe"
 }
-build_release() {
-  local target="$1" src="${2:-$REPO_ROOT}" flags="$RELEASE_RUSTFLAGS" cargo=(build) env=()
+# release_prepare TARGET: installs what TARGET's release build needs (apt, rustup,
+# PyPI: not safe to run twice at once, so build_releases runs it first, in turn).
+release_prepare() {
   need_release_toolchain
-  case "$target" in
+  case "$1" in
   x86_64-unknown-linux-musl)
     apt_install musl-tools
     # The x86_64 musl std links Rust's own musl (crt objects, libc.a) from it.
-    rust_target "$target" "$RELEASE_TOOLCHAIN"
-    env=(CC_x86_64_unknown_linux_musl=musl-gcc)
+    rust_target "$1" "$RELEASE_TOOLCHAIN"
     ;;
   *-linux-musl*)
     need_zigbuild
+    mkdir -p "$(rustc "+$RELEASE_TOOLCHAIN" --print sysroot)/lib/rustlib/$1/lib"
+    ;;
+  *-windows-gnu) apt_install gcc-mingw-w64-x86-64 ;;
+  *-apple-darwin) need_zigbuild ;;
+  *) die "build_release: unknown target $1" ;;
+  esac
+}
+
+build_release() {
+  local target="$1" src="${2:-$REPO_ROOT}" flags="$RELEASE_RUSTFLAGS" cargo=(build) env=()
+  release_prepare "$target"
+  case "$target" in
+  x86_64-unknown-linux-musl) env=(CC_x86_64_unknown_linux_musl=musl-gcc) ;;
+  *-linux-musl*)
     cargo=(zigbuild)
-    mkdir -p "$(rustc "+$RELEASE_TOOLCHAIN" --print sysroot)/lib/rustlib/$target/lib"
     flags="$flags, \"-C\", \"link-self-contained=no\", \"-C\", \"relocation-model=static\""
     ;;
-  *-windows-gnu)
-    apt_install gcc-mingw-w64-x86-64
-    flags='"-C", "link-arg=-Wl,--no-insert-timestamp"'
-    ;;
+  *-windows-gnu) flags='"-C", "link-arg=-Wl,--no-insert-timestamp"' ;;
   *-apple-darwin)
-    need_zigbuild
     cargo=(zigbuild)
     env=(MACOSX_DEPLOYMENT_TARGET="${MACOS_MIN[$target]}")
     flags='"-C", "link-arg=-Wl,-S"'
     ;;
-  *) die "build_release: unknown target $target" ;;
   esac
   local log
   log="$(mktemp)"
   if ! (cd "$src" && env "${env[@]}" cargo "+$RELEASE_TOOLCHAIN" "${cargo[@]}" --quiet --release \
-    --locked --target "$target" -p status-check --target-dir "$RELEASE_TARGET_DIR" "${RELEASE_CARGO_FLAGS[@]}" \
+    --locked --target "$target" -p status-check --target-dir "$RELEASE_TARGET_DIR/$target" "${RELEASE_CARGO_FLAGS[@]}" \
     --config "target.$target.rustflags = [$flags]") 2>"$log"; then
     cat "$log" >&2
     rm -f "$log"
@@ -428,6 +443,36 @@ build_release() {
   bin="$(release_path "$target")"
   [ -x "$bin" ] || die "cargo built no $bin"
   echo "$bin"
+}
+
+# release_forget TARGET: status-check's own build for TARGET is removed (std and the
+# dependencies stay): the next build_release compiles and links it again.
+release_forget() {
+  cargo "+$RELEASE_TOOLCHAIN" clean --quiet --release --target "$1" -p status-check \
+    --target-dir "$RELEASE_TARGET_DIR/$1" || die "cargo clean -p status-check --target $1 failed"
+}
+
+# build_releases SOURCE_DIR TARGET...: build_release of each, RELEASE_JOBS at a time
+# (default: one per core). The link-time optimisation of the last crate, most of a
+# build that only compiles status-check again, runs on one core; each target has its
+# own target directory, so that two builds do not wait for each other's lock.
+build_releases() {
+  local src="$1" target running=0 failed=0
+  shift
+  for target in "$@"; do release_prepare "$target"; done
+  for target in "$@"; do
+    if [ "$running" -ge "${RELEASE_JOBS:-$(nproc)}" ]; then
+      wait -n || failed=1
+      running=$((running - 1))
+    fi
+    (build_release "$target" "$src" >/dev/null) &
+    running=$((running + 1))
+  done
+  while [ "$running" -gt 0 ]; do
+    wait -n || failed=1
+    running=$((running - 1))
+  done
+  [ "$failed" = 0 ] || die "a release build failed (its error is above)"
 }
 
 # The same binary from the stable toolchain and its precompiled std: what a
