@@ -76,16 +76,30 @@ struct Scenario {
     rules: Rules,
     seed: u64,
     mrs: usize,
+    /// A gate after the merge (the deploy gate of the default branch): the MRs are
+    /// merged from the start, as the commit's look-up told the driver.
+    merged: bool,
     checks: Vec<Vec<(u64, String)>>,
     page_size: usize,
     poll_interval: Option<i64>,
-    budget_headers: bool,
+    /// The token's budget on every list answer (`RateLimit-*`), shared with others.
+    budget: Option<SimBudget>,
     retry_refused: bool,
     timeline: Vec<(Duration, Change)>,
     /// The n-th request meets this fault.
     faults: Vec<(usize, Fault)>,
     latency_ms: u64,
 }
+
+/// GitLab's per-token budget: `limit` requests per 60 s window (aligned to the start),
+/// of which the other gates of the token spend `others_per_min`, evenly.
+#[derive(Clone, Copy, Debug)]
+struct SimBudget {
+    limit: u32,
+    others_per_min: u32,
+}
+
+const BUDGET_WINDOW: Duration = Duration::from_secs(60);
 
 struct SimCheck {
     id: u64,
@@ -141,6 +155,18 @@ struct Seen {
     /// The lists of the first complete round.
     first_round: Option<Lists>,
     faults_seen: bool,
+    /// This gate's requests in the budget's window (window number, count).
+    own_requests: (u64, u32),
+    /// The budget the last list answer showed (window number, remaining).
+    last_budget: Option<(u64, u32)>,
+    /// The most the budget fell between two list answers of one window: an upper bound
+    /// of the gate's estimate of the gates sharing it.
+    max_spent: u32,
+    /// An answer's budget allowed a wait to its reset: verdicts may wait for it.
+    budget_waited: bool,
+    /// The wait the last list answer's budget allows (its reset), which the answers
+    /// after it in the round (a head read, a retry) carry no budget to change.
+    budget_allows: Duration,
     /// The lists as of the last round the gate completed.
     applied: Lists,
     /// The last head answer: when, and after how many of the gate's rounds.
@@ -191,7 +217,11 @@ impl Sim {
         let mrs = (0..sc.mrs)
             .map(|mr| SimMr {
                 sha: "sha-0".into(),
-                state: MrState::Open,
+                state: if sc.merged {
+                    MrState::Merged
+                } else {
+                    MrState::Open
+                },
                 checks: sc.checks[mr]
                     .iter()
                     .map(|(id, name)| SimCheck {
@@ -205,9 +235,12 @@ impl Sim {
                     .collect(),
             })
             .collect();
+        // After the merge, the commit's look-up (the driver's, before the gate) is the
+        // head read that showed each MR merged at the SHA.
+        let merged_head = (Duration::ZERO, Some("sha-0".to_owned()), MrState::Merged);
         let seen = Seen {
             lists: vec![None; sc.mrs],
-            heads: vec![None; sc.mrs],
+            heads: vec![sc.merged.then_some(merged_head); sc.mrs],
             partial: vec![Vec::new(); sc.mrs],
             allowed_sleep: SECS(1),
             applied: vec![None; sc.mrs],
@@ -371,7 +404,7 @@ impl Sim {
             .timeline
             .iter()
             .any(|(_, c)| matches!(c, Change::Close { .. }));
-        if self.seen.faults_seen || closes {
+        if self.seen.faults_seen || self.seen.budget_waited || closes {
             return Ok(());
         }
         let rounds = self.sc.checks.iter().map(Vec::len).sum::<usize>() + 4 * self.sc.mrs + 4;
@@ -397,6 +430,13 @@ impl Sim {
     fn fault(&mut self) -> (Option<Fault>, Duration) {
         let n = self.requests;
         self.requests += 1;
+        let window = self.window();
+        let own = &mut self.seen.own_requests;
+        *own = if own.0 == window {
+            (window, own.1 + 1)
+        } else {
+            (window, 1)
+        };
         let fault = self
             .sc
             .faults
@@ -442,7 +482,7 @@ impl Sim {
             // Liveness: after a setback that named no wait, back at the pace in
             // ⌈log₂(max ÷ pace)⌉ successful polls.
             if let (Some(pi), Some(n)) = (pi, self.seen.since_bare)
-                && !self.sc.budget_headers
+                && self.sc.budget.is_none()
                 && !self.seen.any_asked_429
                 && self.seen.last_ok
                 && n >= self.recovery_polls(pi)
@@ -485,7 +525,12 @@ impl Sim {
     /// sets, `--max-interval` when it turned polling off, and without one the gate's
     /// own backoff, which reaches `--max-interval`.
     fn fault_free_pace(&self) -> Duration {
-        self.pace_floor().unwrap_or(self.sc.rules.max_interval)
+        let pace = self.pace_floor().unwrap_or(self.sc.rules.max_interval);
+        match self.sc.budget {
+            // The budget may stretch the pace up to --max-interval.
+            Some(_) => pace.max(self.sc.rules.max_interval),
+            None => pace,
+        }
     }
 
     fn answered(&mut self, asked: Option<Duration>, bare: bool) {
@@ -494,7 +539,8 @@ impl Sim {
         self.seen.allowed_sleep = match asked {
             Some(a) => normal.max(a.min(CAP).mul_f64(SPREAD)),
             None => normal,
-        };
+        }
+        .max(self.seen.budget_allows);
         if bare {
             self.seen.since_bare = Some(0);
         }
@@ -593,6 +639,49 @@ impl Sim {
         true
     }
 
+    fn window(&self) -> u64 {
+        (self.now.as_secs_f64() / BUDGET_WINDOW.as_secs_f64()) as u64
+    }
+
+    /// The token's budget now: what the other gates spent of this window so far, and
+    /// this gate's requests in it.
+    fn budget_now(&self) -> Option<Budget> {
+        let b = self.sc.budget?;
+        let window = self.window();
+        let into = self.now.saturating_sub(BUDGET_WINDOW * window as u32);
+        let others = (f64::from(b.others_per_min) * into.as_secs_f64() / 60.0) as u32;
+        let own = if self.seen.own_requests.0 == window {
+            self.seen.own_requests.1
+        } else {
+            0
+        };
+        Some(Budget {
+            limit: b.limit,
+            remaining: b.limit.saturating_sub(others + own),
+            reset_in: BUDGET_WINDOW.saturating_sub(into).max(SECS(1)),
+        })
+    }
+
+    /// Whether a list answer's budget allows the gate to wait to its reset: when what is
+    /// left (used at 90 %) is less than one more round of the gates the gate may think
+    /// share it, which is at most the most the budget fell between two of its answers.
+    fn budget_asks(&mut self, budget: Budget) -> Option<Duration> {
+        let window = self.window();
+        if let Some((w, before)) = self.seen.last_budget
+            && w == window
+            && before >= budget.remaining
+        {
+            self.seen.max_spent = self.seen.max_spent.max(before - budget.remaining);
+        }
+        self.seen.last_budget = Some((window, budget.remaining));
+        let usable = (f64::from(budget.remaining) * 0.9).floor();
+        let tight = usable < f64::from(self.seen.max_spent.max(1));
+        self.seen.budget_waited |= tight;
+        let asked = tight.then_some(budget.reset_in);
+        self.seen.budget_allows = asked.map_or(Duration::ZERO, |a| a.min(CAP).mul_f64(SPREAD));
+        asked
+    }
+
     fn read_list(&mut self, mr: usize, page: u32) -> Result<Page, Failure> {
         let (fault, latency) = self.fault();
         if !self.take(latency) {
@@ -601,6 +690,13 @@ impl Sim {
         if let Some(f) = fault.filter(|f| !matches!(f, Fault::Slow(_))) {
             return Err(self.setback(f));
         }
+        // GitLab answers a spent budget with a 429 that tells it (and nothing else).
+        let budget = match self.budget_now() {
+            Some(b) if b.remaining == 0 => {
+                return Err(self.setback(Fault::Budget429(b.reset_in.as_secs())));
+            }
+            budget => budget,
+        };
         let all: Vec<Item> = self.mrs[mr]
             .checks
             .iter()
@@ -642,7 +738,8 @@ impl Sim {
             }
         }
         self.success();
-        self.answered(None, false);
+        let asked = budget.and_then(|b| self.budget_asks(b));
+        self.answered(asked, false);
         Ok(Page {
             items,
             next_page: more.then_some(page + 1),
@@ -651,11 +748,7 @@ impl Sim {
             } else {
                 None
             },
-            budget: self.sc.budget_headers.then_some(Budget {
-                limit: 100_000,
-                remaining: 99_000,
-                reset_in: SECS(30),
-            }),
+            budget,
         })
     }
 
@@ -1191,10 +1284,17 @@ fn generate(seed: u64) -> Scenario {
         rules,
         seed,
         mrs,
+        merged: rng.u8(..8) == 0,
         checks,
         page_size: rng.usize(1..=3),
         poll_interval,
-        budget_headers: rng.u8(..4) == 0,
+        budget: (rng.u8(..4) == 0).then(|| {
+            let limit = rng.u32(30..=2000);
+            SimBudget {
+                limit,
+                others_per_min: rng.u32(0..=limit + limit / 5),
+            }
+        }),
         retry_refused: rng.u8(..5) == 0,
         timeline,
         faults,
@@ -1204,7 +1304,7 @@ fn generate(seed: u64) -> Scenario {
 
 fn run_scenario(sc: &Scenario) -> Result<End, (Violation, Vec<String>)> {
     let mut sim = Sim::new(sc.clone());
-    let mut gate = Gate::new(sc.rules.clone(), "sha-0".into(), sc.mrs, false, sc.seed);
+    let mut gate = Gate::new(sc.rules.clone(), "sha-0".into(), sc.mrs, sc.merged, sc.seed);
     sim.run(&mut gate).map_err(|v| (v, sim.log))
 }
 
@@ -1314,10 +1414,11 @@ fn lone_gate(faults: Vec<(usize, Fault)>) -> Scenario {
         },
         seed: 1,
         mrs: 1,
+        merged: false,
         checks: vec![vec![(1, "a".into()), (2, "b".into())]],
         page_size: 100,
         poll_interval: Some(1000),
-        budget_headers: false,
+        budget: None,
         retry_refused: false,
         timeline: vec![
             (
