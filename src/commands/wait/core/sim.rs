@@ -116,6 +116,9 @@ struct SimMr {
     sha: String,
     state: MrState,
     checks: Vec<SimCheck>,
+    /// Checks removed from the MR, with their retries: the gate may have decided on
+    /// one it read before it went.
+    removed: Vec<SimCheck>,
 }
 
 /// Per MR: a complete list and when its last page was served.
@@ -233,6 +236,7 @@ impl Sim {
                         last_retry: None,
                     })
                     .collect(),
+                removed: Vec::new(),
             })
             .collect();
         // After the merge, the commit's look-up (the driver's, before the gate) is the
@@ -320,7 +324,12 @@ impl Sim {
                     });
                 }
             }
-            Change::Remove { mr, id } => self.mrs[mr].checks.retain(|c| c.id != id),
+            Change::Remove { mr, id } => {
+                let m = &mut self.mrs[mr];
+                if let Some(i) = m.checks.iter().position(|c| c.id == id) {
+                    m.removed.push(m.checks.remove(i));
+                }
+            }
             Change::Rename { mr, id, name } => {
                 if !self.mrs[mr].checks.iter().any(|c| c.name == name)
                     && let Some(c) = self.mrs[mr].checks.iter_mut().find(|c| c.id == id)
@@ -445,6 +454,8 @@ impl Sim {
             .map(|(_, f)| *f);
         if let Some(f) = fault {
             self.log.push(format!("request {n} meets {f:?}"));
+            // A slow answer is a fault too: liveness is promised without faults.
+            self.seen.faults_seen = true;
         }
         let latency = match fault {
             Some(Fault::Slow(ms)) => MS(ms),
@@ -1128,7 +1139,8 @@ impl Sim {
             list.iter()
                 .filter(|i| self.selected(&i.name) && i.status == CheckStatus::Failed)
                 .any(|i| {
-                    let sim = self.mrs[mr].checks.iter().find(|c| c.id == i.id);
+                    let m = &self.mrs[mr];
+                    let sim = m.checks.iter().chain(&m.removed).find(|c| c.id == i.id);
                     let retries = sim.map_or(0, |c| c.retries);
                     let in_grace = !r.retry_resets_pending
                         && sim
