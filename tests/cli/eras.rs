@@ -473,6 +473,19 @@ checks:
         .run()
         .code(0)
         .stderr_lacks("also sends its webhook");
+    // The plan as JSON carries the warning too, for a pipeline that reads it.
+    let run = sync_on("17.5.0-ee", yaml)
+        .world(|w| protect(w, "main-old"))
+        .args(&["--output", "json", "--dry-run"])
+        .run();
+    run.code(1);
+    let warnings = run.json()["warnings"].clone();
+    assert!(
+        warnings[0]
+            .as_str()
+            .is_some_and(|w| w.contains("also sends its webhook for merge requests into main")),
+        "{warnings}"
+    );
 }
 
 // ---------------------------------------------------------------- wildcard-literal, wildcard-19-4

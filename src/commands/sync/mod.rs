@@ -56,13 +56,12 @@ pub(super) fn run(
         Some(want) => Some((preflight::current_setting(&ctx, project)?, want)),
         None => None,
     };
-    for warning in doubts
+    let warnings: Vec<String> = doubts
         .into_iter()
         .chain(plan::near_misses(&file, &existing))
-    {
-        log.warn(warning);
-    }
-    for warning in webhook_warnings(&ctx, &file, &branches) {
+        .chain(webhook_warnings(&ctx, &file, &branches))
+        .collect();
+    for warning in &warnings {
         log.warn(warning);
     }
     let has_secret: Vec<bool> = secrets.iter().map(Secret::is_some).collect();
@@ -77,6 +76,7 @@ pub(super) fn run(
         },
     )?;
     plan.setting = setting.map(|(old, new)| SettingChange { old, new });
+    plan.warnings = warnings;
     if args.dry_run {
         return Ok(render(&plan, &project.raw, &file_name, Mode::DryRun));
     }

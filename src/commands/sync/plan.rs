@@ -93,6 +93,8 @@ pub(super) struct Plan {
     pub setting: Option<SettingChange>,
     /// Changes made so far (after `apply`).
     pub applied: usize,
+    /// What the file asks for that may not do what it says (also on stderr).
+    pub warnings: Vec<String>,
 }
 
 impl Plan {
@@ -158,6 +160,7 @@ pub(super) fn plan(
         steps,
         setting: None,
         applied: 0,
+        warnings: Vec::new(),
     })
 }
 

@@ -117,6 +117,7 @@ pub(super) fn render(plan: &Plan, project: &str, file: &str, mode: Mode) -> Outc
         "applied": plan.applied,
         "checks": checks,
         "project_setting": setting,
+        "warnings": plan.warnings,
     });
     let code = if mode == Mode::DryRun && !in_sync {
         Code::CheckFailed
