@@ -448,8 +448,16 @@ build_release() {
 # release_forget TARGET: status-check's own build for TARGET is removed (std and the
 # dependencies stay): the next build_release compiles and links it again.
 release_forget() {
+  local dir="$RELEASE_TARGET_DIR/$1"
+  # cargo clean refuses a target directory without its cache tag, and the macOS
+  # builds (cargo-zigbuild) leave none: the one cargo writes, when missing.
+  [ -f "$dir/CACHEDIR.TAG" ] ||
+    printf '%s\n' 'Signature: 8a477f597d28d172789f06886806bc55' \
+      '# This file is a cache directory tag created by cargo.' \
+      '# For information about cache directory tags see https://bford.info/cachedir/' \
+      >"$dir/CACHEDIR.TAG"
   cargo "+$RELEASE_TOOLCHAIN" clean --quiet --release --target "$1" -p status-check \
-    --target-dir "$RELEASE_TARGET_DIR/$1" || die "cargo clean -p status-check --target $1 failed"
+    --target-dir "$dir" || die "cargo clean -p status-check --target $1 failed"
 }
 
 # build_releases SOURCE_DIR TARGET...: build_release of each, RELEASE_JOBS at a time
