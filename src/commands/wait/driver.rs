@@ -7,7 +7,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use super::core::pacer::Setback;
-use super::core::{self, Action, End, Failure, Head, Item, MrState, Page, RetryAnswer, Rules};
+use super::core::{self, End, Failure, Head, Item, MrState, Next, Page, RetryAnswer, Rules};
 use super::progress::Progress;
 use super::settings::Settings;
 use crate::checks::{self, Ctx, Target, Targets};
@@ -19,7 +19,7 @@ use crate::sha::Sha;
 
 pub(super) use super::core::{Tracked, Verdict};
 
-pub(super) struct Gate<'c, 'a> {
+pub(super) struct Driver<'c, 'a> {
     pub(super) ctx: &'c Ctx<'a>,
     pub(super) settings: Settings,
     pub(super) sha: Sha,
@@ -38,7 +38,7 @@ pub(super) struct Gate<'c, 'a> {
     pub(super) progress: Progress,
 }
 
-impl<'c, 'a> Gate<'c, 'a> {
+impl<'c, 'a> Driver<'c, 'a> {
     /// A gate on `found`'s MRs for `sha`, started at `started`.
     pub(super) fn new(
         ctx: &'c Ctx<'a>,
@@ -46,7 +46,7 @@ impl<'c, 'a> Gate<'c, 'a> {
         sha: Sha,
         found: &Targets,
         started: Instant,
-    ) -> Gate<'c, 'a> {
+    ) -> Driver<'c, 'a> {
         let rules = Rules {
             timeout: settings.timeout,
             interval: settings.interval,
@@ -66,7 +66,7 @@ impl<'c, 'a> Gate<'c, 'a> {
             fastrand::u64(..),
         );
         let progress = Progress::new(settings.progress_every);
-        Gate {
+        Driver {
             ctx,
             settings,
             sha,
@@ -106,29 +106,29 @@ impl<'c, 'a> Gate<'c, 'a> {
         loop {
             let action = self.core.next(self.elapsed());
             self.log_events();
-            if self.polls() > 0 && !self.header_shown && !matches!(action, Action::Done(_)) {
+            if self.polls() > 0 && !self.header_shown && !matches!(action, Next::Done(_)) {
                 self.header_shown = true;
                 self.warn_unmatched_ignores();
                 self.header();
             }
             match action {
-                Action::ReadList { mr, page } => {
+                Next::ReadList { mr, page } => {
                     let answer = self.read_list(mr, page)?;
                     self.core.on_list(self.elapsed(), answer);
                 }
-                Action::ReadHead { mr } => {
+                Next::ReadHead { mr } => {
                     let answer = self.read_head(mr)?;
                     self.core.on_head(self.elapsed(), answer);
                 }
-                Action::Retry { mr, check } => {
+                Next::Retry { mr, check } => {
                     let answer = self.retry(mr, check)?;
                     self.core.on_retry(self.elapsed(), answer);
                 }
-                Action::Sleep { until } => {
+                Next::Sleep { until } => {
                     self.report_progress();
                     thread::sleep(until.saturating_sub(self.elapsed()));
                 }
-                Action::Done(end) => return self.end(end),
+                Next::Done(end) => return self.end(end),
             }
         }
     }
@@ -259,34 +259,34 @@ impl<'c, 'a> Gate<'c, 'a> {
 
     fn log_events(&mut self) {
         let now = human(self.elapsed());
-        for event in self.core.events() {
+        for event in self.core.notices() {
             let line = match event {
-                core::Event::Polled { round } => {
+                core::Notice::Polled { round } => {
                     self.ctx.log.detail(format!("poll {round} after {now}"));
                     continue;
                 }
-                core::Event::NextPoll { delay } => {
+                core::Notice::NextPoll { delay } => {
                     self.ctx
                         .log
                         .detail(format!("next poll in {:.1}s", delay.as_secs_f64()));
                     continue;
                 }
-                core::Event::Changed { mr, name, from, to } => {
+                core::Notice::Changed { mr, name, from, to } => {
                     format!("{}: {from} → {to} ({now})", self.named(mr, &name))
                 }
-                core::Event::Appeared { mr, name, status } => format!(
+                core::Notice::Appeared { mr, name, status } => format!(
                     "{name}: appeared on {} as {status} ({now})",
                     self.mrs[mr].label
                 ),
-                core::Event::Removed { mr, name } => format!(
+                core::Notice::Removed { mr, name } => format!(
                     "{name}: no longer on {}, not waited for ({now})",
                     self.mrs[mr].label
                 ),
-                core::Event::Retrying { mr, name, n, limit } => format!(
+                core::Notice::Retrying { mr, name, n, limit } => format!(
                     "{}: failed → retrying ({n}/{limit}) ({now})",
                     self.named(mr, &name)
                 ),
-                core::Event::RetryRefused { mr, name, never } => {
+                core::Notice::RetryRefused { mr, name, never } => {
                     let why = if never {
                         "GitLab will not retry it"
                     } else {
@@ -294,7 +294,7 @@ impl<'c, 'a> Gate<'c, 'a> {
                     };
                     format!("{}: retry refused: {why} ({now})", self.named(mr, &name))
                 }
-                core::Event::Closed { mr } => format!(
+                core::Notice::Closed { mr } => format!(
                     "{} was closed: its checks no longer gate ({now})",
                     self.mrs[mr].label
                 ),

@@ -17,7 +17,7 @@ use crate::cli::WaitArgs;
 use crate::error::Error;
 use crate::output::Outcome;
 use crate::platform::signals;
-use driver::{Gate, Verdict};
+use driver::{Driver, Verdict};
 use reports::write_error_reports;
 use settings::Settings;
 
@@ -37,7 +37,7 @@ pub(super) fn run(ctx: &Ctx, args: &WaitArgs) -> Result<Outcome, Error> {
     {
         return Err(write_error_reports(&mut settings, &sha, err));
     }
-    let mut gate = Gate::new(ctx, settings, sha, &found, started);
+    let mut gate = Driver::new(ctx, settings, sha, &found, started);
     if gate.mrs.is_empty() {
         gate.empty_reason = format!("no open merge request: {}", found.how);
         return gate.finish(Verdict::Empty);

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use super::driver::Gate;
+use super::driver::Driver;
 use crate::duration::short;
 use crate::gitlab::CheckStatus;
 use crate::names::quote;
@@ -40,7 +40,7 @@ impl Progress {
     }
 }
 
-impl Gate<'_, '_> {
+impl Driver<'_, '_> {
     /// Says what is still pending, when a line is due.
     pub(super) fn report_progress(&mut self) {
         let Some(mark) = self.progress.due(self.elapsed()) else {

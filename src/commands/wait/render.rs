@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use super::driver::{Gate, Verdict};
+use super::driver::{Driver, Verdict};
 use super::reports::{CheckResult, GateReport, write_reports};
 use crate::duration::human;
 use crate::error::Error;
@@ -14,7 +14,7 @@ use crate::gitlab::CheckStatus;
 use crate::names::quote_all;
 use crate::output::{Outcome, plural, table};
 
-impl Gate<'_, '_> {
+impl Driver<'_, '_> {
     /// `!7`, `!7, !9`, or `merged !7` for a gate after the merge.
     pub(super) fn mr_list(&self) -> String {
         let list = self

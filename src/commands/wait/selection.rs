@@ -4,11 +4,11 @@
 //! `--name` that is on no MR is a usage error, and a name off only in case or spaces
 //! is pointed out (`did you mean "Security scan"?`), never taken for the check.
 
-use super::driver::Gate;
+use super::driver::Driver;
 use crate::error::Error;
 use crate::names::{did_you_mean, quote, quote_all};
 
-impl Gate<'_, '_> {
+impl Driver<'_, '_> {
     fn listed(&self) -> impl Iterator<Item = &str> + Clone {
         self.core
             .tracker

@@ -38,7 +38,7 @@ fn page(items: Vec<Item>, next_page: Option<u32>) -> Page {
 fn started(mrs: usize) -> (Gate, Duration) {
     let mut gate = Gate::new(rules(), "sha".into(), mrs, false, 1);
     let mut now = Duration::ZERO;
-    while let Action::Sleep { until } = gate.next(now) {
+    while let Next::Sleep { until } = gate.next(now) {
         now = until;
     }
     (gate, now)
@@ -64,9 +64,9 @@ fn verdict_words() {
 #[test]
 fn pages_are_followed_forward_only() {
     let (mut gate, now) = started(1);
-    assert_eq!(gate.next(now), Action::ReadList { mr: 0, page: 1 });
+    assert_eq!(gate.next(now), Next::ReadList { mr: 0, page: 1 });
     gate.on_list(now, Ok(page(vec![item(1, CheckStatus::Pending)], Some(2))));
-    assert_eq!(gate.next(now), Action::ReadList { mr: 0, page: 2 });
+    assert_eq!(gate.next(now), Next::ReadList { mr: 0, page: 2 });
     // A server that announces the page it just served (or an earlier one) is done.
     gate.on_list(now, Ok(page(vec![item(2, CheckStatus::Pending)], Some(2))));
     assert_eq!(
@@ -93,7 +93,7 @@ fn pages_are_followed_forward_only() {
     );
     assert_eq!(
         gate.next(now),
-        Action::ReadList {
+        Next::ReadList {
             mr: 0,
             page: MAX_PAGES
         }
@@ -105,10 +105,10 @@ fn the_second_mr_is_read_after_the_first_and_the_round_counts_once() {
     let (mut gate, now) = started(2);
     gate.next(now);
     gate.on_list(now, Ok(page(vec![item(1, CheckStatus::Pending)], None)));
-    assert_eq!(gate.next(now), Action::ReadList { mr: 1, page: 1 });
+    assert_eq!(gate.next(now), Next::ReadList { mr: 1, page: 1 });
     gate.on_list(now, Ok(page(vec![item(2, CheckStatus::Pending)], None)));
     assert_eq!(gate.rounds, 1);
-    let Action::Sleep { until } = gate.next(now) else {
+    let Next::Sleep { until } = gate.next(now) else {
         panic!("undecided: sleeps");
     };
     gate.next(until);
@@ -123,14 +123,14 @@ fn a_push_on_the_second_mr_is_looked_for_at_once() {
     gate.next(now);
     gate.on_list(now, Ok(page(vec![item(1, CheckStatus::Pending)], None)));
     gate.on_list(now, Ok(page(vec![item(2, CheckStatus::Passed)], None)));
-    let Action::Sleep { until } = gate.next(now) else {
+    let Next::Sleep { until } = gate.next(now) else {
         panic!("undecided: sleeps");
     };
     // Back to pending on MR 1 only (MR 0 unchanged): the heads are read at once.
     gate.next(until);
     gate.on_list(until, Ok(page(vec![item(1, CheckStatus::Pending)], None)));
     gate.on_list(until, Ok(page(vec![item(2, CheckStatus::Pending)], None)));
-    assert_eq!(gate.next(until), Action::ReadHead { mr: 0 });
+    assert_eq!(gate.next(until), Next::ReadHead { mr: 0 });
 }
 
 #[test]
@@ -140,11 +140,11 @@ fn an_mr_closed_with_all_the_checks_leaves_nothing_to_wait_for() {
     gate.on_list(now, Ok(page(vec![], None)));
     gate.on_list(now, Ok(page(vec![item(2, CheckStatus::Passed)], None)));
     // Passed: heads before the verdict; MR 1 was closed meanwhile.
-    assert_eq!(gate.next(now), Action::ReadHead { mr: 0 });
+    assert_eq!(gate.next(now), Next::ReadHead { mr: 0 });
     gate.on_head(now, Ok(head("sha", MrState::Open)));
-    assert_eq!(gate.next(now), Action::ReadHead { mr: 1 });
+    assert_eq!(gate.next(now), Next::ReadHead { mr: 1 });
     gate.on_head(now, Ok(head("sha", MrState::Closed)));
-    assert_eq!(gate.next(now), Action::Done(End::Verdict(Verdict::Empty)));
+    assert_eq!(gate.next(now), Next::Done(End::Verdict(Verdict::Empty)));
 }
 
 #[test]
@@ -153,13 +153,13 @@ fn safety_one_bad_body_is_no_failure_three_in_a_row_end_the_wait() {
     for n in 1..=MAX_DECODE_ERRORS {
         assert_eq!(
             gate.next(now),
-            Action::ReadList { mr: 0, page: 1 },
+            Next::ReadList { mr: 0, page: 1 },
             "bad body {n}"
         );
         gate.on_list(now, Err(Failure::Undecodable));
         match gate.next(now) {
-            Action::Sleep { until } => now = until,
-            Action::Done(End::Undecodable) if n == MAX_DECODE_ERRORS => return,
+            Next::Sleep { until } => now = until,
+            Next::Done(End::Undecodable) if n == MAX_DECODE_ERRORS => return,
             other => panic!("after {n}: {other:?}"),
         }
     }
@@ -175,19 +175,19 @@ fn a_merged_mr_s_head_is_not_read_again() {
     };
     gate.next(now);
     pending(&mut gate, now);
-    assert!(matches!(gate.next(now), Action::Sleep { .. }));
+    assert!(matches!(gate.next(now), Next::Sleep { .. }));
     // Five minutes on, the heads are due: MR 0 turns out merged.
     now = HEAD_EVERY + Duration::from_secs(1);
-    assert_eq!(gate.next(now), Action::ReadList { mr: 0, page: 1 });
+    assert_eq!(gate.next(now), Next::ReadList { mr: 0, page: 1 });
     pending(&mut gate, now);
-    assert_eq!(gate.next(now), Action::ReadHead { mr: 0 });
+    assert_eq!(gate.next(now), Next::ReadHead { mr: 0 });
     gate.on_head(now, Ok(head("sha", MrState::Merged)));
-    assert_eq!(gate.next(now), Action::ReadHead { mr: 1 });
+    assert_eq!(gate.next(now), Next::ReadHead { mr: 1 });
     gate.on_head(now, Ok(head("sha", MrState::Open)));
-    assert!(matches!(gate.next(now), Action::Sleep { .. }));
+    assert!(matches!(gate.next(now), Next::Sleep { .. }));
     // Five minutes later: only MR 1's head can still move.
     now += HEAD_EVERY + Duration::from_secs(1);
-    assert_eq!(gate.next(now), Action::ReadList { mr: 0, page: 1 });
+    assert_eq!(gate.next(now), Next::ReadList { mr: 0, page: 1 });
     pending(&mut gate, now);
-    assert_eq!(gate.next(now), Action::ReadHead { mr: 1 });
+    assert_eq!(gate.next(now), Next::ReadHead { mr: 1 });
 }

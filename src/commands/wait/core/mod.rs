@@ -12,7 +12,7 @@
 //! a verdict needs a head read after the round, and a failed head read means no
 //! verdict this round.
 
-mod pace;
+mod budget;
 pub(crate) mod pacer;
 pub(crate) mod tracker;
 
@@ -55,7 +55,7 @@ pub(crate) struct Rules {
 
 /// What the gate asks its driver to do next.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) enum Action {
+pub(crate) enum Next {
     ReadList {
         mr: usize,
         page: u32,
@@ -149,7 +149,7 @@ pub(crate) enum RetryAnswer {
 
 /// What the driver may log.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) enum Event {
+pub(crate) enum Notice {
     /// A round completed: its number.
     Polled {
         round: u32,
@@ -218,7 +218,7 @@ pub(crate) struct Gate {
     decode_errors: u32,
     /// The MR whose head moved, and its new head.
     pub(crate) moved: Option<(usize, String)>,
-    events: Vec<Event>,
+    events: Vec<Notice>,
 }
 
 impl Gate {
@@ -253,7 +253,7 @@ impl Gate {
     }
 
     /// What happened since the last call, for the log.
-    pub(crate) fn events(&mut self) -> Vec<Event> {
+    pub(crate) fn notices(&mut self) -> Vec<Notice> {
         std::mem::take(&mut self.events)
     }
 
@@ -262,10 +262,10 @@ impl Gate {
     }
 
     /// What to do at `now`.
-    pub(crate) fn next(&mut self, now: Duration) -> Action {
+    pub(crate) fn next(&mut self, now: Duration) -> Next {
         let deadline = self.rules.timeout;
         match &self.phase {
-            Phase::Done(end) => return Action::Done(end.clone()),
+            Phase::Done(end) => return Next::Done(end.clone()),
             Phase::Start => {
                 let until = now + self.pacer.first_delay();
                 self.phase = Phase::Sleeping { until };
@@ -277,26 +277,26 @@ impl Gate {
         }
         match self.phase.clone() {
             Phase::Sleeping { until } if now >= until => self.start_round(now),
-            Phase::Sleeping { until } => Action::Sleep {
+            Phase::Sleeping { until } => Next::Sleep {
                 until: until.min(deadline),
             },
-            Phase::Listing { mr, page } => Action::ReadList { mr, page },
+            Phase::Listing { mr, page } => Next::ReadList { mr, page },
             Phase::Retrying { queue } => match queue.first() {
-                Some(&(mr, check)) => Action::Retry { mr, check },
+                Some(&(mr, check)) => Next::Retry { mr, check },
                 None => self.after_retries(now),
             },
-            Phase::Heads { mr } => Action::ReadHead { mr },
+            Phase::Heads { mr } => Next::ReadHead { mr },
             Phase::Start | Phase::Done(_) => unreachable!("handled above"),
         }
     }
 
-    fn start_round(&mut self, now: Duration) -> Action {
+    fn start_round(&mut self, now: Duration) -> Next {
         match self.first_open(0) {
             Some(mr) => {
                 self.pages.iter_mut().for_each(Vec::clear);
                 self.pacer.polling(now);
                 self.phase = Phase::Listing { mr, page: 1 };
-                Action::ReadList { mr, page: 1 }
+                Next::ReadList { mr, page: 1 }
             }
             None => self.end(End::Verdict(Verdict::Empty)),
         }
@@ -336,7 +336,7 @@ impl Gate {
     fn round_complete(&mut self, now: Duration) {
         self.rounds += 1;
         self.rounds_since_head += 1;
-        self.events.push(Event::Polled { round: self.rounds });
+        self.events.push(Notice::Polled { round: self.rounds });
         let first = self.rounds == 1;
         let mut back_to_pending = false;
         for mr in 0..self.open.len() {
@@ -371,7 +371,7 @@ impl Gate {
     }
 
     /// Every retry answered: a verdict (after a head read), or the next round.
-    fn after_retries(&mut self, now: Duration) -> Action {
+    fn after_retries(&mut self, now: Duration) -> Next {
         let standing = self.tracker.standing();
         let verdict = match standing {
             Standing::Passed => Some(Verdict::Passed),
@@ -383,7 +383,7 @@ impl Gate {
             && let Some(mr) = self.first_head_to_read(0)
         {
             self.phase = Phase::Heads { mr };
-            return Action::ReadHead { mr };
+            return Next::ReadHead { mr };
         }
         match verdict {
             Some(v) => self.end(End::Verdict(v)),
@@ -410,7 +410,7 @@ impl Gate {
         match answer {
             RetryAnswer::Accepted => {
                 if let Some(t) = self.tracker.retry_accepted(key, now) {
-                    self.events.push(Event::Retrying {
+                    self.events.push(Notice::Retrying {
                         mr: key.0,
                         name: t.name.clone(),
                         n: t.retries,
@@ -422,7 +422,7 @@ impl Gate {
                 let never = answer == RetryAnswer::Refused;
                 self.tracker.retry_refused(key, never);
                 if let Some(t) = self.tracker.checks.get(&key) {
-                    self.events.push(Event::RetryRefused {
+                    self.events.push(Notice::RetryRefused {
                         mr: key.0,
                         name: t.name.clone(),
                         never,
@@ -450,7 +450,7 @@ impl Gate {
             MrState::Closed => {
                 self.open[mr] = false;
                 self.tracker.drop_mr(mr);
-                self.events.push(Event::Closed { mr });
+                self.events.push(Notice::Closed { mr });
             }
             MrState::Merged => self.merged[mr] = true,
             MrState::Open => {}
@@ -504,21 +504,21 @@ impl Gate {
         self.sleep_after(now, Some(setback));
     }
 
-    fn sleep_after(&mut self, now: Duration, setback: Option<Setback>) -> Action {
+    fn sleep_after(&mut self, now: Duration, setback: Option<Setback>) -> Next {
         let delay = match setback {
             Some(s) => self.pacer.after_setback(now, s),
             None => self.pacer.after_success(now),
         };
-        self.events.push(Event::NextPoll { delay });
+        self.events.push(Notice::NextPoll { delay });
         let until = now + delay;
         self.phase = Phase::Sleeping { until };
-        Action::Sleep {
+        Next::Sleep {
             until: until.min(self.rules.timeout),
         }
     }
 
-    fn end(&mut self, end: End) -> Action {
+    fn end(&mut self, end: End) -> Next {
         self.phase = Phase::Done(end.clone());
-        Action::Done(end)
+        Next::Done(end)
     }
 }

@@ -6,7 +6,7 @@
 //!   `--interval` to `--max-interval`, back to `--interval` when a check changes;
 //!   `Poll-Interval: -1` (polling turned off) means `--max-interval`.
 //! - **The token's budget** (`RateLimit-*`, shared by every gate of the token) may
-//!   stretch the pace up to `--max-interval` (`pace.rs`).
+//!   stretch the pace up to `--max-interval` (`budget.rs`).
 //! - **After a 429 or a 5xx that says how long to wait** (`Retry-After`, or
 //!   `RateLimit-Reset` with nothing remaining), the next poll comes after that wait,
 //!   plus a spread of up to a tenth of it, never before the pace: the only waits
@@ -21,7 +21,7 @@
 
 use std::time::Duration;
 
-use super::pace::{AFTER_RESET_SPREAD, MAX_PACE, Pace};
+use super::budget::{AFTER_RESET_SPREAD, MAX_PACE, Share};
 use crate::backoff::{Backoff, Jitter};
 use crate::gitlab::Budget;
 
@@ -60,7 +60,7 @@ pub struct Pacer {
     /// The pace without a server's `Poll-Interval`.
     backoff: Backoff,
     /// What the rate limit budget allows.
-    pace: Pace,
+    share: Share,
     /// After a setback that stated no wait: the level the wait may reach.
     level: Option<Duration>,
     rng: fastrand::Rng,
@@ -74,7 +74,7 @@ impl Pacer {
             max_interval,
             server: ServerHint::Silent,
             backoff: Backoff::new(interval, max_interval, Jitter::Full),
-            pace: Pace::new(),
+            share: Share::new(),
             level: None,
             rng: fastrand::Rng::new(),
         }
@@ -83,7 +83,7 @@ impl Pacer {
     /// A fixed random sequence.
     pub fn seeded(mut self, seed: u64) -> Pacer {
         self.backoff = self.backoff.seeded(seed);
-        self.pace = self.pace.seeded(seed.wrapping_add(1));
+        self.share = self.share.seeded(seed.wrapping_add(1));
         self.rng = fastrand::Rng::with_seed(seed.wrapping_add(2));
         self
     }
@@ -96,7 +96,7 @@ impl Pacer {
 
     /// A list read is sent at `now`.
     pub fn polling(&mut self, now: Duration) {
-        self.pace.polling(now);
+        self.share.polling(now);
     }
 
     /// Takes the `Poll-Interval` header (milliseconds; -1 = polling disabled). A floor
@@ -115,8 +115,8 @@ impl Pacer {
     /// A successful answer: its rate limit budget, if it carried one.
     pub fn observe_budget(&mut self, budget: Option<Budget>, now: Duration) {
         match budget {
-            Some(budget) => self.pace.budget(budget, now),
-            None => self.pace.no_budget(self.steady(), now),
+            Some(budget) => self.share.budget(budget, now),
+            None => self.share.no_budget(self.steady(), now),
         }
     }
 
@@ -130,7 +130,7 @@ impl Pacer {
         let base = self.base();
         self.level = self.level.map(|l| l / 2).filter(|l| *l > base);
         let cap = self.max_interval.max(base);
-        let paced = self.pace.delay(base, cap);
+        let paced = self.share.delay(base, cap);
         paced.max(self.draw_below_level(base))
     }
 
@@ -145,7 +145,7 @@ impl Pacer {
                 // bare one (a proxy's) is a setback like a 502.
                 if budget.is_some() {
                     let steady = self.steady();
-                    self.pace.throttled(budget, steady, now);
+                    self.share.throttled(budget, steady, now);
                 }
                 retry_after.or(budget.filter(|b| b.remaining == 0).map(|b| b.reset_in))
             }

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use super::pacer::Setback;
 use super::tracker::RETRY_GRACE;
-use super::{Action, End, Failure, Gate, Head, Item, MrState, Page, RetryAnswer, Rules, Verdict};
+use super::{End, Failure, Gate, Head, Item, MrState, Next, Page, RetryAnswer, Rules, Verdict};
 use crate::gitlab::{Budget, CheckStatus};
 
 const MS: fn(u64) -> Duration = Duration::from_millis;
@@ -880,8 +880,8 @@ impl Sim {
             self.advance(self.now);
             self.check_live()?;
             let action = gate.next(self.now);
-            for event in gate.events() {
-                if let super::Event::NextPoll { delay } = event {
+            for event in gate.notices() {
+                if let super::Notice::NextPoll { delay } = event {
                     self.delays.push(delay);
                 }
                 self.log.push(format!("{event:?}"));
@@ -890,7 +890,7 @@ impl Sim {
             let ended_by =
                 |end: &End| matches!(end, End::Undecodable | End::Verdict(Verdict::Timeout));
             if self.seen.decode_run >= super::MAX_DECODE_ERRORS
-                && !matches!(&action, Action::Done(end) if ended_by(end))
+                && !matches!(&action, Next::Done(end) if ended_by(end))
             {
                 return violation(
                     "safety: three bad bodies in a row end the wait",
@@ -899,7 +899,7 @@ impl Sim {
                 .map(|()| End::Undecodable);
             }
             match action {
-                Action::ReadList { mr, page } => {
+                Next::ReadList { mr, page } => {
                     let round_start = page == 1 && (0..mr).all(|i| !gate.is_open(i));
                     self.check_gap(round_start)?;
                     let answer = self.read_list(mr, page);
@@ -909,14 +909,14 @@ impl Sim {
                         self.owe(gate);
                     }
                 }
-                Action::ReadHead { mr } => {
+                Next::ReadHead { mr } => {
                     self.check_gap(false)?;
                     let answer = self.read_head(mr);
                     self.seen.head_read = (self.now, gate.rounds);
                     self.seen.owed.retain(|o| *o != Owed::Head);
                     gate.on_head(self.now, answer);
                 }
-                Action::Retry { mr, check } => {
+                Next::Retry { mr, check } => {
                     self.check_gap(false)?;
                     let asked = self.mrs[mr]
                         .checks
@@ -941,7 +941,7 @@ impl Sim {
                     let answer = self.retry(mr, check);
                     gate.on_retry(self.now, answer);
                 }
-                Action::Sleep { until } => {
+                Next::Sleep { until } => {
                     if !self.seen.owed.is_empty() {
                         return violation(
                             "liveness: a poll retries its failed checks and makes its due head reads",
@@ -957,7 +957,7 @@ impl Sim {
                     }
                     self.advance(until);
                 }
-                Action::Done(end) => {
+                Next::Done(end) => {
                     self.check_end(gate, &end)?;
                     return Ok(end);
                 }

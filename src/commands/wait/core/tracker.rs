@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use super::Event;
+use super::Notice;
 use crate::gitlab::CheckStatus;
 
 /// On GitLab before 16.5 a retry leaves the check `failed` until the service answers
@@ -125,7 +125,7 @@ impl Tracker {
         items: Vec<Item>,
         now: Duration,
         first: bool,
-        events: &mut Vec<Event>,
+        events: &mut Vec<Notice>,
     ) -> Changes {
         self.listed[mr] = items.iter().map(|i| i.name.clone()).collect();
         let mut changes = Changes::default();
@@ -142,7 +142,7 @@ impl Tracker {
                 None => {
                     if !first {
                         changes.any = true;
-                        events.push(Event::Appeared {
+                        events.push(Notice::Appeared {
                             mr,
                             name: item.name.clone(),
                             status: item.status.clone(),
@@ -167,7 +167,7 @@ impl Tracker {
         for key in gone {
             let old = self.checks.remove(&key).expect("listed key");
             changes.any = true;
-            events.push(Event::Removed {
+            events.push(Notice::Removed {
                 mr,
                 name: old.name.clone(),
             });
@@ -182,7 +182,7 @@ impl Tracker {
         mut old: Tracked,
         item: Item,
         now: Duration,
-        events: &mut Vec<Event>,
+        events: &mut Vec<Notice>,
         changes: &mut Changes,
     ) -> Tracked {
         old.name = item.name;
@@ -198,7 +198,7 @@ impl Tracker {
         if old.status != item.status {
             changes.any = true;
             changes.back_to_pending |= old.decided() && item.status == CheckStatus::Pending;
-            events.push(Event::Changed {
+            events.push(Notice::Changed {
                 mr: old.mr,
                 name: old.name.clone(),
                 from: old.status.clone(),

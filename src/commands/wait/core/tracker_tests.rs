@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use super::Event;
+use super::Notice;
 use super::tracker::{Changes, Item, RETRY_GRACE, Standing, Tracker};
 use crate::gitlab::CheckStatus::{self, Failed, Passed, Pending};
 
@@ -26,7 +26,7 @@ fn tracker(retries: u32, retry_resets_pending: bool) -> Tracker {
 }
 
 /// One complete read of the MR's list with a single check.
-fn read(t: &mut Tracker, status: CheckStatus, at: u64) -> (Changes, Vec<Event>) {
+fn read(t: &mut Tracker, status: CheckStatus, at: u64) -> (Changes, Vec<Notice>) {
     let mut events = Vec::new();
     let changes = t.apply(0, vec![item(status)], secs(at), false, &mut events);
     (changes, events)
@@ -46,7 +46,7 @@ fn the_first_read_announces_nothing_a_later_new_check_is_announced() {
     let mut t = tracker(0, true);
     let (changes, events) = read(&mut t, Pending, 0);
     assert!(changes.any);
-    assert!(matches!(events[..], [Event::Appeared { mr: 0, .. }]));
+    assert!(matches!(events[..], [Notice::Appeared { mr: 0, .. }]));
 }
 
 #[test]
@@ -109,7 +109,7 @@ fn a_decided_check_back_to_pending_is_the_signature_of_a_push() {
         read(&mut t, decided, 0);
         let (changes, events) = read(&mut t, Pending, 5);
         assert!(changes.any && changes.back_to_pending);
-        assert!(matches!(&events[..], [Event::Changed { to: Pending, .. }]));
+        assert!(matches!(&events[..], [Notice::Changed { to: Pending, .. }]));
         assert_eq!(t.checks[&(0, CHECK)].since, secs(5));
     }
     let mut t = tracker(0, true);
@@ -160,7 +160,7 @@ fn safety_retries_never_exceed_retry_failed_when_a_read_misses_a_check() {
     t.retry_accepted((0, CHECK), secs(1));
     let mut events = Vec::new();
     let changes = t.apply(0, vec![], secs(2), false, &mut events);
-    assert!(changes.any && matches!(events[..], [Event::Removed { mr: 0, .. }]));
+    assert!(changes.any && matches!(events[..], [Notice::Removed { mr: 0, .. }]));
     assert_eq!(t.standing(), Standing::Empty);
     read(&mut t, Failed, 3);
     assert_eq!(t.checks[&(0, CHECK)].retries, 1);

@@ -53,7 +53,7 @@ struct Seen {
     at: Duration,
 }
 
-pub(crate) struct Pace {
+pub(crate) struct Share {
     last: Option<Seen>,
     /// The gates (counted in polls like this gate's) sharing the budget: a moving
     /// average of what the counter showed.
@@ -77,9 +77,9 @@ pub(crate) struct Pace {
     rng: fastrand::Rng,
 }
 
-impl Pace {
-    pub(crate) fn new() -> Pace {
-        Pace {
+impl Share {
+    pub(crate) fn new() -> Share {
+        Share {
             last: None,
             sharing: None,
             budget_interval: None,
@@ -94,7 +94,7 @@ impl Pace {
     }
 
     /// A fixed random sequence, for tests.
-    pub(crate) fn seeded(mut self, seed: u64) -> Pace {
+    pub(crate) fn seeded(mut self, seed: u64) -> Share {
         self.rng = fastrand::Rng::with_seed(seed);
         self
     }
@@ -278,7 +278,7 @@ mod tests {
 
     #[test]
     fn with_budget_to_spare_the_poll_interval_holds() {
-        let mut pace = Pace::new().seeded(1);
+        let mut pace = Share::new().seeded(1);
         let t0 = Duration::ZERO;
         pace.budget(budget(2000, 1999, 60), t0);
         assert_eq!(pace.delay(PI, BIG), PI);
@@ -289,7 +289,7 @@ mod tests {
 
     #[test]
     fn many_gates_on_one_token_slow_down_to_their_fair_share() {
-        let mut pace = Pace::new().seeded(1);
+        let mut pace = Share::new().seeded(1);
         let t0 = Duration::ZERO;
         pace.budget(budget(2000, 2000 - 500, 60), t0);
         assert_eq!(pace.delay(PI, BIG), PI, "one reading tells nothing yet");
@@ -302,7 +302,7 @@ mod tests {
 
     #[test]
     fn an_exhausted_budget_waits_for_the_next_window() {
-        let mut pace = Pace::new().seeded(1);
+        let mut pace = Share::new().seeded(1);
         let t0 = Duration::ZERO;
         pace.budget(budget(2000, 400, 30), t0);
         pace.budget(budget(2000, 0, 20), t0 + PI);
@@ -312,7 +312,7 @@ mod tests {
 
     #[test]
     fn a_throttled_gate_falls_to_its_fair_share_and_recovers_slowly() {
-        let mut pace = Pace::new().seeded(1);
+        let mut pace = Share::new().seeded(1);
         let t0 = Duration::ZERO;
         for i in 0..4 {
             pace.polling(t0 + PI * i);
@@ -339,7 +339,7 @@ mod tests {
 
     #[test]
     fn a_429_without_headers_halves_the_rate() {
-        let mut pace = Pace::new().seeded(1);
+        let mut pace = Share::new().seeded(1);
         pace.throttled(None, PI, Duration::ZERO);
         let d = pace.delay(PI, BIG);
         assert!(d >= S(18) && d <= S(22), "{d:?}");
@@ -349,7 +349,7 @@ mod tests {
     #[test]
     fn one_429_cuts_the_rate_by_four_at_most() {
         // A 429 whose budget went elsewhere (1 poll of this gate for a limit of 600).
-        let mut pace = Pace::new().seeded(1);
+        let mut pace = Share::new().seeded(1);
         let now = Duration::ZERO;
         pace.polling(now);
         pace.throttled(Some(budget(600, 0, 1)), S(1), now);
@@ -359,7 +359,7 @@ mod tests {
 
     #[test]
     fn nothing_waits_longer_than_the_cap() {
-        let mut pace = Pace::new().seeded(1);
+        let mut pace = Share::new().seeded(1);
         let now = Duration::ZERO;
         for _ in 0..20 {
             pace.throttled(None, PI, now);
@@ -382,7 +382,7 @@ mod tests {
 
     #[test]
     fn the_share_counts_gates_per_planned_interval_and_averages() {
-        let mut pace = Pace::new().seeded(1);
+        let mut pace = Share::new().seeded(1);
         pace.planned = Some(S(10));
         pace.budget(budget(2000, 1500, 60), S(0));
         assert_eq!(pace.sharing, None, "one reading tells nothing");
@@ -407,7 +407,7 @@ mod tests {
     #[test]
     fn two_readings_at_once_count_what_was_spent() {
         for planned in [S(0), S(10)] {
-            let mut pace = Pace::new().seeded(1);
+            let mut pace = Share::new().seeded(1);
             pace.planned = Some(planned);
             pace.budget(budget(2000, 1500, 60), S(5));
             pace.budget(budget(2000, 1470, 60), S(5));
@@ -417,7 +417,7 @@ mod tests {
 
     #[test]
     fn a_reading_of_another_window_counts_nothing() {
-        let mut pace = Pace::new().seeded(1);
+        let mut pace = Share::new().seeded(1);
         pace.budget(budget(2000, 1000, 5), S(0));
         // A new window (its reset 55 s away), with less left than before.
         pace.budget(budget(2000, 900, 55), S(10));
@@ -429,7 +429,7 @@ mod tests {
 
     #[test]
     fn a_spent_budget_waits_to_the_reset_spread_over_the_fresh_interval() {
-        let mut pace = Pace::new().seeded(7);
+        let mut pace = Share::new().seeded(7);
         pace.sharing = Some(50.0);
         pace.budget(budget(600, 0, 120), S(0));
         // The fresh window allows 50 gates one poll per 50 × 60 ÷ 540 s.
@@ -444,7 +444,7 @@ mod tests {
 
     #[test]
     fn after_a_429_the_rate_steps_up_to_the_fair_share_then_climbs_to_the_full_rate() {
-        let mut pace = Pace::new().seeded(1);
+        let mut pace = Share::new().seeded(1);
         pace.throttled_rate = Some(0.02);
         pace.fair_rate = Some(0.5);
         pace.no_budget(PI, S(0));
@@ -464,7 +464,7 @@ mod tests {
 
     #[test]
     fn a_poll_a_minute_old_is_still_in_the_window() {
-        let mut pace = Pace::new().seeded(1);
+        let mut pace = Share::new().seeded(1);
         pace.polling(S(0));
         pace.polling(S(60));
         assert_eq!(pace.polls.len(), 2);
@@ -478,7 +478,7 @@ mod tests {
     #[test]
     fn a_spent_budget_waits_to_its_reset_capped_at_five_minutes_and_a_tenth() {
         for seed in 0..20 {
-            let mut pace = Pace::new().seeded(seed);
+            let mut pace = Share::new().seeded(seed);
             pace.budget(budget(1, 0, 3600), S(0));
             let d = pace.delay(PI, S(30));
             assert!(d >= MAX_PACE && d <= MAX_PACE.mul_f64(1.1), "{d:?}");
@@ -487,7 +487,7 @@ mod tests {
 
     #[test]
     fn a_budget_with_no_limit_waits_to_its_reset_unspread() {
-        let mut pace = Pace::new().seeded(3);
+        let mut pace = Share::new().seeded(3);
         pace.budget(budget(0, 0, 40), S(0));
         assert_eq!(pace.exhausted, Some(S(40)));
     }
