@@ -11,7 +11,8 @@ use serde::de::DeserializeOwned;
 use ureq::tls::Certificate;
 
 use super::error::{ApiError, ApiErrorKind, Transport};
-use super::response::{Budget, Headers, decode_detail, error_message};
+use super::reply::Reply;
+use super::response::{Budget, Headers};
 use crate::backoff::{Backoff, Jitter};
 use crate::log::Log;
 use crate::secret::Token;
@@ -51,15 +52,6 @@ pub(crate) struct Client<'a> {
     deadline: Cell<Option<Instant>>,
 }
 
-/// A successful answer: status, the headers we use, the body.
-pub(crate) struct Answer {
-    pub status: u16,
-    pub body: String,
-    next_page: Option<u32>,
-    pub poll_interval_ms: Option<i64>,
-    pub budget: Option<Budget>,
-}
-
 /// Every page of a list, what the first page said about polling, and what the
 /// last said of the rate limit budget.
 pub(crate) struct Listing<T> {
@@ -69,7 +61,7 @@ pub(crate) struct Listing<T> {
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum Method {
+pub(crate) enum Method {
     Get,
     Post,
     Put,
@@ -129,8 +121,7 @@ impl<'a> Client<'a> {
     }
 
     pub(crate) fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ApiError> {
-        let answer = self.send(Method::Get, path, None)?;
-        decode(Method::Get, path, &answer)
+        self.send(Method::Get, path, None)?.decode()
     }
 
     /// Follows `X-Next-Page` (or the `Link` header) to the last page.
@@ -140,14 +131,14 @@ impl<'a> Client<'a> {
         let mut budget = None;
         let mut page = 1;
         for _ in 0..MAX_PAGES {
-            let answer = self.send(Method::Get, &page_path(path, page), None)?;
-            let mut batch: Vec<T> = decode(Method::Get, path, &answer)?;
+            let reply = self.send(Method::Get, &page_path(path, page), None)?;
+            let mut batch: Vec<T> = reply.decode()?;
             items.append(&mut batch);
             if page == 1 {
-                poll_interval_ms = answer.poll_interval_ms;
+                poll_interval_ms = reply.headers.poll_interval_ms;
             }
-            budget = answer.budget.or(budget);
-            match answer.next_page {
+            budget = reply.headers.budget.or(budget);
+            match reply.headers.next_page {
                 Some(next) if next > page => page = next,
                 _ => break,
             }
@@ -166,20 +157,18 @@ impl<'a> Client<'a> {
         path: &str,
         page: u32,
     ) -> Result<(Listing<T>, Option<u32>), ApiError> {
-        let answer = self.send_once(Method::Get, &page_path(path, page), None)?;
-        let items = decode(Method::Get, path, &answer)?;
+        let reply = self.send_once(Method::Get, &page_path(path, page), None)?;
         let listing = Listing {
-            items,
-            poll_interval_ms: answer.poll_interval_ms,
-            budget: answer.budget,
+            items: reply.decode()?,
+            poll_interval_ms: reply.headers.poll_interval_ms,
+            budget: reply.headers.budget,
         };
-        Ok((listing, answer.next_page))
+        Ok((listing, reply.headers.next_page))
     }
 
     /// A GET in one attempt (see `get_page_once`).
     pub(crate) fn get_once<T: DeserializeOwned>(&self, path: &str) -> Result<T, ApiError> {
-        let answer = self.send_once(Method::Get, path, None)?;
-        decode(Method::Get, path, &answer)
+        self.send_once(Method::Get, path, None)?.decode()
     }
 
     /// A POST in one attempt (see `get_page_once`).
@@ -188,8 +177,8 @@ impl<'a> Client<'a> {
         path: &str,
         body: &serde_json::Value,
     ) -> Result<T, ApiError> {
-        let answer = self.send_once(Method::Post, path, Some(&body.to_string()))?;
-        decode(Method::Post, path, &answer)
+        self.send_once(Method::Post, path, Some(&body.to_string()))?
+            .decode()
     }
 
     /// A POST retried only when GitLab certainly did not act on it (429,
@@ -200,8 +189,8 @@ impl<'a> Client<'a> {
         path: &str,
         body: &serde_json::Value,
     ) -> Result<T, ApiError> {
-        let answer = self.send(Method::Post, path, Some(body.to_string()))?;
-        decode(Method::Post, path, &answer)
+        self.send(Method::Post, path, Some(body.to_string()))?
+            .decode()
     }
 
     pub(crate) fn put<T: DeserializeOwned>(
@@ -209,15 +198,15 @@ impl<'a> Client<'a> {
         path: &str,
         body: &serde_json::Value,
     ) -> Result<T, ApiError> {
-        let answer = self.send(Method::Put, path, Some(body.to_string()))?;
-        decode(Method::Put, path, &answer)
+        self.send(Method::Put, path, Some(body.to_string()))?
+            .decode()
     }
 
     pub(crate) fn delete(&self, path: &str) -> Result<(), ApiError> {
         self.send(Method::Delete, path, None).map(|_| ())
     }
 
-    fn send(&self, method: Method, path: &str, body: Option<String>) -> Result<Answer, ApiError> {
+    fn send(&self, method: Method, path: &str, body: Option<String>) -> Result<Reply, ApiError> {
         let mut backoff =
             Backoff::new(self.retry_delay, MAX_BACKOFF, Jitter::Added).limited(self.retries);
         loop {
@@ -278,12 +267,20 @@ impl<'a> Client<'a> {
         }
     }
 
-    fn send_once(
+    /// One attempt: a 2xx, or the error any other answer stands for.
+    fn send_once(&self, method: Method, path: &str, body: Option<&str>) -> Result<Reply, ApiError> {
+        self.exchange(method, path, body)?.success()
+    }
+
+    /// One attempt, and the answer whatever its status: an `Err` only when none came
+    /// (the connection, TLS, a timeout, a body cut off or over the cap). For a caller
+    /// that reads every status itself (the gate's core).
+    pub(crate) fn exchange(
         &self,
         method: Method,
         path: &str,
         body: Option<&str>,
-    ) -> Result<Answer, ApiError> {
+    ) -> Result<Reply, ApiError> {
         let url = format!("{}{path}", self.base);
         let started = Instant::now();
         self.requests.set(self.requests.get() + 1);
@@ -357,27 +354,13 @@ impl<'a> Client<'a> {
             // The status line came, the body did not: say which status it was.
             Err(e) => return Err(fail(body_error(status, &e))),
         };
-        match status {
-            200..=299 => Ok(Answer {
-                status,
-                body,
-                next_page: headers.next_page,
-                poll_interval_ms: headers.poll_interval_ms,
-                budget: headers.budget,
-            }),
-            300..=399 => Err(fail(ApiErrorKind::Redirect {
-                status,
-                location: headers
-                    .location
-                    .unwrap_or_else(|| "(no Location header)".into()),
-            })),
-            _ => Err(fail(ApiErrorKind::Status {
-                status,
-                message: error_message(status, &headers.content_type, &body),
-                retry_after: headers.retry_after,
-                budget: headers.budget,
-            })),
-        }
+        Ok(Reply {
+            method: method.as_str(),
+            path: endpoint.to_owned(),
+            status,
+            headers,
+            body,
+        })
     }
 }
 
@@ -389,22 +372,6 @@ fn strip_query(path: &str) -> &str {
 fn page_path(path: &str, page: u32) -> String {
     let separator = if path.contains('?') { '&' } else { '?' };
     format!("{path}{separator}per_page={PER_PAGE}&page={page}")
-}
-
-fn decode<T: DeserializeOwned>(method: Method, path: &str, answer: &Answer) -> Result<T, ApiError> {
-    let body = if answer.body.trim().is_empty() && answer.status == 204 {
-        "null"
-    } else {
-        &answer.body
-    };
-    serde_json::from_str(body).map_err(|e| ApiError {
-        method: method.as_str(),
-        path: strip_query(path).to_owned(),
-        kind: ApiErrorKind::Decode {
-            status: answer.status,
-            detail: decode_detail(&answer.body, &e),
-        },
-    })
 }
 
 /// A connection failure names the proxy when one was in the way.

@@ -5,6 +5,7 @@ pub(crate) mod error;
 pub(crate) mod httpdate;
 pub(crate) mod models;
 pub(crate) mod paths;
+pub(crate) mod reply;
 pub(crate) mod response;
 pub(crate) mod tls;
 pub(crate) mod version;

@@ -6,6 +6,7 @@
 use std::time::{Duration, SystemTime};
 
 /// The headers status-check reads from an answer, parsed.
+#[derive(Clone, Debug, Default)]
 pub(crate) struct Headers {
     pub(crate) content_type: String,
     pub(crate) location: Option<String>,
