@@ -5,7 +5,6 @@ use serde_json::json;
 use super::context::Ctx;
 use super::targets::Target;
 use crate::error::Error;
-use crate::gitlab::ApiError;
 use crate::gitlab::{CheckStatus, MrCheck, paths};
 use crate::names::quote;
 
@@ -40,13 +39,4 @@ pub(crate) fn retry_one(ctx: &Ctx, mr: &Target, check: &MrCheck) -> Result<(), E
             Err(Error::from(e).context(format!("retrying {} on {}", quote(&check.name), mr.label)))
         }
     }
-}
-
-/// Asks GitLab to retry check `check_id` on `mr`, in one attempt: for the gate, which
-/// reads a refusal (422, 404, 403) and paces its own retries.
-pub(crate) fn retry_once(ctx: &Ctx, mr: &Target, check_id: u64) -> Result<(), ApiError> {
-    let path = paths::mr_check_retry(&mr.project.encoded, mr.iid, check_id);
-    ctx.client
-        .post_once::<serde_json::Value>(&path, &json!({}))
-        .map(|_| ())
 }

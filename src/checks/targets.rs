@@ -49,31 +49,10 @@ pub(crate) struct Targets {
 }
 
 pub(crate) fn find(ctx: &Ctx, sha: Option<&Sha>, want: Want) -> Result<Targets, Error> {
+    if let Some(given) = given(ctx)? {
+        return Ok(given);
+    }
     let project = ctx.project()?;
-    if let Some(mr) = &ctx.cfg.mr {
-        return Ok(Targets {
-            mrs: vec![target(project.clone(), mr.value)],
-            how: format!("!{} (from {})", mr.value, mr.source),
-            moved: Vec::new(),
-            merged: None,
-            sha: None,
-        });
-    }
-    if let Some(open) = &ctx.cfg.open_mrs {
-        let mrs: Vec<Target> = open.iter().map(|m| from_ref(ctx, m)).collect();
-        let labels: Vec<&str> = mrs.iter().map(|t| t.label.as_str()).collect();
-        ctx.log.detail(format!(
-            "merge requests from CI_OPEN_MERGE_REQUESTS: {}",
-            labels.join(", ")
-        ));
-        return Ok(Targets {
-            how: format!("{} (from CI_OPEN_MERGE_REQUESTS)", labels.join(", ")),
-            mrs,
-            moved: Vec::new(),
-            merged: None,
-            sha: None,
-        });
-    }
     let sha = match sha {
         Some(sha) => sha,
         None => ctx.cfg.require_sha()?,
@@ -85,41 +64,116 @@ pub(crate) fn find(ctx: &Ctx, sha: Option<&Sha>, want: Want) -> Result<Targets, 
             sha.short()
         ))
     })?;
-    let mut targets = Targets {
-        mrs: Vec::new(),
-        how: format!("open merge requests of {} in {}", sha.short(), project.raw),
+    let sorted = sort_commit_mrs(sha, &found.items);
+    Ok(Targets::of_commit(ctx, project, sha, sorted, want))
+}
+
+/// The merge requests named without a request (an IID, `CI_OPEN_MERGE_REQUESTS`);
+/// `None`: only the commit's look-up can tell.
+pub(crate) fn given(ctx: &Ctx) -> Result<Option<Targets>, Error> {
+    let project = ctx.project()?;
+    if let Some(mr) = &ctx.cfg.mr {
+        return Ok(Some(Targets {
+            mrs: vec![target(project.clone(), mr.value)],
+            how: format!("!{} (from {})", mr.value, mr.source),
+            moved: Vec::new(),
+            merged: None,
+            sha: None,
+        }));
+    }
+    let Some(open) = &ctx.cfg.open_mrs else {
+        return Ok(None);
+    };
+    let mrs: Vec<Target> = open.iter().map(|m| from_ref(ctx, m)).collect();
+    let labels: Vec<&str> = mrs.iter().map(|t| t.label.as_str()).collect();
+    ctx.log.detail(format!(
+        "merge requests from CI_OPEN_MERGE_REQUESTS: {}",
+        labels.join(", ")
+    ));
+    Ok(Some(Targets {
+        how: format!("{} (from CI_OPEN_MERGE_REQUESTS)", labels.join(", ")),
+        mrs,
         moved: Vec::new(),
         merged: None,
-        sha: Some(sha.clone()),
-    };
-    for mr in found.items {
-        let t = target(project.clone(), mr.iid);
+        sha: None,
+    }))
+}
+
+/// The merge requests a commit look-up found, by what they are to the SHA.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct CommitMrs {
+    /// Open, with the SHA as their head (or a head GitLab does not say).
+    pub open: Vec<u64>,
+    /// Open, with another head.
+    pub moved: Vec<(u64, String)>,
+    /// The merged MR whose merge, squash or (fast-forward) head commit the SHA is.
+    pub merged: Option<u64>,
+}
+
+impl CommitMrs {
+    /// Nothing at all: no open MR has the commit, and it is no merged MR's.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.open.is_empty() && self.moved.is_empty() && self.merged.is_none()
+    }
+}
+
+/// Sorts the answer of `commits/:sha/merge_requests`: an MR whose head has moved on
+/// is set apart (GitLab would refuse a response for an old SHA).
+pub(crate) fn sort_commit_mrs(sha: &Sha, found: &[MergeRequest]) -> CommitMrs {
+    let mut sorted = CommitMrs::default();
+    for mr in found {
         if mr.is_open() {
-            match mr.sha {
-                Some(head) if !sha.is(&head) => targets.moved.push((t, head)),
-                _ => targets.mrs.push(t),
+            match &mr.sha {
+                Some(head) if !sha.is(head) => sorted.moved.push((mr.iid, head.clone())),
+                _ => sorted.open.push(mr.iid),
             }
-        } else if mr.is_merged() && mr.landed_as(sha) && targets.merged.is_none() {
-            targets.merged = Some(t);
+        } else if mr.is_merged() && mr.landed_as(sha) && sorted.merged.is_none() {
+            sorted.merged = Some(mr.iid);
         }
     }
-    for (t, head) in &targets.moved {
-        ctx.log.info(format!(
-            "{} contains {} but its head is now {}: skipped",
-            t.label,
-            sha.short(),
-            short(head)
-        ));
+    sorted
+}
+
+impl Targets {
+    /// The targets of a commit look-up, in the order of `sorted.open`; the MRs whose head
+    /// moved on are logged as skipped.
+    pub(crate) fn of_commit(
+        ctx: &Ctx,
+        project: &ProjectRef,
+        sha: &Sha,
+        sorted: CommitMrs,
+        want: Want,
+    ) -> Targets {
+        let targets_of = |iid: u64| target(project.clone(), iid);
+        let mut targets = Targets {
+            mrs: sorted.open.iter().map(|iid| targets_of(*iid)).collect(),
+            how: format!("open merge requests of {} in {}", sha.short(), project.raw),
+            moved: sorted
+                .moved
+                .iter()
+                .map(|(iid, head)| (targets_of(*iid), head.clone()))
+                .collect(),
+            merged: sorted.merged.map(targets_of),
+            sha: Some(sha.clone()),
+        };
+        for (t, head) in &targets.moved {
+            ctx.log.info(format!(
+                "{} contains {} but its head is now {}: skipped",
+                t.label,
+                sha.short(),
+                short(head)
+            ));
+        }
+        if want == Want::OpenOrMerged
+            && targets.mrs.is_empty()
+            && targets.moved.is_empty()
+            && let Some(merged) = &targets.merged
+        {
+            targets.how = format!("merged {}", merged.label);
+            targets.mrs.push(merged.clone());
+        }
+        targets
     }
-    if want == Want::OpenOrMerged
-        && targets.mrs.is_empty()
-        && targets.moved.is_empty()
-        && let Some(merged) = &targets.merged
-    {
-        targets.how = format!("merged {}", merged.label);
-        targets.mrs.push(merged.clone());
-    }
-    Ok(targets)
 }
 
 /// MR `iid` of the configured project.

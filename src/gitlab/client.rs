@@ -12,7 +12,7 @@ use ureq::tls::Certificate;
 
 use super::error::{ApiError, ApiErrorKind, Transport};
 use super::reply::Reply;
-use super::response::{Budget, Headers};
+use super::response::Headers;
 use crate::backoff::{Backoff, Jitter};
 use crate::log::Log;
 use crate::secret::Token;
@@ -22,7 +22,7 @@ const MAX_BODY_BYTES: u64 = 8 * 1024 * 1024;
 /// Items per page: GitLab's maximum, so a list costs as few requests as possible.
 pub(crate) const PER_PAGE: u32 = 100;
 /// Guard against a server that always announces a next page.
-const MAX_PAGES: u32 = 1000;
+pub(crate) const MAX_PAGES: u32 = 1000;
 /// Longest single wait between retries, whatever `Retry-After` says.
 const MAX_RETRY_WAIT: Duration = Duration::from_secs(120);
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
@@ -52,12 +52,9 @@ pub(crate) struct Client<'a> {
     deadline: Cell<Option<Instant>>,
 }
 
-/// Every page of a list, what the first page said about polling, and what the
-/// last said of the rate limit budget.
+/// Every page of a list.
 pub(crate) struct Listing<T> {
     pub items: Vec<T>,
-    pub poll_interval_ms: Option<i64>,
-    pub budget: Option<Budget>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -127,58 +124,17 @@ impl<'a> Client<'a> {
     /// Follows `X-Next-Page` (or the `Link` header) to the last page.
     pub(crate) fn get_all<T: DeserializeOwned>(&self, path: &str) -> Result<Listing<T>, ApiError> {
         let mut items = Vec::new();
-        let mut poll_interval_ms = None;
-        let mut budget = None;
         let mut page = 1;
         for _ in 0..MAX_PAGES {
             let reply = self.send(Method::Get, &page_path(path, page), None)?;
             let mut batch: Vec<T> = reply.decode()?;
             items.append(&mut batch);
-            if page == 1 {
-                poll_interval_ms = reply.headers.poll_interval_ms;
-            }
-            budget = reply.headers.budget.or(budget);
             match reply.headers.next_page {
                 Some(next) if next > page => page = next,
                 _ => break,
             }
         }
-        Ok(Listing {
-            items,
-            poll_interval_ms,
-            budget,
-        })
-    }
-
-    /// One page of a list, in one attempt: no retry and no wait here, for a caller that
-    /// paces itself (the gate). The page, and the next page's number if there is one.
-    pub(crate) fn get_page_once<T: DeserializeOwned>(
-        &self,
-        path: &str,
-        page: u32,
-    ) -> Result<(Listing<T>, Option<u32>), ApiError> {
-        let reply = self.send_once(Method::Get, &page_path(path, page), None)?;
-        let listing = Listing {
-            items: reply.decode()?,
-            poll_interval_ms: reply.headers.poll_interval_ms,
-            budget: reply.headers.budget,
-        };
-        Ok((listing, reply.headers.next_page))
-    }
-
-    /// A GET in one attempt (see `get_page_once`).
-    pub(crate) fn get_once<T: DeserializeOwned>(&self, path: &str) -> Result<T, ApiError> {
-        self.send_once(Method::Get, path, None)?.decode()
-    }
-
-    /// A POST in one attempt (see `get_page_once`).
-    pub(crate) fn post_once<T: DeserializeOwned>(
-        &self,
-        path: &str,
-        body: &serde_json::Value,
-    ) -> Result<T, ApiError> {
-        self.send_once(Method::Post, path, Some(&body.to_string()))?
-            .decode()
+        Ok(Listing { items })
     }
 
     /// A POST retried only when GitLab certainly did not act on it (429,
@@ -369,7 +325,7 @@ fn strip_query(path: &str) -> &str {
 }
 
 /// `path` asking for page `page` of a list, `PER_PAGE` items a page.
-fn page_path(path: &str, page: u32) -> String {
+pub(crate) fn page_path(path: &str, page: u32) -> String {
     let separator = if path.contains('?') { '&' } else { '?' };
     format!("{path}{separator}per_page={PER_PAGE}&page={page}")
 }

@@ -13,5 +13,6 @@ pub(crate) mod version;
 pub(crate) use client::{Client, ClientSettings, Listing};
 pub(crate) use error::ApiError;
 pub(crate) use models::{CheckStatus, MergeRequest, MrCheck};
+pub(crate) use reply::Reply;
 pub(crate) use response::Budget;
 pub(crate) use version::ServerVersion;

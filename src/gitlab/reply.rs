@@ -68,6 +68,14 @@ impl Reply {
         })
     }
 
+    /// A body that decoded but is not what GitLab sends (`detail` says how).
+    pub(crate) fn unexpected(&self, detail: String) -> ApiError {
+        self.fail(ApiErrorKind::Decode {
+            status: self.status,
+            detail,
+        })
+    }
+
     fn fail(&self, kind: ApiErrorKind) -> ApiError {
         ApiError {
             method: self.method,

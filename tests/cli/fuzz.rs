@@ -331,7 +331,8 @@ proptest! {
     }
 
     /// Whatever budgets and 429s the gate sees, its delay stays between its own pace
-    /// and --max-interval, or what a 429 asked plus a tenth, never past the 5-minute cap.
+    /// and --max-interval, or what a 429 asked plus a tenth: a `Retry-After` in full, a
+    /// spent budget's reset up to the 5-minute cap.
     #[test]
     fn fuzz_gate_pacing(
         events in proptest::collection::vec((any::<bool>(), 0u32..5000, 0u32..5000, 0u64..7200, proptest::option::of(0u64..100_000)), 0..12),
@@ -354,9 +355,12 @@ proptest! {
             let delay = if throttled {
                 let retry_after = retry_s.map(Duration::from_secs);
                 let delay = pacer.after_setback(now, Setback::Throttled { retry_after, budget });
-                let asked = retry_after.or(budget.filter(|b| b.remaining == 0).map(|b| b.reset_in));
+                // A Retry-After in full (spread by a tenth of at most the cap); a
+                // spent budget's reset up to the cap.
+                let reset = budget.filter(|b| b.remaining == 0).map(|b| b.reset_in.min(cap));
+                let asked = retry_after.or(reset);
                 let allowed = match asked {
-                    Some(a) => a.min(cap).mul_f64(1.1).max(max_interval),
+                    Some(a) => (a + a.min(cap).mul_f64(0.1)).max(max_interval),
                     None => max_interval,
                 };
                 prop_assert!(delay <= allowed + Duration::from_millis(1), "{:?} > {:?}", delay, allowed);
@@ -373,7 +377,12 @@ proptest! {
                 prop_assert!(delay <= allowed + Duration::from_millis(1), "{:?} > {:?}", delay, allowed);
                 delay
             };
-            prop_assert!(delay >= interval && delay <= cap.mul_f64(1.1), "{:?}", delay);
+            // Only a Retry-After is waited out past the cap.
+            let longest = match (throttled, retry_s) {
+                (true, Some(s)) => cap.mul_f64(1.1).max(Duration::from_secs(s) + cap.mul_f64(0.1)),
+                _ => cap.mul_f64(1.1),
+            };
+            prop_assert!(delay >= interval && delay <= longest, "{:?}", delay);
             now += delay;
         }
     }

@@ -12,12 +12,12 @@ mod settings;
 
 use std::time::Instant;
 
-use crate::checks::{self, Ctx, Want};
+use crate::checks::{self, Ctx};
 use crate::cli::WaitArgs;
 use crate::error::Error;
 use crate::output::Outcome;
 use crate::platform::signals;
-use driver::{Driver, Verdict};
+use driver::Driver;
 use reports::write_error_reports;
 use settings::Settings;
 
@@ -26,22 +26,12 @@ pub(super) fn run(ctx: &Ctx, args: &WaitArgs) -> Result<Outcome, Error> {
     signals::exit_on_termination();
     let sha = ctx.cfg.require_sha()?.clone();
     let started = Instant::now();
-    let deadline = started + settings.timeout;
-    ctx.client.set_deadline(Some(deadline));
-    let found = match checks::find_targets(ctx, Some(&sha), Want::OpenOrMerged) {
-        Ok(found) => found,
+    ctx.client.set_deadline(Some(started + settings.timeout));
+    let given = match checks::given_targets(ctx) {
+        Ok(given) => given,
         Err(e) => return Err(write_error_reports(&mut settings, &sha, e)),
     };
-    if found.mrs.is_empty()
-        && let Some(err) = found.none_found()
-    {
-        return Err(write_error_reports(&mut settings, &sha, err));
-    }
-    let mut gate = Driver::new(ctx, settings, sha, &found, started);
-    if gate.mrs.is_empty() {
-        gate.empty_reason = format!("no open merge request: {}", found.how);
-        return gate.finish(Verdict::Empty);
-    }
+    let mut gate = Driver::new(ctx, settings, sha, given, started);
     match gate.poll_until_verdict() {
         Ok(verdict) => gate.finish(verdict),
         Err(e) => {

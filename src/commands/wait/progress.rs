@@ -49,8 +49,7 @@ impl Driver<'_, '_> {
         let of = format!("after {} of {}", short(mark), short(self.settings.timeout));
         let line = if self.polls() == 0 {
             let why = self
-                .last_error
-                .as_deref()
+                .last_error()
                 .map_or(String::new(), |e| format!(": {e}"));
             format!("still waiting: no successful poll yet {of}{why}")
         } else {

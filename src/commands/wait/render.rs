@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
+use super::core::Moved;
 use super::driver::{Driver, Verdict};
 use super::reports::{CheckResult, GateReport, write_reports};
 use crate::duration::human;
@@ -93,8 +94,8 @@ impl Driver<'_, '_> {
                 "seconds": (c.since.as_secs_f64() * 10.0).round() / 10.0,
                 "retries": c.retries,
             })).collect::<Vec<_>>(),
-            "reason": if verdict == Verdict::Empty { Some(&self.empty_reason) } else { None },
-            "last_error": self.last_error,
+            "reason": (verdict == Verdict::Empty).then(|| self.empty_reason()),
+            "last_error": self.last_error(),
         });
         Ok(Outcome::new(code, text, json))
     }
@@ -130,7 +131,7 @@ impl Driver<'_, '_> {
                 format!(
                     "timed out after {} on {mrs} without one successful poll: {}",
                     human(waited),
-                    self.last_error
+                    self.last_error()
                         .as_deref()
                         .unwrap_or("no answer from GitLab in time")
                 ),
@@ -141,18 +142,16 @@ impl Driver<'_, '_> {
                     human(waited),
                     self.names_with(|s| !matches!(s, CheckStatus::Passed | CheckStatus::Failed))
                 );
-                if let Some(error) = &self.last_error {
+                if let Some(error) = self.last_error() {
                     text.push_str(&format!("; the last poll failed: {error}"));
                 }
                 (Code::Timeout, text)
             }
             Verdict::Stale => {
-                let (mr, head) = self
-                    .core
-                    .moved
-                    .clone()
-                    .map(|(mr, head)| (self.mrs[mr].label.clone(), head))
-                    .unwrap_or_default();
+                let (mr, head) = match &self.core.moved {
+                    Some(Moved::During { mr, head }) => (self.mrs[*mr].label.clone(), head.clone()),
+                    _ => Default::default(),
+                };
                 (
                     Code::Stale,
                     format!(
@@ -163,10 +162,13 @@ impl Driver<'_, '_> {
             }
             Verdict::Empty if self.settings.allow_empty => (
                 Code::Ok,
-                format!("{}: nothing to wait for (--allow-empty)", self.empty_reason),
+                format!(
+                    "{}: nothing to wait for (--allow-empty)",
+                    self.empty_reason()
+                ),
             ),
             Verdict::Empty => {
-                return Err(Error::check_failed(format!("{}: nothing to gate on", self.empty_reason)).hint(
+                return Err(Error::check_failed(format!("{}: nothing to gate on", self.empty_reason())).hint(
                     "add external status checks to the project (Settings → Merge requests), or pass --allow-empty to let the gate pass without any",
                 ));
             }

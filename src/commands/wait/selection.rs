@@ -48,7 +48,9 @@ impl Driver<'_, '_> {
 
     /// Why nothing is left to wait for.
     pub(super) fn empty_reason(&self) -> String {
-        if (0..self.mrs.len()).all(|mr| !self.core.is_open(mr)) {
+        if let Some(targets) = self.none_found() {
+            format!("no open merge request: {}", targets.how)
+        } else if (0..self.mrs.len()).all(|mr| !self.core.is_open(mr)) {
             format!("{} closed during the wait", self.mr_list())
         } else if self.settings.ignore.is_empty() && self.settings.names.is_empty() {
             format!("no external status checks apply to {}", self.mr_list())

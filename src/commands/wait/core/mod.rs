@@ -1,17 +1,21 @@
-//! The gate's decisions, without I/O: a state machine that is told what happened
-//! (an answer of a list page or of the MR, a failed request, the time) and says what
-//! to do next (read a list page, read an MR's head, retry a check, sleep until a
-//! time, or end with a verdict). No clock, no sleep, no HTTP: `driver.rs` runs it
-//! with the client and the real clock, the simulator (`sim/`) with a simulated GitLab
-//! and a virtual clock. Times are `Duration`s since the wait began.
+//! The gate's decisions, without I/O: a state machine that is handed what each request
+//! brought back (an answer with any status, or the failure that left none) and says what
+//! to do next (send a request, sleep until a time, or end). No clock, no sleep, no HTTP:
+//! `driver.rs` runs it with the client and the real clock, the simulator (`sim/`) with a
+//! simulated GitLab and a virtual clock. Times are `Duration`s since the wait began.
 //!
-//! A round reads every MR's list, page by page; a failed request ends the round and
-//! the statuses of the last complete round stand. After a complete round: failed
-//! checks are retried when asked; before any verdict, and when a check falls back to
-//! `pending` (what a push does), every 30 rounds or 5 minutes, each MR's head is read;
-//! a verdict needs a head read after the round, and a failed head read means no
-//! verdict this round.
+//! - Without an MR given, the commit's merge requests are looked up first, as patiently
+//!   as the polls that follow; an empty look-up is believed on its second reading.
+//! - A round reads every gated MR's list, page by page; a failed request ends the round
+//!   and the statuses of the last complete round stand.
+//! - After a complete round: failed checks are retried when asked; before any verdict,
+//!   when a check falls back to `pending` (what a push does), and every 30 rounds or 5
+//!   minutes, each MR's head is read. A verdict needs a head read after the round that
+//!   showed the SHA: a head GitLab does not say (`sha` null) means no verdict yet.
+//! - What an answer means (transient, a bad body, fatal; a retry acted on or not) is
+//!   `answer.rs`'s; what the checks add up to is `tracker.rs`'s.
 
+mod answer;
 mod budget;
 pub(crate) mod pacer;
 pub(crate) mod tracker;
@@ -19,25 +23,26 @@ pub(crate) mod tracker;
 #[cfg(test)]
 mod gate_tests;
 #[cfg(test)]
-mod sim;
-#[cfg(test)]
 mod tracker_tests;
 
 use std::time::Duration;
 
-use crate::gitlab::{Budget, CheckStatus};
+use crate::checks::{CommitMrs, sort_commit_mrs};
+use crate::gitlab::client::MAX_PAGES;
+use crate::gitlab::{ApiError, CheckStatus, MergeRequest};
+use crate::sha::Sha;
+pub(crate) use answer::Answer;
+use answer::{Head, Reading, Retried};
 use pacer::{Pacer, Setback};
-pub(crate) use tracker::{Item, Tracked};
+pub(crate) use tracker::{Item, Selection, Tracked};
 use tracker::{Standing, Tracker};
 
 /// Besides before any verdict and when a check falls back to `pending`, the MR's head
 /// is read this often: a push that leaves every check pending changes nothing in the list.
-pub(crate) const HEAD_EVERY_ROUNDS: u32 = 30;
-pub(crate) const HEAD_EVERY: Duration = Duration::from_secs(300);
-/// A body that is not JSON this many times in a row is not a passing glitch.
-pub(crate) const MAX_DECODE_ERRORS: u32 = 3;
-/// Guard against a server that always announces a next page.
-const MAX_PAGES: u32 = 1000;
+const HEAD_EVERY_ROUNDS: u32 = 30;
+const HEAD_EVERY: Duration = Duration::from_secs(300);
+/// A body that is not GitLab's JSON this many times in a row is not a passing glitch.
+const MAX_BAD_BODIES: u32 = 3;
 
 /// What the gate was asked to do.
 #[derive(Clone, Debug)]
@@ -45,21 +50,29 @@ pub(crate) struct Rules {
     pub(crate) timeout: Duration,
     pub(crate) interval: Duration,
     pub(crate) max_interval: Duration,
-    pub(crate) fail_fast: bool,
-    pub(crate) retry_failed: u32,
-    pub(crate) names: Vec<String>,
-    pub(crate) ignore: Vec<String>,
-    /// GitLab sets a retried check to `pending` (16.5+).
-    pub(crate) retry_resets_pending: bool,
+    pub(crate) checks: Selection,
 }
 
-/// What the gate asks its driver to do next.
+/// The merge requests to gate: known (this many), or the commit's, to look up first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Mrs {
+    Known(usize),
+    LookUp,
+}
+
+/// A request the gate asks its driver to send.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) enum Next {
+pub(crate) enum Request {
+    /// A page of the commit's merge requests (`commits/:sha/merge_requests`).
+    FindMrs {
+        page: u32,
+    },
+    /// A page of MR `mr`'s status checks.
     ReadList {
         mr: usize,
         page: u32,
     },
+    /// MR `mr` itself: its state and head.
     ReadHead {
         mr: usize,
     },
@@ -67,7 +80,13 @@ pub(crate) enum Next {
         mr: usize,
         check: u64,
     },
-    /// Nothing to do before this time (then call `next` again).
+}
+
+/// What to do next.
+#[derive(Clone, Debug)]
+pub(crate) enum Next {
+    Send(Request),
+    /// Nothing to do before this time (then ask again).
     Sleep {
         until: Duration,
     },
@@ -97,62 +116,33 @@ impl Verdict {
 }
 
 /// How the wait ends.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub(crate) enum End {
     Verdict(Verdict),
-    /// After the first round: these `--name`s are on no MR's list (a usage error).
+    /// These `--name`s are on no MR's list, two complete reads in a row from the first.
     UnknownNames(Vec<String>),
-    /// `MAX_DECODE_ERRORS` undecodable bodies in a row: the last error is final.
-    Undecodable,
+    /// A fatal answer, or the third bad body in a row.
+    Error(ApiError),
 }
 
-/// One page of an MR's check list.
-#[derive(Clone, Debug, Default)]
-pub(crate) struct Page {
-    pub(crate) items: Vec<Item>,
-    pub(crate) next_page: Option<u32>,
-    pub(crate) poll_interval_ms: Option<i64>,
-    pub(crate) budget: Option<Budget>,
-}
-
-/// A request that failed in a way worth trying again.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Failure {
-    Setback(Setback),
-    /// A 2xx whose body is not what GitLab sends.
-    Undecodable,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum MrState {
-    Open,
-    Merged,
-    Closed,
-}
-
-/// An answer to a read of the MR.
+/// Which head moved: an MR's during the wait, or (before it began) every open MR's
+/// that holds the commit.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct Head {
-    pub(crate) sha: Option<String>,
-    pub(crate) state: MrState,
+pub(crate) enum Moved {
+    During { mr: usize, head: String },
+    BeforeStart,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum RetryAnswer {
-    Accepted,
-    /// 422: GitLab says the check is not failed (any more).
-    NotFailed,
-    /// 404 or 403: this check will not be retried.
-    Refused,
-    Failed(Failure),
-}
-
-/// What the driver may log.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// What happened, for the log.
+#[derive(Clone, Debug)]
 pub(crate) enum Notice {
-    /// A round completed: its number.
+    /// The commit's look-up: the gate gates `open` (else `merged`), in this order.
+    Found(CommitMrs),
     Polled {
         round: u32,
+    },
+    NextPoll {
+        delay: Duration,
     },
     Changed {
         mr: usize,
@@ -175,95 +165,124 @@ pub(crate) enum Notice {
         n: u32,
         limit: u32,
     },
+    /// The retry's answer was lost: counted as asked, GitLab may have acted.
+    RetryUnanswered {
+        mr: usize,
+        name: String,
+    },
+    /// 422 (`never`: `None`), or 403/404 and GitLab's message: never retried again.
     RetryRefused {
         mr: usize,
         name: String,
-        never: bool,
+        never: Option<String>,
     },
     Closed {
         mr: usize,
     },
-    NextPoll {
-        delay: Duration,
+    /// GitLab does not say the MR's head (`sha` null): no verdict until it does.
+    HeadUnknown {
+        mr: usize,
     },
+    /// A request failed in a way worth trying again (or a bad body short of the third).
+    Setback(ApiError),
 }
 
 #[derive(Clone, Debug)]
 enum Phase {
     Start,
     Sleeping { until: Duration },
+    LookingUp { page: u32 },
     Listing { mr: usize, page: u32 },
     Retrying { queue: Vec<(usize, u64)> },
     Heads { mr: usize },
     Done(End),
 }
 
+/// One gated merge request.
+#[derive(Clone, Copy, Debug)]
+struct Mr {
+    /// Still gated: not shown closed.
+    open: bool,
+    /// Shown merged (or found merged): its head cannot move.
+    merged: bool,
+}
+
 pub(crate) struct Gate {
     rules: Rules,
-    sha: String,
-    /// Per MR: still gated (not closed) and whether it is merged (its head is fixed).
-    open: Vec<bool>,
-    merged: Vec<bool>,
+    sha: Sha,
+    mrs: Option<Vec<Mr>>,
     phase: Phase,
     pacer: Pacer,
     pub(crate) tracker: Tracker,
-    /// The pages of the round so far, per MR.
+    /// The pages of the round so far, per MR; the look-up's pages.
     pages: Vec<Vec<Item>>,
+    found: Vec<MergeRequest>,
+    empty_look_ups: u32,
     /// Complete rounds.
     pub(crate) rounds: u32,
+    /// The `--name`s the first round did not list (confirmed or not by the second).
+    unlisted_names: Vec<String>,
     rounds_since_head: u32,
     last_head_read: Duration,
     /// A head read is due before the next verdict or sleep.
     head_due: bool,
-    decode_errors: u32,
-    /// The MR whose head moved, and its new head.
-    pub(crate) moved: Option<(usize, String)>,
-    events: Vec<Notice>,
+    /// A head read of this round did not say the head.
+    head_unknown: bool,
+    bad_bodies: u32,
+    pub(crate) moved: Option<Moved>,
+    /// The failure of the latest request, until a round completes: a timeout says why
+    /// nothing was seen.
+    pub(crate) last_error: Option<ApiError>,
+    notices: Vec<Notice>,
 }
 
 impl Gate {
-    /// A gate for `sha` on `mrs` merge requests (`merged`: a gate after the merge).
-    pub(crate) fn new(rules: Rules, sha: String, mrs: usize, merged: bool, seed: u64) -> Gate {
+    /// A gate for `sha` on `mrs` (never merged when known: only a look-up finds a merged MR).
+    pub(crate) fn new(rules: Rules, sha: Sha, mrs: Mrs, seed: u64) -> Gate {
         let pacer = Pacer::new(rules.interval, rules.max_interval).seeded(seed);
-        let tracker = Tracker::new(
-            mrs,
-            rules.names.clone(),
-            rules.ignore.clone(),
-            rules.retry_failed,
-            rules.fail_fast,
-            rules.retry_resets_pending,
-        );
+        let count = match mrs {
+            Mrs::Known(n) => n,
+            Mrs::LookUp => 0,
+        };
+        let tracker = Tracker::new(count, rules.checks.clone());
+        let mr = Mr {
+            open: true,
+            merged: false,
+        };
         Gate {
             rules,
             sha,
-            open: vec![true; mrs],
-            merged: vec![merged; mrs],
+            mrs: (mrs != Mrs::LookUp).then(|| vec![mr; count]),
             phase: Phase::Start,
             pacer,
             tracker,
-            pages: vec![Vec::new(); mrs],
+            pages: vec![Vec::new(); count],
+            found: Vec::new(),
+            empty_look_ups: 0,
             rounds: 0,
+            unlisted_names: Vec::new(),
             rounds_since_head: 0,
             last_head_read: Duration::ZERO,
             head_due: false,
-            decode_errors: 0,
+            head_unknown: false,
+            bad_bodies: 0,
             moved: None,
-            events: Vec::new(),
+            last_error: None,
+            notices: Vec::new(),
         }
     }
 
     /// What happened since the last call, for the log.
     pub(crate) fn notices(&mut self) -> Vec<Notice> {
-        std::mem::take(&mut self.events)
+        std::mem::take(&mut self.notices)
     }
 
     pub(crate) fn is_open(&self, mr: usize) -> bool {
-        self.open[mr]
+        self.mrs.as_ref().is_some_and(|m| m[mr].open)
     }
 
     /// What to do at `now`.
     pub(crate) fn next(&mut self, now: Duration) -> Next {
-        let deadline = self.rules.timeout;
         match &self.phase {
             Phase::Done(end) => return Next::Done(end.clone()),
             Phase::Start => {
@@ -272,57 +291,118 @@ impl Gate {
             }
             _ => {}
         }
-        if now >= deadline {
+        if now >= self.rules.timeout {
             return self.end(End::Verdict(Verdict::Timeout));
         }
         match self.phase.clone() {
             Phase::Sleeping { until } if now >= until => self.start_round(now),
             Phase::Sleeping { until } => Next::Sleep {
-                until: until.min(deadline),
+                until: until.min(self.rules.timeout),
             },
-            Phase::Listing { mr, page } => Next::ReadList { mr, page },
+            Phase::LookingUp { page } => Next::Send(Request::FindMrs { page }),
+            Phase::Listing { mr, page } => Next::Send(Request::ReadList { mr, page }),
             Phase::Retrying { queue } => match queue.first() {
-                Some(&(mr, check)) => Next::Retry { mr, check },
+                Some(&(mr, check)) => Next::Send(Request::Retry { mr, check }),
                 None => self.after_retries(now),
             },
-            Phase::Heads { mr } => Next::ReadHead { mr },
+            Phase::Heads { mr } => Next::Send(Request::ReadHead { mr }),
             Phase::Start | Phase::Done(_) => unreachable!("handled above"),
         }
     }
 
+    /// What came back for the request `next` asked for last.
+    pub(crate) fn handle(&mut self, now: Duration, answer: Answer) {
+        match self.phase.clone() {
+            Phase::LookingUp { page } => self.on_look_up(now, page, answer),
+            Phase::Listing { mr, page } => self.on_list(now, mr, page, answer),
+            Phase::Retrying { queue } => self.on_retry(now, queue, answer),
+            Phase::Heads { mr } => self.on_head(now, mr, answer),
+            Phase::Start | Phase::Sleeping { .. } | Phase::Done(_) => {}
+        }
+    }
+
     fn start_round(&mut self, now: Duration) -> Next {
-        match self.first_open(0) {
+        let Some(mrs) = &self.mrs else {
+            self.found.clear();
+            self.phase = Phase::LookingUp { page: 1 };
+            return Next::Send(Request::FindMrs { page: 1 });
+        };
+        match mrs.iter().position(|m| m.open) {
             Some(mr) => {
                 self.pages.iter_mut().for_each(Vec::clear);
                 self.pacer.polling(now);
                 self.phase = Phase::Listing { mr, page: 1 };
-                Next::ReadList { mr, page: 1 }
+                Next::Send(Request::ReadList { mr, page: 1 })
             }
             None => self.end(End::Verdict(Verdict::Empty)),
         }
     }
 
-    fn first_open(&self, from: usize) -> Option<usize> {
-        (from..self.open.len()).find(|&i| self.open[i])
+    fn on_look_up(&mut self, now: Duration, page: u32, answer: Answer) {
+        let (found, headers) = match answer::read::<Vec<MergeRequest>>(answer) {
+            Reading::Good(found, headers) => (found, headers),
+            other => return self.failed(now, other),
+        };
+        self.bad_bodies = 0;
+        self.found.extend(found);
+        match headers.next_page {
+            Some(next) if next > page && next <= MAX_PAGES => {
+                self.phase = Phase::LookingUp { page: next };
+            }
+            _ => self.looked_up(now),
+        }
     }
 
-    /// The answer to `ReadList`.
-    pub(crate) fn on_list(&mut self, now: Duration, answer: Result<Page, Failure>) {
-        let Phase::Listing { mr, page } = self.phase else {
-            return;
-        };
-        let page_answer = match answer {
-            Ok(p) => p,
-            Err(failure) => return self.setback(now, failure),
-        };
-        self.decode_errors = 0;
-        if page == 1 && mr == self.first_open(0).unwrap_or(0) {
-            self.pacer
-                .observe_poll_interval(page_answer.poll_interval_ms);
+    /// Every page of the look-up read: the MRs to gate, or why there are none.
+    fn looked_up(&mut self, now: Duration) {
+        let sorted = sort_commit_mrs(&self.sha, &self.found);
+        if sorted.is_empty() {
+            self.empty_look_ups += 1;
+            if self.empty_look_ups < 2 {
+                // Maybe GitLab has not yet linked a just-pushed commit to its MR.
+                self.sleep_after(now, None);
+                return;
+            }
         }
-        self.pacer.observe_budget(page_answer.budget, now);
-        self.pages[mr].extend(page_answer.items);
-        match page_answer.next_page {
+        self.notices.push(Notice::Found(sorted.clone()));
+        let (count, merged) = if !sorted.open.is_empty() {
+            (sorted.open.len(), false)
+        } else if !sorted.moved.is_empty() {
+            self.moved = Some(Moved::BeforeStart);
+            self.phase = Phase::Done(End::Verdict(Verdict::Stale));
+            return;
+        } else {
+            (usize::from(sorted.merged.is_some()), true)
+        };
+        self.mrs = Some(vec![Mr { open: true, merged }; count]);
+        self.tracker.set_mrs(count);
+        self.pages = vec![Vec::new(); count];
+        self.phase = match count {
+            0 => Phase::Done(End::Verdict(Verdict::Empty)),
+            _ => {
+                self.pacer.polling(now);
+                Phase::Listing { mr: 0, page: 1 }
+            }
+        };
+    }
+
+    fn first_open(&self, from: usize) -> Option<usize> {
+        let mrs = self.mrs.as_deref().unwrap_or_default();
+        (from..mrs.len()).find(|&i| mrs[i].open)
+    }
+
+    fn on_list(&mut self, now: Duration, mr: usize, page: u32, answer: Answer) {
+        let (items, headers) = match answer::list_page(answer) {
+            Reading::Good(items, headers) => (items, headers),
+            other => return self.failed(now, other),
+        };
+        self.bad_bodies = 0;
+        if page == 1 && Some(mr) == self.first_open(0) {
+            self.pacer.observe_poll_interval(headers.poll_interval_ms);
+        }
+        self.pacer.observe_budget(headers.budget, now);
+        self.pages[mr].extend(items);
+        match headers.next_page {
             Some(next) if next > page && next <= MAX_PAGES => {
                 self.phase = Phase::Listing { mr, page: next };
             }
@@ -336,54 +416,71 @@ impl Gate {
     fn round_complete(&mut self, now: Duration) {
         self.rounds += 1;
         self.rounds_since_head += 1;
-        self.events.push(Notice::Polled { round: self.rounds });
+        self.last_error = None;
+        self.notices.push(Notice::Polled { round: self.rounds });
         let first = self.rounds == 1;
         let mut back_to_pending = false;
-        for mr in 0..self.open.len() {
-            if !self.open[mr] {
+        for mr in 0..self.pages.len() {
+            if !self.is_open(mr) {
                 continue;
             }
             let items = std::mem::take(&mut self.pages[mr]);
-            let changes = self.tracker.apply(mr, items, now, first, &mut self.events);
+            let changes = self.tracker.apply(mr, items, now, first, &mut self.notices);
             if changes.any {
                 self.pacer.changed();
             }
             back_to_pending |= changes.back_to_pending;
         }
-        if first {
-            let missing = self.tracker.missing_names();
-            if !missing.is_empty() {
-                self.phase = Phase::Done(End::UnknownNames(missing));
-                return;
-            }
-            if self.tracker.checks.is_empty() {
-                self.phase = Phase::Done(End::Verdict(Verdict::Empty));
-                return;
+        self.tracker.read_complete();
+        if self.rounds <= 2 {
+            let unlisted = self.tracker.missing_names();
+            if self.rounds == 1 {
+                self.unlisted_names = unlisted;
+            } else {
+                let confirmed: Vec<String> = unlisted
+                    .into_iter()
+                    .filter(|n| self.unlisted_names.contains(n))
+                    .collect();
+                self.unlisted_names.clear();
+                if !confirmed.is_empty() {
+                    self.phase = Phase::Done(End::UnknownNames(confirmed));
+                    return;
+                }
             }
         }
         self.head_due = back_to_pending
             || self.rounds_since_head >= HEAD_EVERY_ROUNDS
             || now.saturating_sub(self.last_head_read) >= HEAD_EVERY;
-        self.phase = match self.tracker.standing() {
-            Standing::Retry(queue) => Phase::Retrying { queue },
-            _ => Phase::Retrying { queue: Vec::new() },
+        let queue = match self.tracker.standing() {
+            Standing::Retry(queue) => queue,
+            _ => Vec::new(),
         };
+        self.phase = Phase::Retrying { queue };
     }
 
-    /// Every retry answered: a verdict (after a head read), or the next round.
-    fn after_retries(&mut self, now: Duration) -> Next {
-        let standing = self.tracker.standing();
-        let verdict = match standing {
+    /// The verdict the checks stand at, if any: none while a `--name` missing from the
+    /// first round is not yet confirmed missing (exit 2 comes first).
+    fn verdict(&self) -> Option<Verdict> {
+        if !self.unlisted_names.is_empty() {
+            return None;
+        }
+        match self.tracker.standing() {
             Standing::Passed => Some(Verdict::Passed),
             Standing::Failed => Some(Verdict::Failed),
             Standing::Empty => Some(Verdict::Empty),
             Standing::Retry(_) | Standing::Undecided => None,
-        };
+        }
+    }
+
+    /// Every retry answered: a verdict (after a head read), or the next round.
+    fn after_retries(&mut self, now: Duration) -> Next {
+        let verdict = self.verdict();
         if (verdict.is_some() || self.head_due)
             && let Some(mr) = self.first_head_to_read(0)
         {
+            self.head_unknown = false;
             self.phase = Phase::Heads { mr };
-            return Next::ReadHead { mr };
+            return Next::Send(Request::ReadHead { mr });
         }
         match verdict {
             Some(v) => self.end(End::Verdict(v)),
@@ -392,116 +489,139 @@ impl Gate {
     }
 
     fn first_head_to_read(&self, from: usize) -> Option<usize> {
-        (from..self.open.len()).find(|&i| self.open[i] && !self.merged[i])
+        let mrs = self.mrs.as_deref().unwrap_or_default();
+        (from..mrs.len()).find(|&i| mrs[i].open && !mrs[i].merged)
     }
 
-    /// The answer to `Retry`.
-    pub(crate) fn on_retry(&mut self, now: Duration, answer: RetryAnswer) {
-        let Phase::Retrying { mut queue } = self.phase.clone() else {
-            return;
-        };
+    fn on_retry(&mut self, now: Duration, mut queue: Vec<(usize, u64)>, answer: Answer) {
         if queue.is_empty() {
             return;
         }
         let key = queue.remove(0);
-        let limit = self.rules.retry_failed;
-        // No reset of `decode_errors` here: retries follow a poll's good list answers,
-        // and a bad retry answer ends the poll.
-        match answer {
-            RetryAnswer::Accepted => {
-                if let Some(t) = self.tracker.retry_accepted(key, now) {
-                    self.events.push(Notice::Retrying {
-                        mr: key.0,
-                        name: t.name.clone(),
-                        n: t.retries,
-                        limit,
-                    });
+        let (mr, limit) = (key.0, self.rules.checks.retry_limit);
+        let name = |gate: &Gate| gate.tracker.checks.get(&key).map(|t| t.name.clone());
+        match answer::retry(answer) {
+            Retried::Accepted => {
+                self.bad_bodies = 0;
+                if let Some(t) = self.tracker.retried(key, now, true) {
+                    let (name, n) = (t.name.clone(), t.retries);
+                    self.notices.push(Notice::Retrying { mr, name, n, limit });
                 }
             }
-            RetryAnswer::NotFailed | RetryAnswer::Refused => {
-                let never = answer == RetryAnswer::Refused;
-                self.tracker.retry_refused(key, never);
-                if let Some(t) = self.tracker.checks.get(&key) {
-                    self.events.push(Notice::RetryRefused {
-                        mr: key.0,
-                        name: t.name.clone(),
-                        never,
-                    });
+            Retried::Unknown {
+                setback,
+                error,
+                bad_body,
+            } => {
+                self.tracker.retried(key, now, false);
+                if let Some(name) = name(self) {
+                    self.notices.push(Notice::RetryUnanswered { mr, name });
                 }
+                return if bad_body {
+                    self.bad_body(now, error)
+                } else {
+                    self.setback(now, setback, error)
+                };
             }
-            // The check stays failed but not counted: the next round tries again.
-            RetryAnswer::Failed(failure) => return self.setback(now, failure),
+            Retried::NotActed(setback, error) => return self.setback(now, setback, error),
+            Retried::NotFailed => self.refused(key, None),
+            Retried::Refused(message) => self.refused(key, Some(message)),
+            Retried::Fatal(error) => return self.finish(End::Error(error)),
         }
         self.phase = Phase::Retrying { queue };
     }
 
-    /// The answer to `ReadHead`.
-    pub(crate) fn on_head(&mut self, now: Duration, answer: Result<Head, Failure>) {
-        let Phase::Heads { mr } = self.phase else {
-            return;
-        };
-        let head = match answer {
-            Ok(head) => head,
-            // No verdict without the head: the next round reads everything again.
-            Err(failure) => return self.setback(now, failure),
-        };
-        self.decode_errors = 0;
-        match head.state {
-            MrState::Closed => {
-                self.open[mr] = false;
-                self.tracker.drop_mr(mr);
-                self.events.push(Notice::Closed { mr });
-            }
-            MrState::Merged => self.merged[mr] = true,
-            MrState::Open => {}
+    /// GitLab refused a retry: 422 (`None`), or 403/404 with its message (never again).
+    fn refused(&mut self, key: (usize, u64), never: Option<String>) {
+        self.bad_bodies = 0;
+        self.tracker.retry_refused(key, never.is_some());
+        if let Some(t) = self.tracker.checks.get(&key) {
+            self.notices.push(Notice::RetryRefused {
+                mr: key.0,
+                name: t.name.clone(),
+                never,
+            });
         }
-        if head.state != MrState::Closed
-            && let Some(sha) = head.sha.filter(|s| *s != self.sha)
-        {
-            self.moved = Some((mr, sha));
-            self.phase = Phase::Done(End::Verdict(Verdict::Stale));
-            return;
+    }
+
+    fn on_head(&mut self, now: Duration, mr: usize, answer: Answer) {
+        let read = match answer::read::<MergeRequest>(answer) {
+            Reading::Good(read, _) => read,
+            // No verdict without the head: the next round reads everything again.
+            other => return self.failed(now, other),
+        };
+        self.bad_bodies = 0;
+        let head = match Head::of(&read) {
+            Head::Closed => {
+                self.mrs.as_mut().expect("gated MRs")[mr].open = false;
+                self.tracker.drop_mr(mr);
+                self.notices.push(Notice::Closed { mr });
+                None
+            }
+            Head::Merged(sha) => {
+                self.mrs.as_mut().expect("gated MRs")[mr].merged = true;
+                Some(sha)
+            }
+            Head::Open(sha) => Some(sha),
+        };
+        match head {
+            Some(Some(sha)) if !self.sha.is(&sha) => {
+                self.moved = Some(Moved::During { mr, head: sha });
+                return self.finish(End::Verdict(Verdict::Stale));
+            }
+            Some(None) => {
+                self.notices.push(Notice::HeadUnknown { mr });
+                self.head_unknown = true;
+            }
+            _ => {}
         }
         if let Some(next) = self.first_head_to_read(mr + 1) {
             self.phase = Phase::Heads { mr: next };
             return;
         }
+        self.heads_read(now);
+    }
+
+    /// Every head of the round read: a verdict, unless a head was not said.
+    fn heads_read(&mut self, now: Duration) {
         self.rounds_since_head = 0;
         self.last_head_read = now;
-        self.head_due = false;
-        if !self.open.iter().any(|o| *o) {
-            self.phase = Phase::Done(End::Verdict(Verdict::Empty));
-            return;
+        // A head GitLab did not say is read again at the next round.
+        self.head_due = self.head_unknown;
+        if !self.mrs.iter().flatten().any(|m| m.open) {
+            return self.finish(End::Verdict(Verdict::Empty));
         }
         // A closed MR took its checks along: what is left decides.
-        self.phase = Phase::Retrying { queue: Vec::new() };
-        let verdict = match self.tracker.standing() {
-            Standing::Passed => Some(Verdict::Passed),
-            Standing::Failed => Some(Verdict::Failed),
-            Standing::Empty => Some(Verdict::Empty),
-            _ => None,
-        };
-        match verdict {
-            Some(v) => self.phase = Phase::Done(End::Verdict(v)),
+        match self.verdict().filter(|_| !self.head_unknown) {
+            Some(v) => self.finish(End::Verdict(v)),
             None => {
                 self.sleep_after(now, None);
             }
         }
     }
 
-    fn setback(&mut self, now: Duration, failure: Failure) {
-        let setback = match failure {
-            Failure::Setback(s) => s,
-            Failure::Undecodable => {
-                self.decode_errors += 1;
-                if self.decode_errors >= MAX_DECODE_ERRORS {
-                    self.phase = Phase::Done(End::Undecodable);
-                    return;
-                }
-                Setback::Unavailable { retry_after: None }
-            }
-        };
+    /// A read that did not bring what was asked.
+    fn failed<T>(&mut self, now: Duration, reading: Reading<T>) {
+        match reading {
+            Reading::Good(..) => {}
+            Reading::Setback(setback, error) => self.setback(now, setback, error),
+            Reading::BadBody(error) => self.bad_body(now, error),
+            Reading::Fatal(error) => self.finish(End::Error(error)),
+        }
+    }
+
+    fn setback(&mut self, now: Duration, setback: Setback, error: ApiError) {
+        self.notices.push(Notice::Setback(error.clone()));
+        self.last_error = Some(error);
         self.sleep_after(now, Some(setback));
+    }
+
+    fn bad_body(&mut self, now: Duration, error: ApiError) {
+        self.bad_bodies += 1;
+        if self.bad_bodies >= MAX_BAD_BODIES {
+            return self.finish(End::Error(error));
+        }
+        self.setback(now, Setback::Unavailable { retry_after: None }, error);
     }
 
     fn sleep_after(&mut self, now: Duration, setback: Option<Setback>) -> Next {
@@ -509,12 +629,16 @@ impl Gate {
             Some(s) => self.pacer.after_setback(now, s),
             None => self.pacer.after_success(now),
         };
-        self.events.push(Notice::NextPoll { delay });
+        self.notices.push(Notice::NextPoll { delay });
         let until = now + delay;
         self.phase = Phase::Sleeping { until };
         Next::Sleep {
             until: until.min(self.rules.timeout),
         }
+    }
+
+    fn finish(&mut self, end: End) {
+        self.phase = Phase::Done(end);
     }
 
     fn end(&mut self, end: End) -> Next {

@@ -9,13 +9,16 @@
 //!   stretch the pace up to `--max-interval` (`budget.rs`).
 //! - **After a 429 or a 5xx that says how long to wait** (`Retry-After`, or
 //!   `RateLimit-Reset` with nothing remaining), the next poll comes after that wait,
-//!   plus a spread of up to a tenth of it, never before the pace: the only waits
-//!   longer than `--max-interval`, with a `Poll-Interval` above it.
+//!   plus a spread of up to a tenth of it (of 5 minutes at most), never before the pace:
+//!   the only waits longer than `--max-interval`, with a `Poll-Interval` above it. A
+//!   `Retry-After` is waited out in full, however long (a wait past `--timeout` ends
+//!   the gate at its timeout); a `RateLimit-Reset`, a time on the server's clock, is
+//!   taken up to 5 minutes.
 //! - **After one that does not** (a proxy's bare 429, a 502, a reset, a bad body),
 //!   a level doubles from the pace, capped at `--max-interval`, and the wait is drawn
 //!   between the pace and it; each successful poll halves it, so the gate is back at
 //!   the pace within ⌈log₂(max-interval ÷ pace)⌉ polls.
-//! - No wait is longer than 5 minutes (plus its spread).
+//! - No wait the gate chooses itself is longer than 5 minutes (plus its spread).
 //!
 //! No clock here: `now` is the time since the wait began, given by the caller.
 
@@ -147,15 +150,17 @@ impl Pacer {
                     let steady = self.steady();
                     self.share.throttled(budget, steady, now);
                 }
-                retry_after.or(budget.filter(|b| b.remaining == 0).map(|b| b.reset_in))
+                let reset = budget.filter(|b| b.remaining == 0);
+                retry_after.or(reset.map(|b| b.reset_in.min(MAX_PACE)))
             }
             Setback::Unavailable { retry_after } => retry_after,
         };
         let base = self.base();
         match asked {
             Some(asked) => {
-                let asked = asked.min(MAX_PACE);
-                let spread = asked.mul_f64(AFTER_RESET_SPREAD * self.rng.f64());
+                let spread = asked
+                    .min(MAX_PACE)
+                    .mul_f64(AFTER_RESET_SPREAD * self.rng.f64());
                 (asked + spread).max(base)
             }
             None => {

@@ -1,4 +1,16 @@
 //! The selected checks as the gate last read them, and what they add up to.
+//!
+//! Two rules keep a single odd answer from deciding anything:
+//! - **Absence is read twice.** A check missing from one complete read stays tracked
+//!   (undecided) and is let go only when the next complete read misses it too; nothing
+//!   on the lists counts as nothing only on the second complete read in a row. A proxy's
+//!   cached `[]`, or a page that shifted because a check was deleted between two page
+//!   reads, cannot pass the gate or end it empty.
+//! - **A retried check's `failed` is the retry's answer only when it must be.** After a
+//!   retry that GitLab 16.5+ confirmed (202; it sets the check to `pending` before it
+//!   answers), any `failed` is new. Otherwise (an older GitLab, an unknown version, a retry
+//!   whose answer was lost) the list may still show the old `failed`: it counts once the
+//!   check was read as anything else since the retry, or 2 minutes after it.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -6,9 +18,9 @@ use std::time::Duration;
 use super::Notice;
 use crate::gitlab::CheckStatus;
 
-/// On GitLab before 16.5 a retry leaves the check `failed` until the service answers
-/// again (row `retry-pending-16-5`); the gate gives it this long, the pending timeout of
-/// later versions, before the old `failed` counts.
+/// How long a retried check may read its old `failed` before it counts: the pending
+/// timeout of GitLab 16.6+ (a retried check no service answers reads `failed` again
+/// after it), which older versions lack (row `retry-pending-16-5`).
 pub(crate) const RETRY_GRACE: Duration = Duration::from_secs(120);
 
 /// One check of a list as GitLab returned it.
@@ -25,24 +37,28 @@ pub(crate) struct Tracked {
     pub(crate) mr: usize,
     pub(crate) id: u64,
     pub(crate) name: String,
-    /// As last read; `pending` from an accepted retry until GitLab decides again.
+    /// As last read; `pending` from a retry until GitLab decides again.
     pub(crate) status: CheckStatus,
     /// When it reached its status, from the start of the wait.
     pub(crate) since: Duration,
-    /// Retries asked for (a refused one counts).
+    /// Retries asked for that GitLab may have acted on (a refused one counts).
     pub(crate) retries: u32,
     /// GitLab will not retry it (404, 403): it counts as failed.
     pub(crate) unretryable: bool,
-    /// When the last accepted retry was.
-    pub(crate) retried_at: Option<Duration>,
+    /// Since this retry the list may still show the old `failed` (see the module).
+    pub(crate) awaiting: Option<Duration>,
     /// GitLab refused a retry with 404 or 403 since the last read: the check may be
     /// gone (a 404 says so too), so it counts only once read again.
     pub(crate) reread: bool,
+    /// The last complete read did not list it: one more such read lets it go.
+    pub(crate) missing: bool,
 }
 
 impl Tracked {
     pub(crate) fn decided(&self) -> bool {
-        matches!(self.status, CheckStatus::Passed | CheckStatus::Failed) && !self.reread
+        matches!(self.status, CheckStatus::Passed | CheckStatus::Failed)
+            && !self.reread
+            && !self.missing
     }
 }
 
@@ -61,120 +77,152 @@ pub(crate) enum Standing {
     Retry(Vec<(usize, u64)>),
     Passed,
     Failed,
-    /// Nothing selected on any list.
+    /// Nothing selected on any list, two complete reads in a row.
     Empty,
     Undecided,
 }
 
+/// Which checks the gate waits for, and how it treats a failed one.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Selection {
+    pub(crate) names: Vec<String>,
+    pub(crate) ignore: Vec<String>,
+    pub(crate) retry_limit: u32,
+    pub(crate) fail_fast: bool,
+    /// GitLab 16.5+ is known to be the server: an accepted retry has set `pending`.
+    pub(crate) retry_resets_pending: bool,
+}
+
 pub(crate) struct Tracker {
-    names: Vec<String>,
-    ignore: Vec<String>,
-    retry_limit: u32,
-    fail_fast: bool,
-    /// GitLab sets a retried check to `pending` itself (16.5+).
-    retry_resets_pending: bool,
+    rules: Selection,
     /// Keyed by (MR index, check id).
     pub(crate) checks: BTreeMap<(usize, u64), Tracked>,
     /// Every name on each MR's last list, selected or not.
     pub(crate) listed: Vec<Vec<String>>,
-    /// Checks gone from their list, kept for their retries: a paginated read that
-    /// missed one (a check removed meanwhile shifts the pages) must not reset them.
+    /// Checks let go, kept for their retries: one that comes back carries on.
     gone: BTreeMap<(usize, u64), Tracked>,
+    /// Complete reads in a row (every gated MR's list) that listed no selected check.
+    empty_reads: u32,
+    /// Whether the read now being taken (MR by MR) listed a selected check.
+    read_any: bool,
 }
 
 impl Tracker {
-    pub(crate) fn new(
-        mrs: usize,
-        names: Vec<String>,
-        ignore: Vec<String>,
-        retry_limit: u32,
-        fail_fast: bool,
-        retry_resets_pending: bool,
-    ) -> Tracker {
+    pub(crate) fn new(mrs: usize, rules: Selection) -> Tracker {
         Tracker {
-            names,
-            ignore,
-            retry_limit,
-            fail_fast,
-            retry_resets_pending,
+            rules,
             checks: BTreeMap::new(),
             listed: vec![Vec::new(); mrs],
             gone: BTreeMap::new(),
+            empty_reads: 0,
+            read_any: false,
         }
     }
 
+    /// The MRs are known (after the commit's look-up): this many.
+    pub(crate) fn set_mrs(&mut self, mrs: usize) {
+        self.listed = vec![Vec::new(); mrs];
+    }
+
     pub(crate) fn selected(&self, name: &str) -> bool {
-        let named = self.names.is_empty() || self.names.iter().any(|n| n == name);
-        named && !self.ignore.iter().any(|n| n == name)
+        let names = &self.rules.names;
+        let named = names.is_empty() || names.iter().any(|n| n == name);
+        named && !self.rules.ignore.iter().any(|n| n == name)
     }
 
     /// `--name`s on no MR's last list.
     pub(crate) fn missing_names(&self) -> Vec<String> {
-        self.names
+        self.rules
+            .names
             .iter()
             .filter(|n| !self.listed.iter().flatten().any(|l| l == *n))
             .cloned()
             .collect()
     }
 
-    /// Takes a complete read of MR `mr`'s list: its selected checks become the tracked
-    /// ones of that MR (a check gone from the list is no longer waited for).
+    /// Takes a complete read of MR `mr`'s list (`first`: the gate's first read).
     pub(crate) fn apply(
         &mut self,
         mr: usize,
         items: Vec<Item>,
         now: Duration,
         first: bool,
-        events: &mut Vec<Notice>,
+        notices: &mut Vec<Notice>,
     ) -> Changes {
         self.listed[mr] = items.iter().map(|i| i.name.clone()).collect();
         let mut changes = Changes::default();
-        let mut kept = BTreeMap::new();
+        let mut read = BTreeMap::new();
         let selected: Vec<Item> = items
             .into_iter()
             .filter(|i| self.selected(&i.name))
             .collect();
         for item in selected {
             let key = (mr, item.id);
-            // A check back on the list after a read that missed it carries on as it was.
             let tracked = match self.checks.remove(&key).or_else(|| self.gone.remove(&key)) {
-                Some(old) => self.update(old, item, now, events, &mut changes),
-                None => {
-                    if !first {
-                        changes.any = true;
-                        events.push(Notice::Appeared {
-                            mr,
-                            name: item.name.clone(),
-                            status: item.status.clone(),
-                        });
-                    }
-                    Tracked {
-                        mr,
-                        id: item.id,
-                        name: item.name,
-                        status: item.status,
-                        since: now,
-                        retries: 0,
-                        unretryable: false,
-                        retried_at: None,
-                        reread: false,
-                    }
-                }
+                Some(old) => self.update(old, item, now, notices, &mut changes),
+                None => self.appeared(mr, item, now, first, notices, &mut changes),
             };
-            kept.insert(key, tracked);
+            read.insert(key, tracked);
         }
-        let gone: Vec<(usize, u64)> = self.checks.keys().filter(|k| k.0 == mr).copied().collect();
-        for key in gone {
-            let old = self.checks.remove(&key).expect("listed key");
-            changes.any = true;
-            events.push(Notice::Removed {
-                mr,
-                name: old.name.clone(),
-            });
-            self.gone.insert(key, old);
+        self.read_any |= !read.is_empty();
+        let unread: Vec<(usize, u64)> = self.checks.keys().filter(|k| k.0 == mr).copied().collect();
+        for key in unread {
+            let mut old = self.checks.remove(&key).expect("a tracked key");
+            if old.missing {
+                changes.any = true;
+                notices.push(Notice::Removed {
+                    mr,
+                    name: old.name.clone(),
+                });
+                self.gone.insert(key, old);
+            } else {
+                old.missing = true;
+                read.insert(key, old);
+            }
         }
-        self.checks.extend(kept);
+        self.checks.extend(read);
         changes
+    }
+
+    /// Every gated MR's list of this round was applied.
+    pub(crate) fn read_complete(&mut self) {
+        self.empty_reads = if self.read_any {
+            0
+        } else {
+            self.empty_reads + 1
+        };
+        self.read_any = false;
+    }
+
+    fn appeared(
+        &self,
+        mr: usize,
+        item: Item,
+        now: Duration,
+        first: bool,
+        notices: &mut Vec<Notice>,
+        changes: &mut Changes,
+    ) -> Tracked {
+        if !first {
+            changes.any = true;
+            notices.push(Notice::Appeared {
+                mr,
+                name: item.name.clone(),
+                status: item.status.clone(),
+            });
+        }
+        Tracked {
+            mr,
+            id: item.id,
+            name: item.name,
+            status: item.status,
+            since: now,
+            retries: 0,
+            unretryable: false,
+            awaiting: None,
+            reread: false,
+            missing: false,
+        }
     }
 
     fn update(
@@ -182,30 +230,29 @@ impl Tracker {
         mut old: Tracked,
         item: Item,
         now: Duration,
-        events: &mut Vec<Notice>,
+        notices: &mut Vec<Notice>,
         changes: &mut Changes,
     ) -> Tracked {
         old.name = item.name;
         old.reread = false;
-        // Before 16.5 a retried check reads `failed` until the service answers again.
-        let in_grace = !self.retry_resets_pending
-            && old
-                .retried_at
-                .is_some_and(|at| now.saturating_sub(at) < RETRY_GRACE);
-        if in_grace && item.status == CheckStatus::Failed && old.status == CheckStatus::Pending {
+        old.missing = false;
+        if item.status == CheckStatus::Failed
+            && let Some(at) = old.awaiting
+            && now.saturating_sub(at) < RETRY_GRACE
+        {
+            // Maybe the failure the retry was asked for: not an answer yet.
             return old;
         }
+        old.awaiting = None;
         if old.status != item.status {
             changes.any = true;
             changes.back_to_pending |= old.decided() && item.status == CheckStatus::Pending;
-            events.push(Notice::Changed {
+            notices.push(Notice::Changed {
                 mr: old.mr,
                 name: old.name.clone(),
                 from: old.status.clone(),
                 to: item.status.clone(),
             });
-            // GitLab decided (or the status is new): the retry is over.
-            old.retried_at = None;
             old.status = item.status;
             old.since = now;
         }
@@ -224,18 +271,25 @@ impl Tracker {
         let (retry, counted): (Vec<&Tracked>, Vec<&Tracked>) = self
             .checks
             .values()
-            .filter(|c| c.status == CheckStatus::Failed && !c.reread)
-            .partition(|c| !c.unretryable && c.retries < self.retry_limit);
-        if !counted.is_empty() && self.fail_fast {
+            .filter(|c| c.status == CheckStatus::Failed && c.decided())
+            .partition(|c| !c.unretryable && c.retries < self.rules.retry_limit);
+        if !counted.is_empty() && self.rules.fail_fast {
             return Standing::Failed;
         }
         if !retry.is_empty() {
             return Standing::Retry(retry.iter().map(|c| (c.mr, c.id)).collect());
         }
-        if self.checks.is_empty() {
-            return Standing::Empty;
+        if !self.missing_names().is_empty() {
+            return Standing::Undecided;
         }
-        if self.checks.values().any(|c| !c.decided()) || !self.missing_names().is_empty() {
+        if self.checks.is_empty() {
+            return if self.empty_reads >= 2 {
+                Standing::Empty
+            } else {
+                Standing::Undecided
+            };
+        }
+        if self.checks.values().any(|c| !c.decided()) {
             return Standing::Undecided;
         }
         if counted.is_empty() {
@@ -245,13 +299,20 @@ impl Tracker {
         }
     }
 
-    /// GitLab accepted a retry at `now`: the check is pending until it decides again.
-    pub(crate) fn retry_accepted(&mut self, key: (usize, u64), now: Duration) -> Option<&Tracked> {
+    /// A retry was asked at `now` and GitLab may have acted on it (`confirmed`: GitLab
+    /// 16.5+ answered 202): the check is pending until GitLab decides again.
+    pub(crate) fn retried(
+        &mut self,
+        key: (usize, u64),
+        now: Duration,
+        confirmed: bool,
+    ) -> Option<&Tracked> {
+        let resets = self.rules.retry_resets_pending;
         let tracked = self.checks.get_mut(&key)?;
         tracked.retries += 1;
         tracked.status = CheckStatus::Pending;
         tracked.since = now;
-        tracked.retried_at = Some(now);
+        tracked.awaiting = (!(confirmed && resets)).then_some(now);
         Some(tracked)
     }
 

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use super::Notice;
-use super::tracker::{Changes, Item, RETRY_GRACE, Standing, Tracker};
+use super::tracker::{Changes, Item, RETRY_GRACE, Selection, Standing, Tracker};
 use crate::gitlab::CheckStatus::{self, Failed, Passed, Pending};
 
 const CHECK: u64 = 7;
@@ -20,16 +20,29 @@ fn item(status: CheckStatus) -> Item {
     }
 }
 
+fn selection(retries: u32, retry_resets_pending: bool) -> Selection {
+    Selection {
+        retry_limit: retries,
+        retry_resets_pending,
+        ..Selection::default()
+    }
+}
+
 /// A tracker of every check on one MR, `retries` retries, no fail-fast.
 fn tracker(retries: u32, retry_resets_pending: bool) -> Tracker {
-    Tracker::new(1, vec![], vec![], retries, false, retry_resets_pending)
+    Tracker::new(1, selection(retries, retry_resets_pending))
 }
 
 /// One complete read of the MR's list with a single check.
 fn read(t: &mut Tracker, status: CheckStatus, at: u64) -> (Changes, Vec<Notice>) {
-    let mut events = Vec::new();
-    let changes = t.apply(0, vec![item(status)], secs(at), false, &mut events);
-    (changes, events)
+    read_items(t, vec![item(status)], at)
+}
+
+fn read_items(t: &mut Tracker, items: Vec<Item>, at: u64) -> (Changes, Vec<Notice>) {
+    let mut notices = Vec::new();
+    let changes = t.apply(0, items, secs(at), false, &mut notices);
+    t.read_complete();
+    (changes, notices)
 }
 
 fn status(t: &Tracker) -> CheckStatus {
@@ -39,93 +52,88 @@ fn status(t: &Tracker) -> CheckStatus {
 #[test]
 fn the_first_read_announces_nothing_a_later_new_check_is_announced() {
     let mut t = tracker(0, true);
-    let mut events = Vec::new();
-    let changes = t.apply(0, vec![item(Pending)], secs(0), true, &mut events);
-    assert!(events.is_empty() && !changes.any);
+    let mut notices = Vec::new();
+    let changes = t.apply(0, vec![item(Pending)], secs(0), true, &mut notices);
+    assert!(notices.is_empty() && !changes.any);
 
     let mut t = tracker(0, true);
-    let (changes, events) = read(&mut t, Pending, 0);
+    let (changes, notices) = read(&mut t, Pending, 0);
     assert!(changes.any);
-    assert!(matches!(events[..], [Notice::Appeared { mr: 0, .. }]));
+    assert!(matches!(notices[..], [Notice::Appeared { mr: 0, .. }]));
 }
 
 #[test]
-fn before_16_5_a_retried_check_read_failed_stays_pending_for_the_grace() {
-    let mut t = tracker(1, false);
-    read(&mut t, Failed, 0);
-    assert_eq!(t.standing(), Standing::Retry(vec![(0, CHECK)]));
-    t.retry_accepted((0, CHECK), secs(10));
+fn a_retry_s_old_failed_stays_pending_for_the_grace_then_counts() {
+    // Before 16.5 (or not known to be 16.5+), or whenever the retry's answer was lost.
+    for (resets, confirmed) in [(false, true), (false, false), (true, false)] {
+        let mut t = tracker(1, resets);
+        read(&mut t, Failed, 0);
+        assert_eq!(t.standing(), Standing::Retry(vec![(0, CHECK)]));
+        t.retried((0, CHECK), secs(10), confirmed);
 
-    let (changes, events) = read(&mut t, Failed, 10 + RETRY_GRACE.as_secs() - 1);
-    assert_eq!(status(&t), Pending);
-    assert!(!changes.any && events.is_empty());
-    assert_eq!(t.standing(), Standing::Undecided);
+        let (changes, notices) = read(&mut t, Failed, 10 + RETRY_GRACE.as_secs() - 1);
+        assert_eq!(status(&t), Pending);
+        assert!(!changes.any && notices.is_empty());
+        assert_eq!(t.standing(), Standing::Undecided);
 
-    // At the end of the grace the old `failed` counts.
-    let (changes, _) = read(&mut t, Failed, 10 + RETRY_GRACE.as_secs());
-    assert_eq!(status(&t), Failed);
-    assert!(changes.any && !changes.back_to_pending);
-    assert_eq!(t.standing(), Standing::Failed);
+        read(&mut t, Failed, 10 + RETRY_GRACE.as_secs());
+        assert_eq!(status(&t), Failed);
+        assert_eq!(t.standing(), Standing::Failed);
+    }
 }
 
 #[test]
-fn from_16_5_a_retried_check_read_failed_has_failed_again() {
+fn from_16_5_a_failed_read_after_a_confirmed_retry_is_new() {
     let mut t = tracker(1, true);
     read(&mut t, Failed, 0);
-    t.retry_accepted((0, CHECK), secs(10));
-    read(&mut t, Failed, 11);
+    t.retried((0, CHECK), secs(10), true);
+    read(&mut t, Failed, 20);
     assert_eq!(status(&t), Failed);
     assert_eq!(t.standing(), Standing::Failed);
 }
 
 #[test]
-fn a_retried_check_that_passes_in_the_grace_has_passed() {
-    let mut t = tracker(1, false);
+fn a_retried_check_read_as_anything_else_ends_the_grace() {
+    let mut t = tracker(2, false);
     read(&mut t, Failed, 0);
-    t.retry_accepted((0, CHECK), secs(10));
-    read(&mut t, Passed, 20);
-    assert_eq!(t.standing(), Standing::Passed);
-    // The retry is over: a later `failed` is a new failure, with no grace.
+    t.retried((0, CHECK), secs(10), true);
+    // GitLab (or the service) shows the retry took: the next `failed` is its answer.
+    read(&mut t, Pending, 20);
     read(&mut t, Failed, 30);
     assert_eq!(status(&t), Failed);
-    assert!(t.checks[&(0, CHECK)].retried_at.is_none());
-}
+    assert_eq!(t.standing(), Standing::Retry(vec![(0, CHECK)]));
 
-#[test]
-fn the_grace_is_only_for_a_retry_still_pending() {
-    let mut t = tracker(2, false);
-    read(&mut t, Passed, 0);
-    let mut tracked = t.checks[&(0, CHECK)].clone();
-    tracked.retried_at = Some(secs(1));
-    t.checks.insert((0, CHECK), tracked);
-    read(&mut t, Failed, 2);
-    assert_eq!(status(&t), Failed, "a passed check that fails has no grace");
+    let mut t = tracker(1, false);
+    read(&mut t, Failed, 0);
+    t.retried((0, CHECK), secs(10), true);
+    read(&mut t, Passed, 20);
+    assert_eq!(t.standing(), Standing::Passed);
 }
 
 #[test]
 fn a_decided_check_back_to_pending_is_the_signature_of_a_push() {
-    for decided in [Passed, Failed] {
+    for from in [Passed, Failed] {
         let mut t = tracker(0, true);
-        read(&mut t, decided, 0);
-        let (changes, events) = read(&mut t, Pending, 5);
-        assert!(changes.any && changes.back_to_pending);
-        assert!(matches!(&events[..], [Notice::Changed { to: Pending, .. }]));
-        assert_eq!(t.checks[&(0, CHECK)].since, secs(5));
+        read(&mut t, from, 0);
+        let (changes, notices) = read(&mut t, Pending, 1);
+        assert!(changes.back_to_pending);
+        assert!(matches!(
+            &notices[..],
+            [Notice::Changed { to: Pending, .. }]
+        ));
     }
     let mut t = tracker(0, true);
-    read(&mut t, CheckStatus::Other("running".into()), 0);
-    let (changes, _) = read(&mut t, Pending, 5);
-    assert!(changes.any && !changes.back_to_pending);
-    let (changes, _) = read(&mut t, Passed, 6);
-    assert!(changes.any && !changes.back_to_pending);
+    read(&mut t, Pending, 0);
+    let (changes, _) = read(&mut t, Passed, 1);
+    assert!(!changes.back_to_pending);
 }
 
 #[test]
 fn an_unchanged_read_changes_nothing() {
     let mut t = tracker(0, true);
-    read(&mut t, Pending, 0);
-    let (changes, events) = read(&mut t, Pending, 5);
-    assert!(!changes.any && events.is_empty());
+    read(&mut t, Passed, 0);
+    let (changes, notices) = read(&mut t, Passed, 1);
+    assert!(!changes.any && notices.is_empty());
     assert_eq!(t.checks[&(0, CHECK)].since, secs(0));
 }
 
@@ -154,15 +162,61 @@ fn a_refused_retry_counts_as_one_and_a_404_is_for_ever() {
 }
 
 #[test]
-fn safety_retries_never_exceed_retry_failed_when_a_read_misses_a_check() {
+fn safety_a_check_missing_from_one_read_is_still_waited_for() {
+    let mut t = tracker(0, true);
+    read(&mut t, Pending, 0);
+    let (_, notices) = read_items(&mut t, vec![], 1);
+    assert!(notices.is_empty(), "{notices:?}");
+    assert!(t.checks[&(0, CHECK)].missing);
+    assert_eq!(t.standing(), Standing::Undecided);
+    // Back on the next read: it carries on.
+    read(&mut t, Passed, 2);
+    assert_eq!(t.standing(), Standing::Passed);
+}
+
+#[test]
+fn safety_a_check_missing_from_one_read_of_several_blocks_a_pass() {
+    let lint = |status| Item {
+        id: 8,
+        name: "lint".into(),
+        status,
+    };
+    let mut t = tracker(0, true);
+    read_items(&mut t, vec![item(Pending), lint(Passed)], 0);
+    read_items(&mut t, vec![lint(Passed)], 1);
+    assert_eq!(t.standing(), Standing::Undecided);
+    // Missing from a second read in a row: let go.
+    let (changes, notices) = read_items(&mut t, vec![lint(Passed)], 2);
+    assert!(changes.any && matches!(notices[..], [Notice::Removed { mr: 0, .. }]));
+    assert_eq!(t.standing(), Standing::Passed);
+}
+
+#[test]
+fn nothing_listed_is_empty_only_on_the_second_read_in_a_row() {
+    let mut t = tracker(0, true);
+    read_items(&mut t, vec![], 0);
+    assert_eq!(t.standing(), Standing::Undecided);
+    read_items(&mut t, vec![], 1);
+    assert_eq!(t.standing(), Standing::Empty);
+
+    // A check read, then two empty reads: gone, and nothing left.
+    let mut t = tracker(0, true);
+    read(&mut t, Pending, 0);
+    read_items(&mut t, vec![], 1);
+    assert_eq!(t.standing(), Standing::Undecided);
+    read_items(&mut t, vec![], 2);
+    assert_eq!(t.standing(), Standing::Empty);
+}
+
+#[test]
+fn safety_retries_never_exceed_retry_failed_when_a_check_goes_and_comes_back() {
     let mut t = tracker(1, true);
     read(&mut t, Failed, 0);
-    t.retry_accepted((0, CHECK), secs(1));
-    let mut events = Vec::new();
-    let changes = t.apply(0, vec![], secs(2), false, &mut events);
-    assert!(changes.any && matches!(events[..], [Notice::Removed { mr: 0, .. }]));
-    assert_eq!(t.standing(), Standing::Empty);
-    read(&mut t, Failed, 3);
+    t.retried((0, CHECK), secs(1), true);
+    read_items(&mut t, vec![], 2);
+    read_items(&mut t, vec![], 3);
+    assert!(t.checks.is_empty());
+    read(&mut t, Failed, 4);
     assert_eq!(t.checks[&(0, CHECK)].retries, 1);
     assert_eq!(t.standing(), Standing::Failed);
 }
@@ -178,18 +232,22 @@ fn two_failed() -> Vec<Item> {
 
 #[test]
 fn fail_fast_fails_on_a_counted_failure_before_retrying_others() {
-    let mut t = Tracker::new(1, vec![], vec![], 1, true, true);
-    let mut events = Vec::new();
-    t.apply(0, two_failed(), secs(0), true, &mut events);
+    let fast = Selection {
+        fail_fast: true,
+        ..selection(1, true)
+    };
+    let mut t = Tracker::new(1, fast);
+    let mut notices = Vec::new();
+    t.apply(0, two_failed(), secs(0), true, &mut notices);
     assert_eq!(t.standing(), Standing::Retry(vec![(0, CHECK), (0, 8)]));
     t.retry_refused((0, 8), true);
-    t.apply(0, two_failed(), secs(1), false, &mut events);
+    t.apply(0, two_failed(), secs(1), false, &mut notices);
     assert_eq!(t.standing(), Standing::Failed);
 
     let mut t = tracker(1, true);
-    t.apply(0, two_failed(), secs(0), true, &mut events);
+    t.apply(0, two_failed(), secs(0), true, &mut notices);
     t.retry_refused((0, 8), true);
-    t.apply(0, two_failed(), secs(1), false, &mut events);
+    t.apply(0, two_failed(), secs(1), false, &mut notices);
     assert_eq!(
         t.standing(),
         Standing::Retry(vec![(0, CHECK)]),
@@ -199,21 +257,36 @@ fn fail_fast_fails_on_a_counted_failure_before_retrying_others() {
 
 #[test]
 fn names_and_ignores_select_and_a_missing_name_keeps_it_undecided() {
-    let mut t = Tracker::new(
-        1,
-        vec!["security".into(), "sbom".into()],
-        vec![],
-        0,
-        false,
-        true,
-    );
+    let named = Selection {
+        names: vec!["security".into(), "sbom".into()],
+        ..Selection::default()
+    };
+    let mut t = Tracker::new(1, named);
     assert!(t.selected("security") && !t.selected("lint"));
     read(&mut t, Passed, 0);
     assert_eq!(t.missing_names(), vec!["sbom".to_string()]);
     assert_eq!(t.standing(), Standing::Undecided);
 
-    let t = Tracker::new(1, vec![], vec!["lint".into()], 0, false, true);
+    let ignoring = Selection {
+        ignore: vec!["lint".into()],
+        ..Selection::default()
+    };
+    let t = Tracker::new(1, ignoring);
     assert!(t.selected("security") && !t.selected("lint"));
+}
+
+#[test]
+fn safety_a_named_check_that_goes_is_waited_for_not_empty() {
+    let named = Selection {
+        names: vec!["security".into()],
+        ..Selection::default()
+    };
+    let mut t = Tracker::new(1, named);
+    read(&mut t, Pending, 0);
+    read_items(&mut t, vec![], 1);
+    read_items(&mut t, vec![], 2);
+    assert!(t.checks.is_empty());
+    assert_eq!(t.standing(), Standing::Undecided);
 }
 
 #[test]
@@ -222,5 +295,4 @@ fn a_closed_mr_is_forgotten() {
     read(&mut t, Passed, 0);
     t.drop_mr(0);
     assert!(t.checks.is_empty() && t.listed[0].is_empty());
-    assert_eq!(t.standing(), Standing::Empty);
 }
