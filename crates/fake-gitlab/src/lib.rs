@@ -35,14 +35,18 @@
 mod api;
 mod era;
 mod http;
+mod inprocess;
 mod script;
 mod server;
+mod throttle;
 mod world;
 
 pub use era::{Era, StatusParam};
 pub use http::http_date;
+pub use inprocess::{Call, Exchange};
 pub use script::{Action, Auth, Event, Fault, FaultKind, LoggedRequest, Trigger, demo_events};
 pub use server::FakeGitlab;
+pub use throttle::Throttle;
 pub use world::{
     BASE_SHA, Check, DEV_TOKEN, EXPIRED_TOKEN, GUEST_TOKEN, JOB_TOKEN, MAINTAINER_TOKEN, MERGE_SHA,
     MergeRequest, PROJECT_TOKEN, Project, ProtectedBranch, REPORTER_TOKEN, REPORTER_USER,

@@ -3,8 +3,9 @@
 //! is held.
 
 use crate::api;
-use crate::http::{Conn, ReadError, Request, Response, http_date, unix_now};
+use crate::http::{Conn, ReadError, Request, Response, unix_now};
 use crate::script::{Event, Fault, FaultKind, LoggedRequest, Trigger};
+use crate::throttle::{Budget, Throttle, too_many};
 use crate::world::World;
 use serde_json::json;
 use std::collections::{HashMap, VecDeque};
@@ -23,8 +24,8 @@ struct State {
     polls: HashMap<(u64, u64), usize>,
     /// Arrival times (ms) of the requests admitted in the last 60 s.
     window: VecDeque<u64>,
-    /// Per token: the window (Unix seconds / its length) and the requests counted in it.
-    token_windows: HashMap<String, (u64, u32)>,
+    /// Per token: the requests counted in its current window.
+    throttle: Throttle,
 }
 
 impl State {
@@ -122,43 +123,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-fn too_many(retry_after: Option<String>, reset_in: u64, limit: u32, observed: usize) -> Response {
-    let reset = unix_now() + reset_in;
-    let mut r = Response::raw(429, "text/plain", b"Retry later".to_vec());
-    if let Some(ra) = retry_after {
-        r = r.header("Retry-After", ra);
-    }
-    r.header("RateLimit-Name", "throttle_authenticated_api")
-        .header("RateLimit-Limit", limit.to_string())
-        .header("RateLimit-Observed", observed.to_string())
-        .header("RateLimit-Remaining", "0")
-        .header("RateLimit-Reset", reset.to_string())
-        .header("RateLimit-ResetTime", http_date(reset))
-}
-
-/// Where a token stands in its window, for the `RateLimit-*` headers of an answer.
-struct Budget {
-    limit: u32,
-    observed: u32,
-    reset: u64,
-}
-
-impl Budget {
-    fn headers(&self, r: Response) -> Response {
-        r.header("RateLimit-Name", "throttle_authenticated_api")
-            .header("RateLimit-Limit", self.limit.to_string())
-            .header("RateLimit-Observed", self.observed.to_string())
-            .header(
-                "RateLimit-Remaining",
-                self.limit.saturating_sub(self.observed).to_string(),
-            )
-            .header("RateLimit-Reset", self.reset.to_string())
-    }
-}
-
-/// The per-token throttle (`World::token_rate_limit`), as Rack::Attack counts: every
-/// request of the token in the current 60 s window counts, those over the limit get a
-/// 429 until the window ends. `Ok(Some(budget))` when the answer carries the headers.
+/// The per-token throttle (`World::token_rate_limit`) at the Unix clock's time.
 fn token_budget(st: &mut State, req: &Request) -> Result<Option<Budget>, Response> {
     let Some(limit) = st.world.token_rate_limit else {
         return Ok(None);
@@ -170,29 +135,7 @@ fn token_budget(st: &mut State, req: &Request) -> Result<Option<Budget>, Respons
         // Unauthenticated requests are throttled per IP by GitLab: not modelled.
         crate::script::Auth::None => return Ok(None),
     };
-    let now = unix_now();
-    let length = limit.window_secs.max(1);
-    let window = now / length;
-    let entry = st.token_windows.entry(token).or_insert((window, 0));
-    if entry.0 != window {
-        *entry = (window, 0);
-    }
-    entry.1 += 1;
-    let budget = Budget {
-        limit: limit.per_window,
-        observed: entry.1,
-        reset: (window + 1) * length,
-    };
-    if budget.observed > budget.limit {
-        let retry_after = budget.reset.saturating_sub(now).max(1);
-        return Err(too_many(
-            Some(retry_after.to_string()),
-            retry_after,
-            budget.limit,
-            budget.observed as usize,
-        ));
-    }
-    Ok((limit.headers == crate::world::RateLimitHeaders::Always).then_some(budget))
+    st.throttle.admit(&limit, &token, unix_now())
 }
 
 fn html_error(code: u16) -> Response {
@@ -245,7 +188,7 @@ fn fault_plan(
                 .unwrap_or(1);
             let limit = st.world.rate_limit_per_minute.unwrap_or(600);
             Plan::Answer(
-                too_many(retry_after, reset_in, limit, limit as usize + 1),
+                too_many(retry_after, unix_now(), reset_in, limit, limit as usize + 1),
                 Mode::Normal,
             )
         }
@@ -363,7 +306,7 @@ impl Shared {
                 return (
                     idx,
                     Plan::Answer(
-                        too_many(Some(secs.to_string()), secs, limit, observed),
+                        too_many(Some(secs.to_string()), unix_now(), secs, limit, observed),
                         Mode::Normal,
                     ),
                 );
@@ -555,7 +498,7 @@ impl FakeGitlab {
                 events: Vec::new(),
                 polls: HashMap::new(),
                 window: VecDeque::new(),
-                token_windows: HashMap::new(),
+                throttle: Throttle::new(),
             }),
             cond: Condvar::new(),
             stop: AtomicBool::new(false),

@@ -230,10 +230,15 @@ pub enum RateLimitHeaders {
     Always,
 }
 
-/// Monotonic clock shared by the world and the server: `at_ms` values are milliseconds
-/// since the server started (0 before that).
+/// The world's clock: `at_ms` values are milliseconds since the server started (0
+/// before that), or a time a simulator sets (`World::set_now_ms`).
 #[derive(Clone, Debug, Default)]
-pub(crate) struct Clock(Option<Instant>);
+pub(crate) enum Clock {
+    #[default]
+    Stopped,
+    Started(Instant),
+    Set(u64),
+}
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(default)]
@@ -343,7 +348,7 @@ impl World {
                 ),
             ],
             next_id: 100,
-            clock: Clock::default(),
+            clock: Clock::Stopped,
         };
         w.projects.push(Project {
             id: 42,
@@ -388,14 +393,36 @@ impl World {
 
     /// Milliseconds since the server started (0 before it started).
     pub fn now_ms(&self) -> u64 {
-        self.clock
-            .0
-            .map(|t| t.elapsed().as_millis() as u64)
-            .unwrap_or(0)
+        match self.clock {
+            Clock::Stopped => 0,
+            Clock::Started(at) => at.elapsed().as_millis() as u64,
+            Clock::Set(ms) => ms,
+        }
     }
 
     pub(crate) fn start_clock(&mut self, at: Instant) {
-        self.clock = Clock(Some(at));
+        self.clock = Clock::Started(at);
+    }
+
+    /// Stops the world's clock at `ms`: a simulator's virtual time (see `exchange`).
+    pub fn set_now_ms(&mut self, ms: u64) {
+        self.clock = Clock::Set(ms);
+    }
+
+    /// Status of check `check_id` as MR `iid`'s status_checks list shows it now (`None`:
+    /// no such MR).
+    pub fn status_by_id(&self, project_id: u64, iid: u64, check_id: u64) -> Option<String> {
+        Some(self.read_status(self.mr(project_id, iid)?, check_id))
+    }
+
+    /// Is check `check_id` on MR `iid`'s status_checks list (it applies to its target)?
+    pub fn lists(&self, project_id: u64, iid: u64, check_id: u64) -> bool {
+        let (Some(p), Some(mr)) = (self.project(project_id), self.mr(project_id, iid)) else {
+            return false;
+        };
+        p.checks
+            .iter()
+            .any(|c| c.id == check_id && self.check_applies(p, c, &mr.target_branch))
     }
 
     /// (major, minor) of `version`.
