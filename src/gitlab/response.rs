@@ -20,13 +20,17 @@ pub(crate) struct Headers {
 }
 
 impl Headers {
-    /// Reads them through `get` (a header's value by lower-case name); a `Retry-After`
-    /// date is taken relative to `now`.
+    /// Reads them through `get` (a header's value by lower-case name). A time the server
+    /// names (a `Retry-After` date, `RateLimit-Reset`) is taken on the server's clock, the
+    /// answer's `Date`, and on `now` without one: a runner's clock may be minutes off.
     pub(crate) fn read(get: impl Fn(&str) -> Option<String>, now: SystemTime) -> Headers {
+        let server_now = get("date")
+            .and_then(|d| super::httpdate::parse(&d))
+            .unwrap_or(now);
         Headers {
             content_type: get("content-type").unwrap_or_default(),
             location: get("location"),
-            retry_after: get("retry-after").and_then(|v| parse_retry_after(&v, now)),
+            retry_after: get("retry-after").and_then(|v| parse_retry_after(&v, server_now)),
             next_page: parse_next_page(get("x-next-page").as_deref(), get("link").as_deref()),
             poll_interval_ms: get("poll-interval").and_then(|v| parse_poll_interval(&v)),
             content_length: get("content-length").and_then(|v| v.trim().parse::<u64>().ok()),
@@ -34,8 +38,7 @@ impl Headers {
                 get("ratelimit-limit").as_deref(),
                 get("ratelimit-remaining").as_deref(),
                 get("ratelimit-reset").as_deref(),
-                get("date").as_deref(),
-                now,
+                server_now,
             ),
         }
     }
@@ -58,14 +61,13 @@ const MAX_BUDGET_RESET: Duration = Duration::from_secs(3600);
 
 /// `RateLimit-Limit`, `-Remaining` and `-Reset` (Unix time) as a [`Budget`]; `None`
 /// unless all three are there and make sense: whole numbers, at most `limit` remaining,
-/// a reset within the hour ahead. The time to the reset is counted from the answer's
-/// `Date` when it has one (the server's clock, as `Reset` is), else from `now`.
+/// a reset within the hour ahead of `server_now` (the answer's `Date`, the clock `Reset`
+/// is on; the runner's own without one).
 pub fn parse_budget(
     limit: Option<&str>,
     remaining: Option<&str>,
     reset: Option<&str>,
-    date: Option<&str>,
-    now: SystemTime,
+    server_now: SystemTime,
 ) -> Option<Budget> {
     let limit: u32 = limit?.trim().parse().ok()?;
     let remaining: u32 = remaining?.trim().parse().ok()?;
@@ -73,7 +75,6 @@ pub fn parse_budget(
     if limit == 0 || limit > MAX_BUDGET_LIMIT || remaining > limit {
         return None;
     }
-    let server_now = date.and_then(super::httpdate::parse).unwrap_or(now);
     let reset_at = SystemTime::UNIX_EPOCH.checked_add(Duration::from_secs(reset))?;
     let reset_in = reset_at.duration_since(server_now).ok()?;
     (reset_in <= MAX_BUDGET_RESET).then_some(Budget {
@@ -204,7 +205,7 @@ fn reason_phrase(status: u16) -> &'static str {
     }
 }
 
-/// `Retry-After` as seconds or as an HTTP date (relative to `now`).
+/// `Retry-After` as seconds or as an HTTP date (relative to `now`, the server's clock).
 pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     let value = value.trim();
     if let Ok(secs) = value.parse::<u64>() {
@@ -373,6 +374,29 @@ mod tests {
         assert_eq!(headers.next_page, Some(2));
         assert_eq!(headers.poll_interval_ms, Some(-1));
         assert_eq!(headers.content_length, Some(12));
+    }
+
+    #[test]
+    fn a_time_the_server_names_is_on_the_server_s_clock() {
+        // The runner's clock is 10 minutes behind the server's `Date`.
+        let server = 784_111_770;
+        let runner = SystemTime::UNIX_EPOCH + Duration::from_secs(server - 600);
+        let headers = Headers::read(
+            |name| match name {
+                "date" => Some("Sun, 06 Nov 1994 08:49:30 GMT".into()),
+                "retry-after" => Some("Sun, 06 Nov 1994 08:49:37 GMT".into()),
+                "ratelimit-limit" => Some("600".into()),
+                "ratelimit-remaining" => Some("0".into()),
+                "ratelimit-reset" => Some((server + 20).to_string()),
+                _ => None,
+            },
+            runner,
+        );
+        assert_eq!(headers.retry_after, Some(Duration::from_secs(7)));
+        assert_eq!(
+            headers.budget.map(|b| b.reset_in),
+            Some(Duration::from_secs(20))
+        );
     }
 
     #[test]
