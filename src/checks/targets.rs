@@ -108,6 +108,8 @@ pub(crate) struct CommitMrs {
     pub moved: Vec<(u64, String)>,
     /// The merged MR whose merge, squash or (fast-forward) head commit the SHA is.
     pub merged: Option<u64>,
+    /// A merged MR that may be that one: GitLab did not say its head.
+    pub unsure: bool,
 }
 
 impl CommitMrs {
@@ -129,6 +131,8 @@ pub(crate) fn sort_commit_mrs(sha: &Sha, found: &[MergeRequest]) -> CommitMrs {
             }
         } else if mr.is_merged() && mr.landed_as(sha) && sorted.merged.is_none() {
             sorted.merged = Some(mr.iid);
+        } else if mr.is_merged() && mr.sha.is_none() {
+            sorted.unsure = true;
         }
     }
     sorted

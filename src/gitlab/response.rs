@@ -12,6 +12,8 @@ pub(crate) struct Headers {
     pub(crate) location: Option<String>,
     pub(crate) retry_after: Option<Duration>,
     pub(crate) next_page: Option<u32>,
+    /// `X-Total`: how many items the whole list has (absent above 10,000).
+    pub(crate) total: Option<u64>,
     pub(crate) poll_interval_ms: Option<i64>,
     /// `Content-Length`, when it is a number.
     pub(crate) content_length: Option<u64>,
@@ -32,6 +34,7 @@ impl Headers {
             location: get("location"),
             retry_after: get("retry-after").and_then(|v| parse_retry_after(&v, server_now)),
             next_page: parse_next_page(get("x-next-page").as_deref(), get("link").as_deref()),
+            total: get("x-total").and_then(|v| v.trim().parse().ok()),
             poll_interval_ms: get("poll-interval").and_then(|v| parse_poll_interval(&v)),
             content_length: get("content-length").and_then(|v| v.trim().parse::<u64>().ok()),
             budget: parse_budget(
@@ -362,6 +365,7 @@ mod tests {
                 "content-type" => Some("text/html".into()),
                 "retry-after" => Some("3".into()),
                 "x-next-page" => Some("2".into()),
+                "x-total" => Some(" 7".into()),
                 "poll-interval" => Some("-1".into()),
                 "content-length" => Some(" 12 ".into()),
                 _ => None,
@@ -372,6 +376,7 @@ mod tests {
         assert_eq!(headers.location, None);
         assert_eq!(headers.retry_after, Some(Duration::from_secs(3)));
         assert_eq!(headers.next_page, Some(2));
+        assert_eq!(headers.total, Some(7));
         assert_eq!(headers.poll_interval_ms, Some(-1));
         assert_eq!(headers.content_length, Some(12));
     }

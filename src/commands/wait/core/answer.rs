@@ -69,8 +69,16 @@ pub(crate) fn setback(e: &ApiError) -> Option<Setback> {
     })
 }
 
+/// One page of an MR's check list.
+#[derive(Clone, Debug)]
+pub(crate) struct Page {
+    pub(crate) items: Vec<Item>,
+    /// The endpoint, for an error about the read.
+    pub(crate) path: String,
+}
+
 /// One page of an MR's check list: its checks; a check listed twice is a bad body.
-pub(crate) fn list_page(answer: Answer) -> Reading<Vec<Item>> {
+pub(crate) fn list_page(answer: Answer) -> Reading<Page> {
     let reply = match answer.and_then(Reply::success) {
         Ok(reply) => reply,
         Err(e) => return failed(e),
@@ -91,7 +99,11 @@ pub(crate) fn list_page(answer: Answer) -> Reading<Vec<Item>> {
             status: c.status,
         })
         .collect();
-    Reading::Good(items, reply.headers)
+    let page = Page {
+        items,
+        path: reply.path,
+    };
+    Reading::Good(page, reply.headers)
 }
 
 /// Where an MR stands, as a read of it says.

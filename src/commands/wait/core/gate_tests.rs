@@ -430,17 +430,93 @@ fn a_name_missing_from_the_first_two_reads_is_a_usage_error() {
     let (mut gate, now) = gate_with(rules.clone(), Mrs::Known(1));
     gate.next(now);
     gate.handle(now, page(&[(1, "failed")], None));
-    // No verdict (not even the failure) before the name's absence is confirmed.
-    let until = sleeps(&mut gate, now);
-    gate.next(until);
-    gate.handle(until, page(&[(1, "failed")], None));
-    assert!(matches!(ends(&mut gate, until), End::UnknownNames(n) if n == ["check-9"]));
+    // No verdict (not even the failure) before the name's absence is confirmed, at once.
+    assert_eq!(sends(&mut gate, now), Request::ReadList { mr: 0, page: 1 });
+    gate.handle(now, page(&[(1, "failed")], None));
+    assert!(matches!(ends(&mut gate, now), End::UnknownNames(n) if n == ["check-9"]));
 
     let (mut gate, now) = gate_with(rules, Mrs::Known(1));
     gate.next(now);
     gate.handle(now, page(&[(1, "pending")], None));
+    gate.next(now);
+    gate.handle(now, page(&[(1, "pending"), (9, "pending")], None));
+    sleeps(&mut gate, now);
+}
+
+fn page_of(checks: &[(u64, &str)], next_page: Option<u32>, total: u64) -> Answer {
+    let mut answer = page(checks, next_page);
+    if let Ok(reply) = &mut answer {
+        reply.headers.total = Some(total);
+    }
+    answer
+}
+
+#[test]
+fn safety_a_read_that_does_not_add_up_to_its_x_total_is_not_taken() {
+    // A page said 3 checks in all, the read listed 2: read again at the next poll.
+    let (mut gate, now) = started(1);
+    gate.next(now);
+    gate.handle(now, page_of(&[(1, "passed")], Some(2), 3));
+    gate.next(now);
+    gate.handle(now, page_of(&[(2, "passed")], None, 3));
+    assert_eq!(gate.rounds, 0);
+    assert!(gate.tracker.checks.is_empty());
+    let until = sleeps(&mut gate, now);
+    // The pages disagree (a check deleted between them): not taken either.
+    gate.next(until);
+    gate.handle(until, page_of(&[(1, "passed")], Some(2), 3));
+    gate.next(until);
+    gate.handle(until, page_of(&[(2, "passed")], None, 2));
+    assert_eq!(gate.rounds, 0);
+    let later = sleeps(&mut gate, until);
+    gate.next(later);
+    gate.handle(later, page_of(&[(1, "passed")], Some(2), 2));
+    gate.next(later);
+    gate.handle(later, page_of(&[(2, "passed")], None, 2));
+    assert_eq!(gate.rounds, 1);
+}
+
+#[test]
+fn safety_a_merged_head_that_does_not_say_its_sha_is_read_again() {
+    let (mut gate, now) = started(1);
+    gate.next(now);
+    gate.handle(now, page(&[(1, "passed")], None));
+    gate.next(now);
+    gate.handle(now, head(None, "merged"));
     let until = sleeps(&mut gate, now);
     gate.next(until);
-    gate.handle(until, page(&[(1, "pending"), (9, "pending")], None));
-    sleeps(&mut gate, until);
+    gate.handle(until, page(&[(1, "passed")], None));
+    assert_eq!(sends(&mut gate, until), Request::ReadHead { mr: 0 });
+}
+
+#[test]
+fn a_list_read_is_taken_even_when_a_later_mr_s_read_fails() {
+    // MR 0's check goes missing on one read, then MR 1's read fails: MR 0's read still
+    // counts, so its next complete read in a row lets the check go.
+    let (mut gate, now) = started(2);
+    gate.next(now);
+    gate.handle(now, page(&[(1, "passed"), (2, "pending")], None));
+    gate.handle(now, page(&[(3, "passed")], None));
+    let mut now = sleeps(&mut gate, now);
+    gate.next(now);
+    gate.handle(now, page(&[(1, "passed")], None));
+    assert!(gate.tracker.checks[&(0, 2)].missing);
+    gate.handle(now, status(502));
+    now = sleeps(&mut gate, now);
+    gate.next(now);
+    gate.handle(now, page(&[(1, "passed")], None));
+    assert!(!gate.tracker.checks.contains_key(&(0, 2)));
+}
+
+#[test]
+fn a_look_up_that_lists_a_merged_mr_without_its_head_is_no_empty_reading() {
+    let (mut gate, mut now) = gate_with(rules(), Mrs::LookUp);
+    for _ in 0..3 {
+        assert_eq!(sends(&mut gate, now), Request::FindMrs { page: 1 });
+        gate.handle(
+            now,
+            look_up(json!([{"iid": 5, "state": "merged", "sha": null}])),
+        );
+        now = sleeps(&mut gate, now);
+    }
 }

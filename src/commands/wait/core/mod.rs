@@ -23,12 +23,15 @@ pub(crate) mod tracker;
 #[cfg(test)]
 mod gate_tests;
 #[cfg(test)]
+mod sim;
+#[cfg(test)]
 mod tracker_tests;
 
 use std::time::Duration;
 
 use crate::checks::{CommitMrs, sort_commit_mrs};
 use crate::gitlab::client::MAX_PAGES;
+use crate::gitlab::error::ApiErrorKind;
 use crate::gitlab::{ApiError, CheckStatus, MergeRequest};
 use crate::sha::Sha;
 pub(crate) use answer::Answer;
@@ -214,8 +217,13 @@ pub(crate) struct Gate {
     phase: Phase,
     pacer: Pacer,
     pub(crate) tracker: Tracker,
-    /// The pages of the round so far, per MR; the look-up's pages.
+    /// The pages of the round so far, per MR, and the `X-Total` their first said.
     pages: Vec<Vec<Item>>,
+    totals: Vec<Option<u64>>,
+    /// Per MR: a read of its list was taken (the first announces nothing).
+    read_once: Vec<bool>,
+    /// A decided check fell back to `pending` in this round's reads.
+    back_to_pending: bool,
     found: Vec<MergeRequest>,
     empty_look_ups: u32,
     /// Complete rounds.
@@ -257,6 +265,9 @@ impl Gate {
             pacer,
             tracker,
             pages: vec![Vec::new(); count],
+            totals: vec![None; count],
+            read_once: vec![false; count],
+            back_to_pending: false,
             found: Vec::new(),
             empty_look_ups: 0,
             rounds: 0,
@@ -330,6 +341,7 @@ impl Gate {
         match mrs.iter().position(|m| m.open) {
             Some(mr) => {
                 self.pages.iter_mut().for_each(Vec::clear);
+                self.tracker.read_begins();
                 self.pacer.polling(now);
                 self.phase = Phase::Listing { mr, page: 1 };
                 Next::Send(Request::ReadList { mr, page: 1 })
@@ -357,7 +369,13 @@ impl Gate {
     fn looked_up(&mut self, now: Duration) {
         let sorted = sort_commit_mrs(&self.sha, &self.found);
         if sorted.is_empty() {
-            self.empty_look_ups += 1;
+            // A merged MR whose head GitLab did not say may be the commit's: not an empty
+            // reading, but none to go by either.
+            self.empty_look_ups = if sorted.unsure {
+                0
+            } else {
+                self.empty_look_ups + 1
+            };
             if self.empty_look_ups < 2 {
                 // Maybe GitLab has not yet linked a just-pushed commit to its MR.
                 self.sleep_after(now, None);
@@ -377,6 +395,8 @@ impl Gate {
         self.mrs = Some(vec![Mr { open: true, merged }; count]);
         self.tracker.set_mrs(count);
         self.pages = vec![Vec::new(); count];
+        self.totals = vec![None; count];
+        self.read_once = vec![false; count];
         self.phase = match count {
             0 => Phase::Done(End::Verdict(Verdict::Empty)),
             _ => {
@@ -391,26 +411,81 @@ impl Gate {
         (from..mrs.len()).find(|&i| mrs[i].open)
     }
 
-    fn on_list(&mut self, now: Duration, mr: usize, page: u32, answer: Answer) {
-        let (items, headers) = match answer::list_page(answer) {
-            Reading::Good(items, headers) => (items, headers),
+    fn on_list(&mut self, now: Duration, mr: usize, number: u32, answer: Answer) {
+        let (page, headers) = match answer::list_page(answer) {
+            Reading::Good(page, headers) => (page, headers),
             other => return self.failed(now, other),
         };
         self.bad_bodies = 0;
-        if page == 1 && Some(mr) == self.first_open(0) {
+        if number == 1 && Some(mr) == self.first_open(0) {
             self.pacer.observe_poll_interval(headers.poll_interval_ms);
         }
         self.pacer.observe_budget(headers.budget, now);
-        self.pages[mr].extend(items);
+        if number == 1 {
+            self.totals[mr] = headers.total;
+        }
+        self.pages[mr].extend(page.items);
+        let last = !matches!(headers.next_page, Some(next) if next > number && next <= MAX_PAGES);
+        if let Some(detail) = self.does_not_add_up(mr, headers.total, last) {
+            // A check deleted between two pages, or a body a proxy changed: the read is
+            // not a list of the MR's checks. Read it again at the next poll.
+            let error = ApiError {
+                method: "GET",
+                path: page.path,
+                kind: ApiErrorKind::Decode {
+                    status: 200,
+                    detail,
+                },
+            };
+            self.notices.push(Notice::Setback(error.clone()));
+            self.last_error = Some(error);
+            self.sleep_after(now, None);
+            return;
+        }
         match headers.next_page {
-            Some(next) if next > page && next <= MAX_PAGES => {
+            Some(next) if !last => {
                 self.phase = Phase::Listing { mr, page: next };
             }
-            _ => match self.first_open(mr + 1) {
-                Some(next) => self.phase = Phase::Listing { mr: next, page: 1 },
-                None => self.round_complete(now),
-            },
+            _ => {
+                self.mr_read(now, mr);
+                match self.first_open(mr + 1) {
+                    Some(next) => self.phase = Phase::Listing { mr: next, page: 1 },
+                    None => self.round_complete(now),
+                }
+            }
         }
+    }
+
+    /// Why the read of MR `mr`'s list so far does not add up to the `X-Total` its pages
+    /// said (`total` on this one; `last`: no page follows), if it does not.
+    fn does_not_add_up(&self, mr: usize, total: Option<u64>, last: bool) -> Option<String> {
+        let said = self.totals[mr];
+        if total != said {
+            return Some(format!(
+                "its pages said {} and {} checks in all",
+                said.map_or("none".into(), |t| t.to_string()),
+                total.map_or("none".into(), |t| t.to_string())
+            ));
+        }
+        let listed = self.pages[mr].len() as u64;
+        match said {
+            Some(total) if last && listed != total => Some(format!(
+                "it listed {listed} checks of the {total} it said (X-Total)"
+            )),
+            _ => None,
+        }
+    }
+
+    /// Every page of MR `mr`'s list is in: the tracker takes it at once (a later MR's
+    /// failed read does not throw it away: "two reads in a row" are its list's own).
+    fn mr_read(&mut self, now: Duration, mr: usize) {
+        let items = std::mem::take(&mut self.pages[mr]);
+        let first = !std::mem::replace(&mut self.read_once[mr], true);
+        let changes = self.tracker.apply(mr, items, now, first, &mut self.notices);
+        if changes.any {
+            self.pacer.changed();
+        }
+        self.back_to_pending |= changes.back_to_pending;
     }
 
     fn round_complete(&mut self, now: Duration) {
@@ -418,24 +493,24 @@ impl Gate {
         self.rounds_since_head += 1;
         self.last_error = None;
         self.notices.push(Notice::Polled { round: self.rounds });
-        let first = self.rounds == 1;
-        let mut back_to_pending = false;
-        for mr in 0..self.pages.len() {
-            if !self.is_open(mr) {
-                continue;
-            }
-            let items = std::mem::take(&mut self.pages[mr]);
-            let changes = self.tracker.apply(mr, items, now, first, &mut self.notices);
-            if changes.any {
-                self.pacer.changed();
-            }
-            back_to_pending |= changes.back_to_pending;
-        }
+        let back_to_pending = std::mem::take(&mut self.back_to_pending);
         self.tracker.read_complete();
         if self.rounds <= 2 {
             let unlisted = self.tracker.missing_names();
             if self.rounds == 1 {
+                let tracked = |mr: usize| self.tracker.checks.keys().any(|k| k.0 == mr);
+                let nothing = !unlisted.is_empty()
+                    || (0..self.pages.len()).any(|mr| self.is_open(mr) && !tracked(mr));
                 self.unlisted_names = unlisted;
+                // Absence is read twice: on the first poll the second read comes at once,
+                // so that one odd answer (an MR's list read empty) cannot pass the gate,
+                // end it empty or make a name unknown.
+                if nothing && let Some(mr) = self.first_open(0) {
+                    self.pages.iter_mut().for_each(Vec::clear);
+                    self.tracker.read_begins();
+                    self.phase = Phase::Listing { mr, page: 1 };
+                    return;
+                }
             } else {
                 let confirmed: Vec<String> = unlisted
                     .into_iter()
@@ -558,10 +633,12 @@ impl Gate {
                 self.notices.push(Notice::Closed { mr });
                 None
             }
-            Head::Merged(sha) => {
+            // Merged at the SHA: its head cannot move, it is not read again.
+            Head::Merged(Some(sha)) if self.sha.is(&sha) => {
                 self.mrs.as_mut().expect("gated MRs")[mr].merged = true;
-                Some(sha)
+                Some(Some(sha))
             }
+            Head::Merged(sha) => Some(sha),
             Head::Open(sha) => Some(sha),
         };
         match head {

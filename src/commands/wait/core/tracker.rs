@@ -10,7 +10,7 @@
 //!   retry that GitLab 16.5+ confirmed (202; it sets the check to `pending` before it
 //!   answers), any `failed` is new. Otherwise (an older GitLab, an unknown version, a retry
 //!   whose answer was lost) the list may still show the old `failed`: it counts once the
-//!   check was read as anything else since the retry, or 2 minutes after it.
+//!   check was read `pending` or `passed` since the retry, or 2 minutes after it.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -184,6 +184,11 @@ impl Tracker {
         changes
     }
 
+    /// A round of reads begins.
+    pub(crate) fn read_begins(&mut self) {
+        self.read_any = false;
+    }
+
     /// Every gated MR's list of this round was applied.
     pub(crate) fn read_complete(&mut self) {
         self.empty_reads = if self.read_any {
@@ -243,7 +248,10 @@ impl Tracker {
             // Maybe the failure the retry was asked for: not an answer yet.
             return old;
         }
-        old.awaiting = None;
+        // `pending` or `passed` show the retry took; a word GitLab never sends shows nothing.
+        if !matches!(item.status, CheckStatus::Other(_)) {
+            old.awaiting = None;
+        }
         if old.status != item.status {
             changes.any = true;
             changes.back_to_pending |= old.decided() && item.status == CheckStatus::Pending;
