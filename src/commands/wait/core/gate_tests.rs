@@ -8,6 +8,7 @@ use serde_json::json;
 
 use super::*;
 use crate::gitlab::Reply;
+use crate::gitlab::client::MAX_PAGES;
 use crate::gitlab::error::{ApiErrorKind, Transport};
 use crate::gitlab::response::Headers;
 
