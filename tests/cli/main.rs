@@ -12,6 +12,7 @@ mod doctor;
 mod eras;
 mod faults;
 mod fuzz;
+mod gate_cases;
 mod gate_timelines;
 mod input;
 mod list;

@@ -9,8 +9,14 @@ pub struct Fault {
     pub method: Option<String>,
     /// Substring of the request target (path plus `?query`); None = any path.
     pub path_contains: Option<String>,
+    /// The request's path, exactly (without the query); None = any.
+    #[serde(default)]
+    pub path_is: Option<String>,
     /// How many more matching requests this fault hits.
     pub times: usize,
+    /// How many matching requests it lets pass first.
+    #[serde(default)]
+    pub after: usize,
     pub kind: FaultKind,
 }
 
@@ -20,7 +26,9 @@ impl Fault {
         Fault {
             method: None,
             path_contains: None,
+            path_is: None,
             times: 1,
+            after: 0,
             kind,
         }
     }
@@ -31,13 +39,28 @@ impl Fault {
         self
     }
 
+    /// Requests whose path (without the query) is exactly `path`.
+    pub fn at(mut self, method: &str, path: &str) -> Fault {
+        self.method = Some(method.to_string());
+        self.path_is = Some(path.to_string());
+        self
+    }
+
+    /// Lets the first `n` matching requests pass.
+    pub fn after(mut self, n: usize) -> Fault {
+        self.after = n;
+        self
+    }
+
     pub fn times(mut self, n: usize) -> Fault {
         self.times = n;
         self
     }
 
     pub(crate) fn matches(&self, method: &str, target: &str) -> bool {
+        let path = target.split('?').next().unwrap_or(target);
         self.times > 0
+            && self.path_is.as_deref().is_none_or(|p| p == path)
             && self
                 .method
                 .as_deref()
@@ -229,6 +252,9 @@ pub struct LoggedRequest {
     pub at_ms: u64,
     /// What was answered; 0 if the connection was reset (or not answered yet).
     pub status: u16,
+    /// The fault that answered it, if one did (its kind, as `Debug` writes it).
+    #[serde(default)]
+    pub fault: Option<String>,
 }
 
 impl LoggedRequest {

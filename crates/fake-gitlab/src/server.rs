@@ -275,6 +275,7 @@ impl Shared {
             body: String::from_utf8_lossy(&req.body).into_owned(),
             at_ms: now,
             status: 0,
+            fault: None,
         });
         st.fire_time_events(now);
         st.count_poll(req);
@@ -283,11 +284,16 @@ impl Shared {
             .faults
             .iter_mut()
             .find(|f| f.matches(&req.method, &target))
-            .map(|f| {
+            .and_then(|f| {
+                if f.after > 0 {
+                    f.after -= 1;
+                    return None;
+                }
                 f.times -= 1;
-                f.kind.clone()
+                Some(f.kind.clone())
             });
         if let Some(kind) = fault {
+            st.log[idx].fault = Some(format!("{kind:?}"));
             return (idx, fault_plan(&mut st, kind, req, &base, None));
         }
         if let Some(limit) = st.world.rate_limit_per_minute {

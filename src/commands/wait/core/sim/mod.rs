@@ -28,7 +28,7 @@ mod world;
 
 use std::time::Duration;
 
-use super::{End, Gate, Mrs, Next, Notice, Request, Rules, Selection, Verdict};
+use super::{Answer, End, Gate, Mrs, Next, Notice, Request, Rules, Selection, Verdict};
 use crate::gitlab::ServerVersion;
 use crate::sha::Sha;
 use network::{Endpoint, Network};

@@ -12,10 +12,10 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use serde_json::Value;
 
+use super::Answer;
 use super::faults::{Before, is_lie};
 use super::scenario::{Fault, Scenario};
 use super::world::{EPOCH, MrTruth, SimGitlab};
-use crate::commands::wait::core::Answer;
 use crate::gitlab::Reply;
 use crate::gitlab::error::{ApiError, ApiErrorKind, Transport};
 use crate::gitlab::response::Headers;

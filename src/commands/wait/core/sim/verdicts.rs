@@ -9,7 +9,7 @@ use serde_json::Value;
 use super::network::{Endpoint, Served};
 use super::oracle::{Oracle, Violation, found, violation};
 use super::world::{MrTruth, SimGitlab};
-use crate::commands::wait::core::{End, Verdict};
+use super::{End, Verdict};
 
 /// One check as a page listed it.
 struct Listed {
