@@ -326,10 +326,11 @@ pub(crate) struct WaitArgs {
 
     /// Longest poll interval (also the pace when GitLab sends Poll-Interval: -1). A
     /// token's shared budget may stretch the pace up to it. Only GitLab stretches a
-    /// wait past it: a longer Poll-Interval, a Retry-After, or a rate limit spent
-    /// until its reset (then the wait asked, plus up to a tenth, at most 5 minutes).
-    /// After a 429 or 5xx that names no wait, the pace is back at the Poll-Interval
-    /// within ceil(log2(max-interval / pace)) successful polls
+    /// wait past it: a longer Poll-Interval (at most 5 minutes), a rate limit spent
+    /// until its reset (at most 5 minutes), or a Retry-After, waited out in full up
+    /// to --timeout (each plus up to a tenth). After a 429 or 5xx that names no
+    /// wait, the pace is back at the Poll-Interval within
+    /// ceil(log2(max-interval / pace)) successful polls
     #[arg(
         long,
         env = "STATUS_CHECK_MAX_INTERVAL",
@@ -349,6 +350,9 @@ pub(crate) struct WaitArgs {
     pub allow_empty: bool,
 
     /// Ask GitLab to retry a failed check up to N times before counting it failed
+    /// (a retry whose answer was lost counts: GitLab may have acted). Before 16.5, or
+    /// without CI_SERVER_VERSION_*, a retried check's `failed` counts once it was read
+    /// pending or passed since, or 2 minutes after the retry
     #[arg(
         long,
         env = "STATUS_CHECK_RETRY_FAILED",
