@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use super::answer::{self, Answer, Head, Reading, Retried};
-use super::{End, Gate, Moved, Notice, Phase, Verdict};
+use super::{End, Gate, HeadsRead, Moved, Notice, Phase, Verdict};
 use crate::gitlab::MergeRequest;
 
 impl Gate {
@@ -104,21 +104,27 @@ impl Gate {
         self.heads_read(now);
     }
 
-    /// Every head of the round read: a verdict, unless a head was not said.
+    /// Every head of the round read: the retries of the round, then a verdict unless a
+    /// head was not said.
     pub(super) fn heads_read(&mut self, now: Duration) {
         self.rounds_since_head = 0;
         self.last_head_read = now;
         // A head GitLab did not say is read again at the next round.
         self.head_due = self.head_unknown;
+        self.heads_this_round = if self.head_unknown {
+            HeadsRead::Unsaid
+        } else {
+            HeadsRead::Said
+        };
         if !self.mrs.iter().flatten().any(|m| m.open) {
             return self.finish(End::Verdict(Verdict::Empty));
         }
-        // A closed MR took its checks along: what is left decides.
-        match self.verdict().filter(|_| !self.head_unknown) {
-            Some(v) => self.finish(End::Verdict(v)),
-            None => {
-                self.sleep_after(now, None);
-            }
+        let queue = std::mem::take(&mut self.retry_queue);
+        if !queue.is_empty() {
+            self.phase = Phase::Retrying { queue };
+            return;
         }
+        // A closed MR took its checks along: what is left decides.
+        self.decide(now);
     }
 }

@@ -202,6 +202,16 @@ enum Phase {
     Done(End),
 }
 
+/// Whether this round read the heads, and what they said.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum HeadsRead {
+    No,
+    /// Every head read showed the SHA (or the MR closed).
+    Said,
+    /// A head GitLab did not say (`sha` null).
+    Unsaid,
+}
+
 /// One gated merge request.
 #[derive(Clone, Copy, Debug)]
 struct Mr {
@@ -237,6 +247,9 @@ pub(crate) struct Gate {
     head_due: bool,
     /// A head read of this round did not say the head.
     head_unknown: bool,
+    heads_this_round: HeadsRead,
+    /// The round's retries, asked after its due head reads.
+    retry_queue: Vec<(usize, u64)>,
     bad_bodies: u32,
     pub(crate) moved: Option<Moved>,
     /// The failure of the latest request, until a round completes: a timeout says why
@@ -277,6 +290,8 @@ impl Gate {
             last_head_read: Duration::ZERO,
             head_due: false,
             head_unknown: false,
+            heads_this_round: HeadsRead::No,
+            retry_queue: Vec::new(),
             bad_bodies: 0,
             moved: None,
             last_error: None,

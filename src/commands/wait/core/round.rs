@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use super::answer::{self, Answer, Reading};
 use super::tracker::Standing;
-use super::{End, Gate, HEAD_EVERY, HEAD_EVERY_ROUNDS, Next, Notice, Phase, Request, Verdict};
+use super::{
+    End, Gate, HEAD_EVERY, HEAD_EVERY_ROUNDS, HeadsRead, Next, Notice, Phase, Request, Verdict,
+};
 use crate::gitlab::ApiError;
 use crate::gitlab::client::MAX_PAGES;
 use crate::gitlab::error::ApiErrorKind;
@@ -140,7 +142,16 @@ impl Gate {
             Standing::Retry(queue) => queue,
             _ => Vec::new(),
         };
-        self.phase = Phase::Retrying { queue };
+        self.heads_this_round = HeadsRead::No;
+        match self.first_head_to_read(0).filter(|_| self.head_due) {
+            // Due heads come first: retries that keep meeting faults must not starve them.
+            Some(mr) => {
+                self.retry_queue = queue;
+                self.head_unknown = false;
+                self.phase = Phase::Heads { mr };
+            }
+            None => self.phase = Phase::Retrying { queue },
+        }
     }
 
     /// The verdict the checks stand at, if any: none while a `--name` missing from the
@@ -157,19 +168,30 @@ impl Gate {
         }
     }
 
-    /// Every retry answered: a verdict (after a head read), or the next round.
+    /// Every retry answered: a verdict (after a head read this round), or the next round.
     pub(super) fn after_retries(&mut self, now: Duration) -> Next {
-        let verdict = self.verdict();
-        if (verdict.is_some() || self.head_due)
+        if self.verdict().is_some()
+            && self.heads_this_round == HeadsRead::No
             && let Some(mr) = self.first_head_to_read(0)
         {
             self.head_unknown = false;
             self.phase = Phase::Heads { mr };
             return Next::Send(Request::ReadHead { mr });
         }
-        match verdict {
-            Some(v) => self.end(End::Verdict(v)),
-            None => self.sleep_after(now, None),
+        self.decide(now)
+    }
+
+    /// The verdict, when the heads read this round showed the SHA (or none is read: a
+    /// merged MR's); else the next round.
+    pub(super) fn decide(&mut self, now: Duration) -> Next {
+        let heads_shown = match self.heads_this_round {
+            HeadsRead::Said => true,
+            HeadsRead::Unsaid => false,
+            HeadsRead::No => self.first_head_to_read(0).is_none(),
+        };
+        match self.verdict() {
+            Some(v) if heads_shown => self.end(End::Verdict(v)),
+            _ => self.sleep_after(now, None),
         }
     }
 }

@@ -222,3 +222,14 @@ fn safety_an_mr_read_empty_on_the_first_poll_is_read_again() {
     let run = ends(&sc, Verdict::Passed);
     assert!(run.at > SECS(30));
 }
+
+#[test]
+fn liveness_retries_that_meet_faults_never_starve_the_head_reads() {
+    // Found by the simulated GitLab (seed 745697, the million-seed run): retries answered
+    // 429 and 503 each poll ended the poll before its due head read, so no head was read
+    // for 31 polls. Due heads now come before the retries.
+    let sc = super::scenario::generate(745_697);
+    if let (Err(v), log) = run(&sc) {
+        panic!("{}: {}\n{log:#?}", v.invariant, v.detail);
+    }
+}
