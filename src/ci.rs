@@ -29,7 +29,7 @@ pub(crate) struct CiContext {
     pub mr_target_branch: Option<String>,
     pub commit_sha: Option<String>,
     pub commit_ref_name: Option<String>,
-    /// `CI_OPEN_MERGE_REQUESTS` (13.8+): up to four `path!iid` references of the open
+    /// `CI_OPEN_MERGE_REQUESTS` (13.7+): up to four `path!iid` references of the open
     /// merge requests whose source is this branch (in a fork, the upstream MR).
     pub open_merge_requests: Option<String>,
     pub server_version: Option<String>,

@@ -350,7 +350,7 @@ pub(crate) struct WaitArgs {
     pub allow_empty: bool,
 
     /// Ask GitLab to retry a failed check up to N times before counting it failed
-    /// (a retry whose answer was lost counts: GitLab may have acted). Before 16.5, or
+    /// (a retry whose answer was lost counts: GitLab may have acted). Before 16.1, or
     /// without CI_SERVER_VERSION_*, a retried check's `failed` counts once it was read
     /// pending or passed since, or 2 minutes after the retry
     #[arg(

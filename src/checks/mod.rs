@@ -21,7 +21,8 @@ pub(crate) use context::{Ctx, client};
 pub(crate) use respond::{Reported, post_status, status_param_allowed, status_word};
 pub(crate) use retry::retry_one;
 pub(crate) use scope::{
-    Scope, join as join_branches, project_checks, protected_branches, scope_of, sent_but_not_gated,
+    PROTECTED_BRANCHES_CAP, Scope, join as join_branches, project_checks, protected_branches,
+    scope_of, sent_but_not_gated,
 };
 pub(crate) use targets::{
     CommitMrs, Target, Targets, Want, find as find_targets, given as given_targets, sort_commit_mrs,

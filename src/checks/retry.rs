@@ -34,7 +34,7 @@ pub(crate) fn retry_one(ctx: &Ctx, mr: &Target, check: &MrCheck) -> Result<(), E
         }
         Err(e) if e.status() == Some(404) => Err(Error::from(e)
             .context(format!("retrying {} on {}", quote(&check.name), mr.label))
-            .hint("the retry endpoint needs GitLab 15.7+; an unknown check id also answers 404, and so do GitLab 15.7 to 16.4 to a user below Developer (the MR's author or assignee)")),
+            .hint("the retry endpoint needs GitLab 15.7+; an unknown check id also answers 404, and so do GitLab 15.7 to 16.0 to a user below Developer (the MR's author or assignee)")),
         Err(e) => {
             Err(Error::from(e).context(format!("retrying {} on {}", quote(&check.name), mr.label)))
         }

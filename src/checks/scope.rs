@@ -92,7 +92,13 @@ pub(crate) fn project_checks(
         .map(|listing| listing.items)
 }
 
-/// `GET /projects/:id/protected_branches`, every page (Maintainer).
+/// `GET /projects/:id/protected_branches`, every page (a Reporter from 15.11, a
+/// Maintainer before).
+/// GitLab lists at most this many protected branches (the project's and its top-level
+/// group's): `ProtectedBranchesFinder::LIMIT`, applied before pagination (row
+/// `protected-branches-15-11`). A list this long may leave some out.
+pub(crate) const PROTECTED_BRANCHES_CAP: usize = 100;
+
 pub(crate) fn protected_branches(
     ctx: &Ctx,
     project: &ProjectRef,

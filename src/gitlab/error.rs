@@ -121,6 +121,22 @@ impl ApiError {
         self.status() == Some(404) && matches!(self.message(), "404 Not Found" | "Not Found")
     }
 
+    /// A fine-grained personal access token's refusal (row `fine-grained-tokens`): 403
+    /// `{"error":"insufficient_granular_scope", …}`, not the role's `403 Forbidden`. The
+    /// permission it lacks, when GitLab names it; `Some("")` when the route takes no
+    /// fine-grained token at all.
+    pub(crate) fn missing_permission(&self) -> Option<&str> {
+        let message = self.message();
+        if self.status() != Some(403) || !message.starts_with("insufficient_granular_scope") {
+            return None;
+        }
+        let named = message
+            .split_once("permissions: [")
+            .and_then(|(_, rest)| rest.split_once(']'))
+            .map(|(permission, _)| permission);
+        Some(named.unwrap_or(""))
+    }
+
     /// The MR's head from a 409's message (`SHA does not match HEAD of source
     /// branch: <sha>`), when it names one.
     pub(crate) fn head_from_409(&self) -> Option<&str> {
@@ -193,9 +209,17 @@ impl ApiError {
                         .hint(HINT_TOKEN_VARS)
                 }
             }
-            ApiErrorKind::Status { status: 403, .. } => Error::api(text).hint(
-                "the token's role on the project is too low: reporting needs Developer; listing and waiting need Developer (Reporter from GitLab 17.4); managing checks (sync) needs Maintainer",
-            ),
+            ApiErrorKind::Status { status: 403, .. } => match e.missing_permission() {
+                Some("") => Error::api(text).hint(
+                    "the token is a fine-grained personal access token, which this endpoint does not take: use a personal, project or group access token with the `api` scope",
+                ),
+                Some(permission) => Error::api(text).hint(format!(
+                    "the token is a fine-grained personal access token without the permission `{permission}` on this project: add it to the token (User settings → Access tokens), or use one with the `api` scope; docs/reference.md lists what each command needs"
+                )),
+                None => Error::api(text).hint(
+                    "the token's role on the project is too low: reporting needs Developer; listing and waiting need Developer (Reporter from GitLab 17.4); managing checks (sync) needs Maintainer",
+                ),
+            },
             ApiErrorKind::Status { status: 404, message, .. } => {
                 let err = Error::api(text);
                 if message.contains("Project") {
@@ -242,7 +266,46 @@ impl ApiError {
 
 #[cfg(test)]
 mod tests {
-    use super::head_from_409;
+    use super::*;
+
+    fn status(status: u16, message: &str) -> ApiError {
+        ApiError {
+            method: "GET",
+            path: "/x".into(),
+            kind: ApiErrorKind::Status {
+                status,
+                message: message.into(),
+                retry_after: None,
+                budget: None,
+            },
+        }
+    }
+
+    #[test]
+    fn a_fine_grained_token_s_refusal_names_the_permission() {
+        let e = status(
+            403,
+            "insufficient_granular_scope: Access denied: Your Personal Access Token lacks the required permissions: [read_external_status_check] for \"acme/app\".",
+        );
+        assert_eq!(e.missing_permission(), Some("read_external_status_check"));
+        let e = status(
+            403,
+            "insufficient_granular_scope: Unable to determine boundaries and permissions for authorization",
+        );
+        assert_eq!(e.missing_permission(), Some(""));
+        assert_eq!(status(403, "403 Forbidden").missing_permission(), None);
+        assert_eq!(
+            status(401, "insufficient_granular_scope: [x]").missing_permission(),
+            None
+        );
+        let fine = Error::from(status(
+            403,
+            "insufficient_granular_scope: Access denied: … permissions: [retry_external_status_check] for \"a/b\".",
+        ));
+        assert!(fine.hints[0].contains("without the permission `retry_external_status_check`"));
+        let role = Error::from(status(403, "403 Forbidden"));
+        assert!(role.hints[0].contains("role on the project is too low"));
+    }
 
     #[test]
     fn head_from_a_409_message() {

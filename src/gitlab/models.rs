@@ -276,6 +276,9 @@ pub struct AccessLevel {
 pub struct ProtectedBranch {
     pub id: u64,
     pub name: String,
+    /// The project's top-level group's (row `group-branches-18-0`), not its own.
+    #[serde(default)]
+    pub inherited: bool,
 }
 
 /// GitLab's name for an access level.

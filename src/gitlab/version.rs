@@ -99,15 +99,22 @@ impl ServerVersion {
         }
     }
 
-    /// A retry sets the check to `pending` itself (row `retry-pending-16-5`); before,
-    /// the list reads `failed` until the service answers again.
+    /// A retry sets the check to `pending` itself (row `retry-pending-16-1`: its
+    /// response's `retried_at` from 16.1.0, a stored `pending` later); before, the list
+    /// reads `failed` until the service answers again.
     pub fn retry_resets_pending(self) -> bool {
-        self >= ServerVersion::new(16, 5)
+        self >= ServerVersion::new(16, 1)
     }
 
-    /// A Reporter may read an MR's check list (`read_external_status_check_response`):
-    /// seen in 17.4's source and 18.9's (the first version is not known); before, only
-    /// who may approve the MR (Developer, or its author or assignee).
+    /// A check may be limited to a protected branch of the project's top-level group (row
+    /// `group-branches-18-0`); before, GitLab refuses such an id (422).
+    pub fn group_branch_scopes(self) -> bool {
+        self >= ServerVersion::new(18, 0)
+    }
+
+    /// A Reporter may read an MR's check list (`read_external_status_check_response`,
+    /// row `reporter-read-17-4`: CHANGELOG 17.4.0); before, only who may approve the MR
+    /// (Developer, or its author or assignee).
     pub fn reporter_reads_checks(self) -> bool {
         self >= ServerVersion::new(17, 4)
     }
@@ -203,8 +210,10 @@ mod tests {
                 .scope_rule_label()
                 .contains("unless it already has the fix")
         );
-        assert!(!v(16, 4).retry_resets_pending());
-        assert!(v(16, 5).retry_resets_pending());
+        assert!(!v(16, 0).retry_resets_pending());
+        assert!(v(16, 1).retry_resets_pending());
+        assert!(!v(17, 11).group_branch_scopes());
+        assert!(v(18, 0).group_branch_scopes());
         assert!(!v(17, 3).reporter_reads_checks());
         assert!(v(17, 4).reporter_reads_checks());
         assert_eq!(v(14, 0).webhook_rule(), WebhookRule::Every);

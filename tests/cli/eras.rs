@@ -355,6 +355,8 @@ fn an_author_below_developer_is_told_that_reporting_needs_developer() {
         ("15.0.0-ee", "404: 404 Not Found"),
         ("16.4.0-ee", "404: 404 Not Found"),
         ("17.5.0-ee", "404: 404 Not Found"),
+        ("18.1.0-ee", "404: 404 Not Found"),
+        ("18.2.0-ee", "404: Not Found"),
         ("18.9.0-ee", "404: Not Found"),
     ] {
         let run = Test::on_version(version)
@@ -374,14 +376,10 @@ fn an_author_below_developer_is_told_that_reporting_needs_developer() {
 
 #[test]
 fn a_retry_by_an_author_below_developer_names_the_role_it_needs() {
-    // `retry-permission-16-5`: 15.7-16.4 answer 404 (as to an unknown check), 16.5+ 403.
+    // `retry-permission-16-1`: 15.7-16.0 answer 404 (as to an unknown check), 16.1+ 403.
     for (version, status, hint) in [
-        (
-            "15.11.0-ee",
-            "404",
-            "15.7 to 16.4 to a user below Developer",
-        ),
-        ("16.5.0-ee", "403", "Developer"),
+        ("16.0.0-ee", "404", "15.7 to 16.0 to a user below Developer"),
+        ("16.1.0-ee", "403", "Developer"),
     ] {
         let run = Test::on_version(version)
             .checks(&["scan"])
@@ -395,6 +393,30 @@ fn a_retry_by_an_author_below_developer_names_the_role_it_needs() {
         run.code(5).stderr_has(status).stderr_has(hint);
         assert_eq!(run.status_of("scan"), "failed", "{version}");
     }
+}
+
+// ---------------------------------------------------------------- response-developer-15-0
+
+#[test]
+fn on_14_5_an_author_below_developer_may_report() {
+    // 14.5.2 looks the check up but asks no Developer role: the author's pass is stored.
+    let run = Test::on_version("14.5.2-ee")
+        .checks(&["scan"])
+        .world(|w| w.mr_mut(42, 7).authors_and_assignees.push(REPORTER_USER))
+        .token(REPORTER_TOKEN)
+        .args(&["report", "passed", "--name", "scan"])
+        .run();
+    run.code(0);
+    assert_eq!(run.status_of("scan"), "approved");
+    // ...and, unlike 14.0, it looks the check up: an unknown id is a 404, not a 500.
+    Test::on_version("14.5.2-ee")
+        .checks(&["scan"])
+        .args(&["report", "passed", "--check-id", "9999"])
+        .run()
+        .code(5)
+        .stderr_has("404")
+        .stderr_has("check id does not exist")
+        .stderr_lacks("500");
 }
 
 // ---------------------------------------------------------------- response-14-0
@@ -581,7 +603,7 @@ fn doctor_flags_wildcard_scoped_checks_as_gating_nothing() {
     assert_eq!(line(&run)["result"], "ok");
 }
 
-// ---------------------------------------------------------------- open-mrs-var-13-8
+// ---------------------------------------------------------------- open-mrs-var-13-7
 
 #[test]
 fn a_branch_pipeline_uses_ci_open_merge_requests_without_a_commit_lookup() {
@@ -803,11 +825,11 @@ fn after_a_force_push_the_old_commit_finds_no_mr() {
         .request_count(1);
 }
 
-// ---------------------------------------------------------------- poll-interval-15-11
+// ---------------------------------------------------------------- poll-interval-15-10
 
 #[test]
-fn before_15_11_the_gate_paces_itself() {
-    let run = Test::on_version("15.10.0-ee")
+fn before_15_10_the_gate_paces_itself() {
+    let run = Test::on_version("15.9.0-ee")
         .checks(&["a"])
         .event(Event::status_at_poll(3, "a", "passed"))
         .args(&["wait", "--interval", "100ms", "--max-interval", "300ms"])
@@ -818,4 +840,120 @@ fn before_15_11_the_gate_paces_itself() {
     for pair in lists.windows(2) {
         assert!(pair[1].at_ms - pair[0].at_ms >= 100);
     }
+}
+
+// ---------------------------------------------------------------- fine-grained-tokens
+
+fn fine_grained(version: &str) -> Test {
+    Test::on_version(version)
+        .checks(&["scan"])
+        .token(FINE_GRAINED_TOKEN)
+}
+
+fn doctor_of(test: Test) -> Run {
+    let run = test.args(&["doctor", "--output", "json"]).run();
+    run.no_token_in_output();
+    run
+}
+
+#[test]
+fn doctor_asks_a_fine_grained_token_s_permissions_without_changing_anything() {
+    let run = doctor_of(fine_grained("19.2.0-ee"));
+    let token = doctor_line(&run, "token");
+    assert!(
+        token["message"]
+            .as_str()
+            .unwrap()
+            .contains("fine-grained personal access token of @fine"),
+        "{token}"
+    );
+    let line = doctor_line(&run, "permissions");
+    assert_eq!(line["result"], "ok", "{line}");
+    // Nothing was changed: no response, no retry, no check.
+    run.server.world(|w| {
+        assert!(w.mr(42, 7).unwrap().responses.is_empty());
+        assert_eq!(w.project(42).unwrap().checks.len(), 1);
+    });
+    // Every permission a command needs, taken away, is named (doctor's own reads aside).
+    let own = ["read_user", "read_member", "read_metadata"];
+    for permission in FINE_GRAINED_PERMISSIONS.iter().filter(|p| !own.contains(p)) {
+        let run = doctor_of(fine_grained("19.2.0-ee").world(|w| w.revoke_permission(permission)));
+        let line = doctor_line(&run, "permissions");
+        assert_eq!(line["result"], "fail", "{permission}: {line}");
+        let message = line["message"].as_str().unwrap();
+        assert!(
+            message.contains(&format!("`{permission}`")),
+            "{permission}: {line}"
+        );
+    }
+}
+
+#[test]
+fn a_fine_grained_token_without_a_permission_is_told_which_not_the_role() {
+    let run = fine_grained("19.2.0-ee")
+        .world(|w| w.revoke_permission("update_external_status_check"))
+        .args(&["report", "passed", "--name", "scan"])
+        .run();
+    run.code(5)
+        .stderr_has("insufficient_granular_scope")
+        .stderr_has("without the permission `update_external_status_check`")
+        .stderr_lacks("role on the project is too low");
+    let run = fine_grained("19.2.0-ee")
+        .world(|w| w.revoke_permission("read_external_status_check"))
+        .args(&["wait", "--timeout", "5s"])
+        .run();
+    run.code(5)
+        .stderr_has("without the permission `read_external_status_check`");
+}
+
+// ---------------------------------------------------------------- group-branches-18-0
+
+const GROUP_SCOPED: &str = "checks:\n  - name: scan\n    external_url: https://checks.example.com/scan\n    protected_branches: [stable]\n";
+
+#[test]
+fn sync_limits_a_check_to_a_group_s_protected_branch_from_18_0() {
+    let group = |w: &mut World| _ = w.protect_group_branch(42, "stable");
+    let run = sync_on("18.0.0-ee", GROUP_SCOPED).world(group).run();
+    run.code(0);
+    run.server.world(|w| {
+        let p = w.project(42).unwrap();
+        let stable = p.group_protected_branches[0].id;
+        assert_eq!(p.checks[0].protected_branch_ids, [stable]);
+    });
+    let run = sync_on("17.11.0-ee", GROUP_SCOPED).world(group).run();
+    run.code(2)
+        .stderr_has("`stable` is a protected branch of 42's group")
+        .stderr_has("18.0");
+    assert!(writes(&run).is_empty(), "{:?}", writes(&run));
+}
+
+#[test]
+fn sync_says_when_gitlab_s_100_protected_branches_may_hide_one() {
+    let many = |w: &mut World| {
+        for i in 0..120 {
+            w.protect_branch(42, &format!("b{i:03}"));
+        }
+    };
+    let run = sync_on("18.9.0-ee", GROUP_SCOPED).world(many).run();
+    run.code(2)
+        .stderr_has("`stable` is not a protected branch")
+        .stderr_has("at most 100 protected branches");
+}
+
+// ---------------------------------------------------------------- detailed-merge-status-15-6
+
+#[test]
+fn doctor_tells_a_token_that_cannot_read_the_checks_what_the_mr_says_of_them() {
+    let run = doctor_of(
+        Test::on_version("17.3.0-ee")
+            .checks(&["scan"])
+            .world(|w| {
+                w.project_mut(42)
+                    .only_allow_merge_if_all_status_checks_passed = true
+            })
+            .token(REPORTER_TOKEN),
+    );
+    let line = doctor_line(&run, "checks");
+    let message = line["message"].as_str().unwrap();
+    assert!(message.contains("`status_checks_must_pass`"), "{line}");
 }

@@ -133,6 +133,51 @@ pub(crate) fn route(method: &str, path: &str) -> Option<Route> {
     })
 }
 
+impl Route {
+    /// The fine-grained permission the route declares (`route_setting :authorization`,
+    /// read in 18.9); `None`: it declares none, and a fine-grained token is refused.
+    fn permission(&self) -> Option<&'static str> {
+        Some(match self {
+            Route::Version => "read_metadata",
+            Route::User => "read_user",
+            Route::TokenSelf => return None,
+            Route::ProjectGet(_) => "read_project",
+            Route::ProjectPut(_) => "update_project",
+            Route::Member(..) => "read_member",
+            Route::ProtectedBranches(_) => "read_protected_branch",
+            Route::ProjectChecks(_) => "read_external_status_check_service",
+            Route::ProjectCheckCreate(_) => "create_external_status_check_service",
+            Route::ProjectCheckUpdate(..) => "update_external_status_check_service",
+            Route::ProjectCheckDelete(..) => "delete_external_status_check_service",
+            Route::Mr(..) => "read_merge_request",
+            Route::MrChecks(..) => "read_external_status_check",
+            Route::MrResponse(..) => "update_external_status_check",
+            Route::MrRetry(..) => "retry_external_status_check",
+            Route::CommitMrs(..) => "read_commit_merge_request",
+        })
+    }
+
+    /// The project a route is about (its `:id`), if it is about one.
+    fn project(&self) -> Option<&str> {
+        match self {
+            Route::Version | Route::User | Route::TokenSelf => None,
+            Route::ProjectGet(id)
+            | Route::ProjectPut(id)
+            | Route::Member(id, _)
+            | Route::ProtectedBranches(id)
+            | Route::ProjectChecks(id)
+            | Route::ProjectCheckCreate(id)
+            | Route::ProjectCheckUpdate(id, _)
+            | Route::ProjectCheckDelete(id, _)
+            | Route::Mr(id, _)
+            | Route::MrChecks(id, _)
+            | Route::MrResponse(id, _)
+            | Route::MrRetry(id, _, _)
+            | Route::CommitMrs(id, _) => Some(id),
+        }
+    }
+}
+
 /// Does this route answer with a JSON array (for the WrongShape / InvalidJson faults)?
 pub(crate) fn expects_array(method: &str, path: &str) -> bool {
     matches!(
@@ -245,6 +290,7 @@ impl Params {
 
 struct Ctx<'a> {
     req: &'a Request,
+    route: &'a Route,
     /// scheme://host, from the Host header.
     base: String,
     params: Params,
@@ -261,6 +307,7 @@ pub(crate) fn handle(w: &mut World, req: &Request, base: &str) -> Response {
     }
     let ctx = Ctx {
         req,
+        route: &route,
         base: base.to_string(),
         params: Params::from_request(req),
     };
@@ -287,7 +334,8 @@ pub(crate) fn handle(w: &mut World, req: &Request, base: &str) -> Response {
 
 // ---------------------------------------------------------------- auth
 
-fn authenticate(w: &World, req: &Request, allow_job: bool) -> R<Token> {
+fn authenticate(w: &World, ctx: &Ctx, allow_job: bool) -> R<Token> {
+    let req = ctx.req;
     let found = match auth_of(&req.headers) {
         Auth::None => None,
         Auth::PrivateToken(t) | Auth::Bearer(t) => w
@@ -312,6 +360,8 @@ fn authenticate(w: &World, req: &Request, allow_job: bool) -> R<Token> {
         }
         TokenKind::Job if !allow_job => return Err(unauthorized()),
         TokenKind::Job => return Ok(tok.clone()),
+        TokenKind::FineGrained if !w.era().fine_grained_tokens() => return Err(unauthorized()),
+        TokenKind::FineGrained => granular(w, ctx, tok)?,
         _ => {}
     }
     let api = tok.scopes.iter().any(|s| s == "api");
@@ -327,6 +377,36 @@ fn authenticate(w: &World, req: &Request, allow_job: bool) -> R<Token> {
         ));
     }
     Ok(tok.clone())
+}
+
+/// Row `fine-grained-tokens`: a fine-grained token's permission for the route, checked
+/// while authenticating (`lib/api/helpers.rb` `current_user`), so before the project's 404
+/// and the licence's 401; refused with `lib/api/api_guard.rb`'s OAuth-style 403.
+fn granular(w: &World, ctx: &Ctx, tok: &Token) -> R<()> {
+    let refuse = |description: String| {
+        Response::json(
+            403,
+            &json!({"error": "insufficient_granular_scope", "error_description": description}),
+        )
+    };
+    let undetermined =
+        || refuse("Unable to determine boundaries and permissions for authorization".into());
+    let Some(permission) = ctx.route.permission() else {
+        return Err(undetermined());
+    };
+    let boundary = match ctx.route.project() {
+        Some(id) => {
+            let pi = find_project(w, id).ok_or_else(undetermined)?;
+            format!(" for \"{}\"", w.projects[pi].path)
+        }
+        None => String::new(),
+    };
+    if tok.permissions.iter().any(|p| p == permission) {
+        return Ok(());
+    }
+    Err(refuse(format!(
+        "Access denied: Your Personal Access Token lacks the required permissions: [{permission}]{boundary}."
+    )))
 }
 
 struct Access {
@@ -347,7 +427,7 @@ fn find_project(w: &World, seg: &str) -> Option<usize> {
 
 /// Authentication, project lookup (invisible = not found), licence.
 fn access(w: &World, ctx: &Ctx, id: &str, allow_job: bool, licence: bool) -> R<Access> {
-    let token = authenticate(w, ctx.req, allow_job)?;
+    let token = authenticate(w, ctx, allow_job)?;
     let pi = find_project(w, id).ok_or_else(project_not_found)?;
     let role = World::role_in(&w.projects[pi], &token).ok_or_else(project_not_found)?;
     // `ff-14-0`: 14.0 also needs the feature flag `ff_external_status_checks`, off by
@@ -389,8 +469,8 @@ fn check_json(w: &World, p: &Project, c: &Check) -> Value {
     let branches: Vec<Value> = c
         .protected_branch_ids
         .iter()
-        .filter_map(|id| p.protected_branches.iter().find(|b| b.id == *id))
-        .map(|b| branch_json(p, b))
+        .filter_map(|id| w.scope_branches(p).find(|(b, _)| b.id == *id))
+        .map(|(b, _)| branch_json(p, b))
         .collect();
     let mut v = json!({
         "id": c.id,
@@ -556,7 +636,7 @@ fn paginate(w: &World, ctx: &Ctx, items: Vec<Value>) -> R<Response> {
 // ---------------------------------------------------------------- instance endpoints
 
 fn version(w: &World, ctx: &Ctx) -> R<Response> {
-    authenticate(w, ctx.req, false)?;
+    authenticate(w, ctx, false)?;
     Ok(Response::json(
         200,
         &json!({
@@ -568,7 +648,7 @@ fn version(w: &World, ctx: &Ctx) -> R<Response> {
 }
 
 fn user(w: &World, ctx: &Ctx) -> R<Response> {
-    let t = authenticate(w, ctx.req, false)?;
+    let t = authenticate(w, ctx, false)?;
     Ok(Response::json(
         200,
         &json!({
@@ -584,7 +664,7 @@ fn user(w: &World, ctx: &Ctx) -> R<Response> {
 }
 
 fn token_self(w: &World, ctx: &Ctx) -> R<Response> {
-    let t = authenticate(w, ctx.req, false)?;
+    let t = authenticate(w, ctx, false)?;
     let idx = w
         .tokens
         .iter()
@@ -656,24 +736,38 @@ fn member(w: &World, ctx: &Ctx, id: &str, uid: &str) -> R<Response> {
     ))
 }
 
+/// `GET protected_branches`: `read_code` (Reporter) from 15.11, Maintainer before (row
+/// `protected-branches-15-11`); the project's and its top-level group's, `inherited`
+/// marking the group's; at most 100 (`ProtectedBranchesFinder::LIMIT`, cut before
+/// pagination).
 fn protected_branches(w: &World, ctx: &Ctx, id: &str) -> R<Response> {
     let a = access(w, ctx, id, false, false)?;
-    if a.role < Role::Maintainer {
+    let needed = if w.era().protected_branches_read_code() {
+        Role::Reporter
+    } else {
+        Role::Maintainer
+    };
+    if a.role < needed {
         return Err(forbidden());
     }
     let p = &w.projects[a.pi];
     let level = |id: u64| json!([{"id": id, "access_level": 40, "access_level_description": "Maintainers", "user_id": null, "group_id": null}]);
-    let items = p
-        .protected_branches
-        .iter()
-        .map(|b| {
+    // Group rows are listed whenever the group has them (seen in 18.9; the fake's choice
+    // for older versions); they scope checks only from 18.0.
+    let own = p.protected_branches.iter().map(|b| (b, false));
+    let group = p.group_protected_branches.iter().map(|b| (b, true));
+    let items = own
+        .chain(group)
+        .take(100)
+        .map(|(b, inherited)| {
             json!({
                 "id": b.id,
                 "name": b.name,
                 "push_access_levels": level(b.id * 10),
                 "merge_access_levels": level(b.id * 10 + 1),
                 "allow_force_push": false,
-                "code_owner_approval_required": false
+                "code_owner_approval_required": false,
+                "inherited": inherited
             })
         })
         .collect();
@@ -746,12 +840,14 @@ fn project_check_save(w: &mut World, ctx: &Ctx, id: &str, cid: Option<&String>) 
     {
         problems.push("External url has already been taken");
     }
+    // `group-branches-18-0`: the project's protected branches, and from 18.0 its
+    // top-level group's (`protected_branches_must_belong_to_project[_or_group_hierarchy]`).
     if let Some(ids) = &branch_ids
         && ids
             .iter()
-            .any(|i| !p.protected_branches.iter().any(|b| b.id == *i))
+            .any(|i| !w.scope_branches(p).any(|(b, _)| b.id == *i))
     {
-        problems.push("Protected branches must belong to the project");
+        problems.push("all protected branches must exist within the project");
     }
     if !problems.is_empty() {
         return Err(Response::json(422, &json!({ "message": problems })));
@@ -844,7 +940,7 @@ fn mr_checks(w: &World, ctx: &Ctx, id: &str, iid: &str) -> R<Response> {
         })
         .collect();
     let page = paginate(w, ctx, items)?;
-    // `poll-interval-15-11`: older servers send no Poll-Interval.
+    // `poll-interval-15-10`: older servers send no Poll-Interval.
     Ok(if era.sends_poll_interval() {
         page.header("Poll-Interval", w.poll_interval_ms.to_string())
     } else {
@@ -852,9 +948,9 @@ fn mr_checks(w: &World, ctx: &Ctx, id: &str, iid: &str) -> R<Response> {
     })
 }
 
-/// `url-cut-15-0`: from 15.0 the MR list cuts the URL at `?` (its query may hold a
+/// `url-cut-16-0`: from 16.0 the MR list cuts the URL at `?` (its query may hold a
 /// secret) for Developers and Maintainers, and shows nothing to lower roles; 14.x shows
-/// the whole URL.
+/// the whole URL (15.4.2 does too).
 fn listed_url(w: &World, role: Role, url: &str) -> String {
     if !w.era().cuts_urls() {
         url.to_string()
@@ -943,8 +1039,9 @@ fn mr_response(w: &mut World, ctx: &Ctx, id: &str, iid: &str) -> R<Response> {
     let Some(ci) = ci else {
         return Err(message(500, "500 Internal Server Error"));
     };
-    // `response-404-permission`: an approver below Developer gets this far, then a 404.
-    if a.role < Role::Developer && !checks_nothing {
+    // `response-404-permission`: an approver below Developer gets this far, then a 404
+    // (`response-developer-15-0`: from 15.0; 14.x answers 201).
+    if a.role < Role::Developer && w.era().response_needs_developer() {
         return Err(refused_404(w.era()));
     }
     let now = w.now_ms();
@@ -985,7 +1082,7 @@ fn mr_retry(w: &mut World, ctx: &Ctx, id: &str, iid: &str, cid: &str) -> R<Respo
     let mi = find_mr(p, iid)?;
     let mr = &p.merge_requests[mi];
     let era = w.era();
-    // `retry-permission-16-5`: the MR is looked up with `retry_failed_status_checks`
+    // `retry-permission-16-1`: the MR is looked up with `retry_failed_status_checks`
     // (Developer); before, with `approve_merge_request`, then a 404 without that permission.
     if era.retry_checks_permission_first() {
         if a.role < Role::Developer {
@@ -1004,7 +1101,7 @@ fn mr_retry(w: &mut World, ctx: &Ctx, id: &str, iid: &str, cid: &str) -> R<Respo
     if w.read_status(mr, cid) != "failed" {
         return Err(message(422, "External status check must be failed"));
     }
-    // `retry-pending-16-5`: before 16.5 the retry only sends the webhook again.
+    // `retry-pending-16-1`: before 16.5 the retry only sends the webhook again.
     if !era.retry_resets_to_pending() {
         return Ok(Response::json(202, &json!({"message": "202 Accepted"})));
     }

@@ -60,14 +60,15 @@ impl Era {
         self.at_least(16, 6)
     }
 
-    /// Row `retry-15-7`: the retry endpoint exists.
+    /// Row `retry-15-7`: the retry endpoint exists (CHANGELOG 15.7.0, !106401).
     pub fn has_retry(self) -> bool {
         self.at_least(15, 7)
     }
 
-    /// Row `poll-interval-15-11`: the MR check list sends `Poll-Interval`.
+    /// Row `poll-interval-15-10`: the MR check list sends `Poll-Interval` (CHANGELOG
+    /// 15.10.0, !111763).
     pub fn sends_poll_interval(self) -> bool {
-        self.at_least(15, 11)
+        self.at_least(15, 10)
     }
 
     /// Row `must-succeed-15-9`: the project setting "Status checks must succeed" exists
@@ -76,10 +77,10 @@ impl Era {
         self.at_least(15, 9)
     }
 
-    /// Row `url-cut-15-0`: the MR list cuts `external_url` at `?` (for Developers and
-    /// Maintainers alike); 14.x shows the full URL.
+    /// Row `url-cut-16-0`: the MR list cuts `external_url` at `?` (for Developers and
+    /// Maintainers alike; CHANGELOG 16.0.0, !117675); before, the full URL.
     pub fn cuts_urls(self) -> bool {
-        self.at_least(15, 0)
+        self.at_least(16, 0)
     }
 
     /// Row `hmac-17-3`: `shared_secret` is a create/update parameter and the project check
@@ -101,6 +102,14 @@ impl Era {
         self.needs_feature_flag()
     }
 
+    /// Row `response-developer-15-0`: a response asks `provide_status_check_response`
+    /// (Developer) after the SHA: present in 15.0.0 (diffblue@7e026a62, CHANGELOG 15.0.0
+    /// !87108), absent in 14.5.2 (VERSION-dated), where an approver below Developer is
+    /// answered 201. The fake's choice for 14.1–14.10, not read: as 14.5.2.
+    pub fn response_needs_developer(self) -> bool {
+        self.at_least(15, 0)
+    }
+
     /// Row `wildcard-19-4`: a check limited to `release/*` applies to MRs into
     /// `release/1.0` (seen in 19.4.1; the first version is not known); before, the
     /// protected branch name must equal the target branch (read up to 18.9; the fake's
@@ -116,33 +125,54 @@ impl Era {
     }
 
     /// Row `reporter-read-17-4`: a Reporter may read the MR's check list
-    /// (`read_external_status_check_response`); before, `approve_merge_request`
-    /// (Developer, or a member who authored or is assigned to the MR). Seen in 17.4's
-    /// source and in 18.9's; the first version is not known.
+    /// (`read_external_status_check_response`, CHANGELOG 17.4.0 !164366, !163679); before,
+    /// `approve_merge_request` (Developer, or a member who authored or is assigned to the
+    /// MR). (17.11.0's rule for non-members of internal projects is not modelled.)
     pub fn reporter_reads_mr_checks(self) -> bool {
         self.at_least(17, 4)
     }
 
     /// Row `response-404-permission`: a user who passes `approve_merge_request` without
     /// `provide_status_check_response` (an author or assignee below Developer) gets a 404
-    /// after the SHA check: `{"message":"404 Not Found"}` (`not_found!`) up to 18.x, and
-    /// from 18.9 a service's error, `{"message":null}`.
+    /// after the SHA check: `{"message":"404 Not Found"}` (`not_found!`) 15.0–18.1, and
+    /// from 18.2 `StatusCheckResponses::CreateService`'s error, `{"message":null}`
+    /// (CHANGELOG 18.2.0, !189293).
     pub fn refusal_404_from_service(self) -> bool {
-        self.at_least(18, 9)
+        self.at_least(18, 2)
     }
 
-    /// Row `retry-permission-16-5`: from 16.5 the retry endpoint looks the MR up with
-    /// `retry_failed_status_checks` (403 below Developer); 15.7–16.4 look it up with
-    /// `approve_merge_request` and answer 404 to an approver without that permission.
+    /// Row `retry-permission-16-1`: from 16.1 the retry endpoint looks the MR up with
+    /// `retry_failed_status_checks` (403 below Developer; CHANGELOG 16.1.0, !113926);
+    /// 15.7–16.0 look it up with `approve_merge_request` and answer 404 to an approver
+    /// without that permission.
     pub fn retry_checks_permission_first(self) -> bool {
-        self.at_least(16, 5)
+        self.at_least(16, 1)
     }
 
-    /// Row `retry-pending-16-5`: from 16.5 a retry puts the check back to `pending`;
-    /// 15.7–16.4 only send the webhook again, and the list shows `failed` until the
-    /// service answers.
+    /// Row `retry-pending-16-1`: from 16.1 a retried check reads `pending` (its response's
+    /// `retried_at`, CHANGELOG 16.1.0 !113926; a stored `pending` later); 15.7–16.0 only
+    /// send the webhook again, and the list shows `failed` until the service answers.
     pub fn retry_resets_to_pending(self) -> bool {
-        self.at_least(16, 5)
+        self.at_least(16, 1)
+    }
+
+    /// Row `group-branches-18-0`: a check may be limited to a protected branch of the
+    /// project's top-level group (CHANGELOG 18.0.0, !189498); before, only the project's.
+    pub fn group_branch_scopes(self) -> bool {
+        self.at_least(18, 0)
+    }
+
+    /// Row `protected-branches-15-11`: `GET protected_branches` needs `read_code`
+    /// (Reporter; CHANGELOG 15.11.0, !115495); before, `admin_project` (Maintainer).
+    pub fn protected_branches_read_code(self) -> bool {
+        self.at_least(15, 11)
+    }
+
+    /// Row `fine-grained-tokens`: a fine-grained personal access token is checked against
+    /// each route's `route_setting :authorization` permissions (seen in 18.9; generally
+    /// available in 19.2 by GitLab's later notes); before, no such token exists.
+    pub fn fine_grained_tokens(self) -> bool {
+        self.at_least(18, 9)
     }
 }
 
@@ -157,17 +187,24 @@ mod tests {
         assert_eq!(e("14.9.0-ee").status_param(), StatusParam::OptionalFlagOff);
         assert_eq!(e("14.10.5-ee").status_param(), StatusParam::OptionalFlagOff);
         assert_eq!(e("15.0.0-ee").status_param(), StatusParam::Required);
-        assert!(!e("15.10.0").sends_poll_interval() && e("15.11.0").sends_poll_interval());
+        assert!(!e("15.9.0").sends_poll_interval() && e("15.10.0").sends_poll_interval());
         assert!(!e("17.2.9").has_hmac() && e("17.3.0").has_hmac());
         assert!(!e("17.3.0").reporter_reads_mr_checks() && e("17.4.0").reporter_reads_mr_checks());
-        assert!(!e("18.8.0").refusal_404_from_service() && e("18.9.0").refusal_404_from_service());
-        assert!(!e("16.4.0").retry_resets_to_pending() && e("16.5.0").retry_resets_to_pending());
+        assert!(!e("18.1.0").refusal_404_from_service() && e("18.2.0").refusal_404_from_service());
+        assert!(!e("16.0.0").retry_resets_to_pending() && e("16.1.0").retry_resets_to_pending());
         assert!(
-            !e("16.4.0").retry_checks_permission_first()
-                && e("16.5.0").retry_checks_permission_first()
+            !e("16.0.0").retry_checks_permission_first()
+                && e("16.1.0").retry_checks_permission_first()
         );
+        assert!(!e("14.10.0").response_needs_developer() && e("15.0.0").response_needs_developer());
+        assert!(!e("17.11.0").group_branch_scopes() && e("18.0.0").group_branch_scopes());
+        assert!(
+            !e("15.10.0").protected_branches_read_code()
+                && e("15.11.0").protected_branches_read_code()
+        );
+        assert!(!e("18.8.0").fine_grained_tokens() && e("18.9.0").fine_grained_tokens());
         assert!(!e("15.6.0").has_retry() && e("15.7.0").has_retry());
-        assert!(!e("14.10.0").cuts_urls() && e("15.0.0").cuts_urls());
+        assert!(!e("15.11.0").cuts_urls() && e("16.0.0").cuts_urls());
         assert!(!e("15.8.0").has_must_succeed() && e("15.9.0").has_must_succeed());
         assert!(!e("16.4.0").accepts_pending() && e("16.5.0").accepts_pending());
         assert!(!e("16.5.0").pending_times_out() && e("16.6.0").pending_times_out());

@@ -48,8 +48,8 @@ pub use script::{Action, Auth, Event, Fault, FaultKind, LoggedRequest, Trigger, 
 pub use server::FakeGitlab;
 pub use throttle::Throttle;
 pub use world::{
-    BASE_SHA, Check, DEV_TOKEN, EXPIRED_TOKEN, GUEST_TOKEN, JOB_TOKEN, MAINTAINER_TOKEN, MERGE_SHA,
-    MergeRequest, PROJECT_TOKEN, Project, ProtectedBranch, REPORTER_TOKEN, REPORTER_USER,
-    RateLimitHeaders, Role, SHA_A, SHA_B, SHA_C, StatusResponse, Token, TokenKind, TokenRateLimit,
-    World,
+    BASE_SHA, Check, DEV_TOKEN, EXPIRED_TOKEN, FINE_GRAINED_PERMISSIONS, FINE_GRAINED_TOKEN,
+    GUEST_TOKEN, JOB_TOKEN, MAINTAINER_TOKEN, MERGE_SHA, MergeRequest, PROJECT_TOKEN, Project,
+    ProtectedBranch, REPORTER_TOKEN, REPORTER_USER, RateLimitHeaders, Role, SHA_A, SHA_B, SHA_C,
+    StatusResponse, Token, TokenKind, TokenRateLimit, World,
 };

@@ -24,6 +24,27 @@ pub const PROJECT_TOKEN: &str = "glpat-proj-0000000000000000005";
 pub const JOB_TOKEN: &str = "glcbt-job-00000000000000000006";
 /// An expired personal access token.
 pub const EXPIRED_TOKEN: &str = "glpat-expired-0000000000000007";
+/// A fine-grained personal access token of a Developer, with every permission
+/// status-check uses ([`FINE_GRAINED_PERMISSIONS`]); a test takes some away.
+pub const FINE_GRAINED_TOKEN: &str = "glpat-fine-000000000000000008";
+/// The fine-grained permissions of the routes status-check calls (row `fine-grained-tokens`).
+pub const FINE_GRAINED_PERMISSIONS: [&str; 15] = [
+    "read_external_status_check",
+    "update_external_status_check",
+    "retry_external_status_check",
+    "read_external_status_check_service",
+    "create_external_status_check_service",
+    "update_external_status_check_service",
+    "delete_external_status_check_service",
+    "read_merge_request",
+    "read_commit_merge_request",
+    "read_project",
+    "update_project",
+    "read_protected_branch",
+    "read_member",
+    "read_metadata",
+    "read_user",
+];
 
 /// Source HEAD of MR !7 in [`World::new`].
 pub const SHA_A: &str = "a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1";
@@ -65,6 +86,8 @@ pub enum TokenKind {
     Group,
     Job,
     Expired,
+    /// A fine-grained personal access token: its `permissions`, route by route.
+    FineGrained,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -76,6 +99,9 @@ pub struct Token {
     pub default_role: Role,
     #[serde(default = "default_scopes")]
     pub scopes: Vec<String>,
+    /// A fine-grained token's permissions (row `fine-grained-tokens`).
+    #[serde(default)]
+    pub permissions: Vec<String>,
 }
 
 fn default_scopes() -> Vec<String> {
@@ -167,6 +193,8 @@ pub struct Project {
     pub ultimate: bool,
     pub only_allow_merge_if_all_status_checks_passed: bool,
     pub protected_branches: Vec<ProtectedBranch>,
+    /// The protected branches of the project's top-level group (row `group-branches-18-0`).
+    pub group_protected_branches: Vec<ProtectedBranch>,
     pub checks: Vec<Check>,
     pub merge_requests: Vec<MergeRequest>,
     /// Commits of the repository that are in no MR (MR commits are known anyway).
@@ -185,6 +213,7 @@ impl Default for Project {
             ultimate: true,
             only_allow_merge_if_all_status_checks_passed: false,
             protected_branches: Vec::new(),
+            group_protected_branches: Vec::new(),
             checks: Vec::new(),
             merge_requests: Vec::new(),
             commits: Vec::new(),
@@ -202,8 +231,9 @@ pub struct TokenRateLimit {
     /// The window: 60 s on GitLab (`RateLimit-Limit` is per minute); shorter in tests.
     #[serde(default = "one_minute")]
     pub window_secs: u64,
-    /// Which answers carry `RateLimit-*`: every one (GitLab with the feature flag
-    /// `rate_limiting_headers_for_unthrottled_requests`), or only the 429s (the default).
+    /// Which answers carry `RateLimit-*`: every one a throttle counted (GitLab 18.6+,
+    /// CHANGELOG 18.6.0 !209485), or only the 429s (before 18.6; the default, so that
+    /// each test says which it means).
     #[serde(default)]
     pub headers: RateLimitHeaders,
 }
@@ -295,6 +325,7 @@ fn token(value: &str, kind: TokenKind, user_id: u64, username: &str, role: Role)
         username: username.to_string(),
         default_role: role,
         scopes: default_scopes(),
+        permissions: Vec::new(),
     }
 }
 
@@ -346,6 +377,16 @@ impl World {
                     "expired",
                     Role::Developer,
                 ),
+                Token {
+                    permissions: FINE_GRAINED_PERMISSIONS.map(str::to_owned).to_vec(),
+                    ..token(
+                        FINE_GRAINED_TOKEN,
+                        TokenKind::FineGrained,
+                        8,
+                        "fine",
+                        Role::Developer,
+                    )
+                },
             ],
             next_id: 100,
             clock: Clock::Stopped,
@@ -502,6 +543,28 @@ impl World {
                 name: name.to_string(),
             });
         id
+    }
+
+    /// A protected branch of the project's top-level group. Returns its id.
+    pub fn protect_group_branch(&mut self, project_id: u64, name: &str) -> u64 {
+        let id = self.alloc_id();
+        let name = name.to_string();
+        self.project_mut(project_id)
+            .group_protected_branches
+            .push(ProtectedBranch { id, name });
+        id
+    }
+
+    /// The protected branches a check may be limited to: the project's, and from 18.0
+    /// its top-level group's (row `group-branches-18-0`).
+    pub(crate) fn scope_branches<'p>(
+        &self,
+        p: &'p Project,
+    ) -> impl Iterator<Item = (&'p ProtectedBranch, bool)> {
+        let group = self.era().group_branch_scopes();
+        let own = p.protected_branches.iter().map(|b| (b, false));
+        let inherited = p.group_protected_branches.iter().filter(move |_| group);
+        own.chain(inherited.map(|b| (b, true)))
     }
 
     /// A check that applies to every branch. Returns its id.
@@ -705,7 +768,7 @@ impl World {
         let glob = self.era().matches_wildcard_scopes();
         check.protected_branch_ids.is_empty()
             || check.protected_branch_ids.iter().any(|id| {
-                p.protected_branches.iter().any(|pb| {
+                self.scope_branches(p).any(|(pb, _)| {
                     pb.id == *id
                         && (pb.name == target_branch
                             || glob && wildcard_match(&pb.name, target_branch))
@@ -729,6 +792,17 @@ impl World {
     pub(crate) fn may_approve(role: Role, token: &Token, mr: &MergeRequest) -> bool {
         role >= Role::Developer
             || (role >= Role::Reporter && mr.authors_and_assignees.contains(&token.user_id))
+    }
+
+    /// Takes `permission` away from the fine-grained token.
+    pub fn revoke_permission(&mut self, permission: &str) {
+        for t in self
+            .tokens
+            .iter_mut()
+            .filter(|t| t.kind == TokenKind::FineGrained)
+        {
+            t.permissions.retain(|p| p != permission);
+        }
     }
 
     /// Sets (Some) or removes access (None) of a user on a project (addition to the brief).

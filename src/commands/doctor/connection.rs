@@ -64,21 +64,37 @@ impl<'a> Doctor<'a> {
 
     /// `GET /user` with the token, or an anonymous `GET /version` without
     /// one: any answer from GitLab proves the URL and TLS.
-    pub(super) fn connection_and_token(&mut self, ctx: &Ctx, token_usable: bool) -> Option<User> {
+    /// The token's user, and whether it is a fine-grained token.
+    pub(super) fn connection_and_token(
+        &mut self,
+        ctx: &Ctx,
+        token_usable: bool,
+    ) -> (Option<User>, bool) {
         if !token_usable {
             match ctx.client.get::<Value>("/version") {
                 Ok(_) => self.connected(),
                 Err(e) if matches!(e.status(), Some(401 | 403)) => self.connected(),
                 Err(e) => self.unreachable(e),
             }
-            return None;
+            return (None, false);
         }
         let source = self.cfg.token.as_ref().map_or("", |t| t.source);
         match ctx.client.get::<User>("/user") {
             Ok(user) => {
                 self.connected();
-                self.token_valid(ctx, &user, source);
-                Some(user)
+                let fine_grained = self.token_valid(ctx, &user, source);
+                (Some(user), fine_grained)
+            }
+            Err(e) if e.missing_permission().is_some() => {
+                self.connected();
+                self.fail(
+                    LineId::Token,
+                    format!(
+                        "the token from {source} is a fine-grained personal access token without `read_user`: doctor reads GET /user to check it (status-check's other commands do not)"
+                    ),
+                    "add `read_user` to the token's permissions to let doctor check it, or run the command itself",
+                );
+                (None, true)
             }
             Err(e) if matches!(e.status(), Some(401 | 403)) => {
                 self.connected();
@@ -111,12 +127,12 @@ impl<'a> Doctor<'a> {
                     )
                 };
                 self.fail(LineId::Token, message, fix);
-                None
+                (None, false)
             }
             Err(e) => {
                 self.unreachable(e);
                 self.skip(LineId::Token, "not checked: GitLab did not answer");
-                None
+                (None, false)
             }
         }
     }
@@ -178,7 +194,8 @@ impl<'a> Doctor<'a> {
         self.fail_with(LineId::Connection, &error);
     }
 
-    pub(super) fn token_valid(&mut self, ctx: &Ctx, user: &User, source: &str) {
+    /// The token line of a token GitLab took; whether it is a fine-grained one.
+    pub(super) fn token_valid(&mut self, ctx: &Ctx, user: &User, source: &str) -> bool {
         let kind = if user.bot && user.username.starts_with("project_") {
             "project access token"
         } else if user.bot && user.username.starts_with("group_") {
@@ -194,17 +211,27 @@ impl<'a> Doctor<'a> {
             .cfg
             .server_version
             .is_none_or(|v| v >= ServerVersion::new(15, 5));
-        let info = if knows_self {
-            ctx.client
-                .get::<TokenInfo>("/personal_access_tokens/self")
-                .ok()
-        } else {
-            None
+        let info = match knows_self
+            .then(|| ctx.client.get::<TokenInfo>("/personal_access_tokens/self"))
+        {
+            Some(Ok(info)) => Some(info),
+            // A fine-grained token is refused there (the route declares no permission).
+            Some(Err(e)) if e.missing_permission().is_some() => {
+                self.ok(
+                    LineId::Token,
+                    format!(
+                        "fine-grained personal access token of @{} (from {source}): valid; GitLab checks its permissions route by route (the `permissions` line)",
+                        user.username
+                    ),
+                );
+                return true;
+            }
+            _ => None,
         };
         let Some(info) = info else {
             message.push_str(": valid; its scopes could not be read (GitLab 15.5+ shows them)");
             self.ok(LineId::Token, message);
-            return;
+            return false;
         };
         let scopes = if info.scopes.is_empty() {
             "none".to_owned()
@@ -227,6 +254,7 @@ impl<'a> Doctor<'a> {
                 "reporting a status and managing checks need the `api` scope (`read_api` can only read): create a token with `api`",
             );
         }
+        false
     }
 
     // ------------------------------------------------------------ version

@@ -11,13 +11,15 @@
 //! to allow it and the answer is needed.
 //!
 //! `examine` runs the lines in order: `local` (no request), `connection` (URL,
-//! TLS, token, version), `project` (role, merge request), `status_checks`
+//! TLS, token, version), `project` (role, merge request), `permissions` (a fine-grained
+//! token's, asked without changing anything), `status_checks`
 //! (licence, checks, scopes, --name, merge gate); `render` prints them, sorted by
 //! their `lines::LineId`.
 
 mod connection;
 mod lines;
 mod local;
+mod permissions;
 mod project;
 mod render;
 mod status_checks;
@@ -62,6 +64,8 @@ struct Found {
     mr_project: Option<ProjectRef>,
     mr_checks: Option<Vec<MrCheck>>,
     project_checks: Option<Vec<ProjectCheck>>,
+    /// The token is a fine-grained personal access token (row `fine-grained-tokens`).
+    fine_grained: bool,
 }
 
 impl<'a> Doctor<'a> {
@@ -101,6 +105,13 @@ impl<'a> Doctor<'a> {
         self.fail(id, error.message.clone(), fix);
     }
 
+    /// Adds `note` to line `id`'s message.
+    fn annotate(&mut self, id: LineId, note: &str) {
+        if let Some(line) = self.lines.iter_mut().find(|l| l.id == id) {
+            line.message.push_str(note);
+        }
+    }
+
     fn verdict(&self, id: LineId) -> Option<Verdict> {
         self.lines.iter().find(|l| l.id == id).map(|l| l.verdict)
     }
@@ -124,7 +135,7 @@ impl<'a> Doctor<'a> {
             return;
         };
         let ctx = Ctx::with_client(self.cfg, log, client);
-        found.user = self.connection_and_token(&ctx, token_usable);
+        (found.user, found.fine_grained) = self.connection_and_token(&ctx, token_usable);
         self.version(&ctx, &mut found);
         if found.user.is_none() {
             // The version line is set by now: only the lines after it are skipped.
@@ -133,6 +144,7 @@ impl<'a> Doctor<'a> {
         }
         self.role(&ctx, &mut found);
         self.mr(&ctx, &mut found);
+        self.permissions(&ctx, &found);
         self.licence_and_checks(&ctx, &mut found);
         self.scopes(&ctx, &mut found);
         if let Some(name) = name {

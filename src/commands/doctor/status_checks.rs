@@ -49,6 +49,23 @@ impl<'a> Doctor<'a> {
                     "not checked: the status-check endpoints answer 401",
                 );
             }
+            Err(e) if e.missing_permission().is_some() => {
+                // A fine-grained token is refused before the licence is looked at.
+                self.skip(
+                    LineId::Licence,
+                    "not checked: the fine-grained token was refused first",
+                );
+                let message = format!(
+                    "!{}'s status checks cannot be read: the fine-grained token lacks `read_external_status_check`{}",
+                    mr.iid,
+                    merge_status(&mr)
+                );
+                self.fail(
+                    LineId::Checks,
+                    message,
+                    "add `read_external_status_check` to the token's permissions",
+                );
+            }
             Err(e) if e.status() == Some(403) => {
                 // GitLab checks the licence before the role: a 403 means licensed.
                 self.ok(
@@ -56,8 +73,9 @@ impl<'a> Doctor<'a> {
                     "external status checks are available (GitLab refused the role, which it checks after the licence)",
                 );
                 let message = format!(
-                    "!{}'s status checks cannot be read with this role (403)",
-                    mr.iid
+                    "!{}'s status checks cannot be read with this role (403){}",
+                    mr.iid,
+                    merge_status(&mr)
                 );
                 if self.verdict(LineId::Role) == Some(Verdict::Fail) {
                     self.skip(LineId::Checks, format!("{message}: see the role line"));
@@ -177,12 +195,27 @@ impl<'a> Doctor<'a> {
             return;
         };
         let wildcards = wildcard_scoped(project_checks);
-        let targets = known_targets(ctx, &project.value, found.mr.as_ref());
-        let rule = found
-            .version
-            .map_or(WebhookRule::ByName, |v| v.webhook_rule());
-        let sent = sent_elsewhere(project_checks, rule, &targets);
-        let server = found.version.map_or(
+        let (targets, capped) = known_targets(ctx, &project.value, found.mr.as_ref());
+        self.scopes_of(project_checks, &targets, found.version, &wildcards);
+        if capped {
+            // Row `protected-branches-15-11`: GitLab lists at most 100.
+            self.annotate(
+                LineId::Scopes,
+                "; GitLab lists at most 100 protected branches (the project's and its top-level group's): the webhook's targets were looked for among those",
+            );
+        }
+    }
+
+    fn scopes_of(
+        &mut self,
+        project_checks: &[ProjectCheck],
+        targets: &[String],
+        version: Option<crate::gitlab::ServerVersion>,
+        wildcards: &[String],
+    ) {
+        let rule = version.map_or(WebhookRule::ByName, |v| v.webhook_rule());
+        let sent = sent_elsewhere(project_checks, rule, targets);
+        let server = version.map_or(
             "GitLab before 19.4 (the version is unknown)".to_owned(),
             |v| v.scope_rule_label(),
         );
@@ -212,7 +245,7 @@ impl<'a> Doctor<'a> {
             }
             message
         };
-        match found.version.map(|v| (v, v.wildcard_scopes())) {
+        match version.map(|v| (v, v.wildcard_scopes())) {
             Some((_, WildcardScopes::Matched)) => {
                 let message = with_also(format!(
                     "limited to wildcard branches: {wildcards}; {server} matches them against the target branch"
@@ -428,14 +461,34 @@ fn wildcard_scoped(checks: &[ProjectCheck]) -> Vec<String> {
         .collect()
 }
 
+/// What the MR itself says of its checks, to a token that may not read them (row
+/// `detailed-merge-status-15-6`): `status_checks_must_pass` means some check applying to
+/// it has not passed, where "Status checks must succeed" is on; no other value says
+/// anything of the checks (the setting may be off, an earlier check may mask it), so the
+/// gate never goes by it.
+fn merge_status(mr: &MergeRequest) -> &'static str {
+    match mr.detailed_merge_status.as_deref() {
+        Some("status_checks_must_pass") => {
+            "; the MR itself says `status_checks_must_pass`: a check has not passed (GitLab tells that much to a Reporter)"
+        }
+        _ => "",
+    }
+}
+
 /// The target branches that can be named: the project's protected branches (when they
-/// can be read) and the merge request's target.
-fn known_targets(ctx: &Ctx, project: &ProjectRef, mr: Option<&MergeRequest>) -> Vec<String> {
+/// can be read) and the merge request's target; and whether GitLab's list of them was
+/// cut at its 100.
+fn known_targets(
+    ctx: &Ctx,
+    project: &ProjectRef,
+    mr: Option<&MergeRequest>,
+) -> (Vec<String>, bool) {
     let mut targets: Vec<String> = checks::protected_branches(ctx, project)
         .map(|branches| branches.into_iter().map(|b| b.name).collect())
         .unwrap_or_default();
+    let capped = targets.len() >= checks::PROTECTED_BRANCHES_CAP;
     targets.extend(mr.map(|m| m.target_branch.clone()));
-    targets
+    (targets, capped)
 }
 
 /// `"deploy" (main-old) → main` for each check whose webhook goes to known target

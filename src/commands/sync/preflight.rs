@@ -140,9 +140,29 @@ pub(super) fn protected_branches(
             err
         }
     })?;
-    let map: HashMap<String, u64> = listing.into_iter().map(|b| (b.name, b.id)).collect();
+    let capped = listing.len() >= checks::PROTECTED_BRANCHES_CAP;
+    // Row `group-branches-18-0`: a check may be limited to the top-level group's protected
+    // branches from 18.0; before, GitLab refuses their ids (422).
+    let group_scopes = ctx.known_version().is_none_or(|v| v.group_branch_scopes());
+    let (own, inherited): (Vec<_>, Vec<_>) = listing.into_iter().partition(|b| !b.inherited);
+    let group: Vec<String> = inherited.iter().map(|b| b.name.clone()).collect();
+    let usable = own
+        .into_iter()
+        .chain(inherited.into_iter().filter(|_| group_scopes));
+    let map: HashMap<String, u64> = usable.map(|b| (b.name, b.id)).collect();
     for spec in &file.checks {
         for name in &spec.protected_branches {
+            if !map.contains_key(name) && group.contains(name) {
+                let v = ctx
+                    .known_version()
+                    .map_or_else(String::new, |v| format!(" {v}"));
+                return Err(Error::usage(format!(
+                    "{}: `{name}` is a protected branch of {}'s group, and GitLab{v} limits a check only to the project's own (its group's from 18.0)",
+                    spec.label(),
+                    project.raw
+                ))
+                .hint("protect the branch in the project itself (Settings → Repository → Protected branches), or upgrade GitLab to 18.0+"));
+            }
             if !map.contains_key(name) {
                 let mut known: Vec<&str> = map.keys().map(String::as_str).collect();
                 known.sort_unstable();
@@ -156,7 +176,11 @@ pub(super) fn protected_branches(
                     spec.label(),
                     project.raw
                 ))
-                .hint("a status check can only be limited to protected branches: protect the branch first (Settings → Repository → Protected branches), or fix the name"));
+                .hint(if capped {
+                    "GitLab lists at most 100 protected branches (the project's and its top-level group's): a branch beyond them cannot be found through the API; protect fewer branches, or limit the check in Settings → Merge requests → Status checks"
+                } else {
+                    "a status check can only be limited to protected branches: protect the branch first (Settings → Repository → Protected branches), or fix the name"
+                }));
             }
         }
     }

@@ -24,7 +24,7 @@ fn check_id(fg: &FakeGitlab, name: &str) -> u64 {
 #[test]
 fn world_new_has_tokens_project_and_mr() {
     let w = World::new("17.5.0-ee");
-    assert_eq!(w.tokens.len(), 7);
+    assert_eq!(w.tokens.len(), 8);
     assert_eq!(w.pending_timeout_ms, Some(120_000));
     assert_eq!(w.poll_interval_ms, 10_000);
     assert_eq!(w.total_headers_limit, 10_000);
@@ -110,7 +110,7 @@ fn world_scoped_check_and_json_round_trip() {
     assert_eq!(back.tokens, w.tokens);
     // A minimal JSON world fills in the defaults.
     let min: World = serde_json::from_str(r#"{"version":"15.3.0"}"#).unwrap();
-    assert_eq!(min.tokens.len(), 7);
+    assert_eq!(min.tokens.len(), 8);
 }
 
 #[test]
@@ -315,7 +315,7 @@ fn mr_list_shows_status_and_cuts_urls_by_role() {
                "external_url": "https://checks.example.com/security-scan", "status": "pending"})
     );
     assert_eq!(v[1]["status"], "failed");
-    // `url-cut-15-0`: cut for Maintainers too
+    // `url-cut-16-0`: cut for Maintainers too
     let v = get(&fg, LIST, MAINTAINER_TOKEN).json();
     assert_eq!(
         v[0]["external_url"],
@@ -335,21 +335,29 @@ fn mr_list_by_era() {
         w.version = version.into();
         FakeGitlab::start(w)
     };
-    // `url-cut-15-0`: 14.x shows the whole URL
+    // `url-cut-16-0`: 14.x and 15.x show the whole URL
     let fg = at("14.10.0-ee");
     let r = get(&fg, LIST, DEV_TOKEN);
     assert_eq!(
         r.json()[0]["external_url"],
         "https://checks.example.com/security-scan?token=abc"
     );
-    // `poll-interval-15-11`
+    assert_eq!(
+        get(&at("15.11.0-ee"), LIST, DEV_TOKEN).json()[0]["external_url"],
+        "https://checks.example.com/security-scan?token=abc"
+    );
+    assert_eq!(
+        get(&at("16.0.0-ee"), LIST, DEV_TOKEN).json()[0]["external_url"],
+        "https://checks.example.com/security-scan"
+    );
+    // `poll-interval-15-10`
     assert_eq!(r.header("Poll-Interval"), None);
     assert_eq!(
-        get(&at("15.10.0-ee"), LIST, DEV_TOKEN).header("Poll-Interval"),
+        get(&at("15.9.0-ee"), LIST, DEV_TOKEN).header("Poll-Interval"),
         None
     );
     assert_eq!(
-        get(&at("15.11.0-ee"), LIST, DEV_TOKEN).header("Poll-Interval"),
+        get(&at("15.10.0-ee"), LIST, DEV_TOKEN).header("Poll-Interval"),
         Some("1000")
     );
     // `reporter-read-17-4`: a Reporter reads the list (and sees no URL)
@@ -437,15 +445,15 @@ fn retry_permissions_and_pending_by_era() {
             "",
         )
     };
-    // `retry-permission-16-5`: 15.7–16.4 look the MR up for approvers, then answer 404
-    // to one below Developer; from 16.5 the lookup itself needs Developer (403).
-    let r = retry(&authored_by_the_reporter("16.4.0-ee"), REPORTER_TOKEN);
+    // `retry-permission-16-1`: 15.7–16.0 look the MR up for approvers, then answer 404
+    // to one below Developer; from 16.1 the lookup itself needs Developer (403).
+    let r = retry(&authored_by_the_reporter("16.0.0-ee"), REPORTER_TOKEN);
     assert_eq!(
         (r.status, r.json()),
         (404, json!({"message": "404 Not Found"}))
     );
     assert_eq!(
-        retry(&authored_by_the_reporter("16.5.0-ee"), REPORTER_TOKEN).status,
+        retry(&authored_by_the_reporter("16.1.0-ee"), REPORTER_TOKEN).status,
         403
     );
     let plain = |version: &str| {
@@ -454,12 +462,12 @@ fn retry_permissions_and_pending_by_era() {
         FakeGitlab::start(w)
     };
     assert_eq!(retry(&plain("16.4.0-ee"), REPORTER_TOKEN).status, 403);
-    // `retry-pending-16-5`: 16.5 puts the check back to pending; 16.4 only re-sends the
+    // `retry-pending-16-1`: 16.1 reads the check as pending again; 16.0 only re-sends the
     // webhook, and the list still says failed.
-    let old = plain("16.4.0-ee");
+    let old = plain("16.0.0-ee");
     assert_eq!(retry(&old, DEV_TOKEN).status, 202);
     assert_eq!(old.world(|w| w.status_of(42, 7, "security-scan")), "failed");
-    let new = plain("16.5.0-ee");
+    let new = plain("16.1.0-ee");
     assert_eq!(retry(&new, DEV_TOKEN).status, 202);
     assert_eq!(
         new.world(|w| w.status_of(42, 7, "security-scan")),
@@ -1161,11 +1169,21 @@ fn project_check_roles() {
         None,
     );
     assert_eq!(r.status, 403);
-    let r = get(&fg, "/projects/42/protected_branches", DEV_TOKEN);
-    assert_eq!(r.status, 403);
     let r = get(&fg, "/projects/42/protected_branches", MAINTAINER_TOKEN);
     assert_eq!(r.status, 200);
     assert_eq!(r.json()[1]["name"], "release");
+    // `protected-branches-15-11`: `read_code` (a Reporter) from 15.11, Maintainer before.
+    for (version, reporter, guest) in [("15.10.0-ee", 403, 403), ("15.11.0-ee", 200, 403)] {
+        fg.world(|w| w.version = version.into());
+        let branches = "/projects/42/protected_branches";
+        assert_eq!(
+            get(&fg, branches, REPORTER_TOKEN).status,
+            reporter,
+            "{version}"
+        );
+        assert_eq!(get(&fg, branches, DEV_TOKEN).status, reporter, "{version}");
+        assert_eq!(get(&fg, branches, GUEST_TOKEN).status, guest, "{version}");
+    }
 }
 
 // ------------------------------------------------------------------ instance, project, members

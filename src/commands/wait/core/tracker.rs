@@ -7,7 +7,7 @@
 //!   cached `[]`, or a page that shifted because a check was deleted between two page
 //!   reads, cannot pass the gate or end it empty.
 //! - **A retried check's `failed` is the retry's answer only when it must be.** After a
-//!   retry that GitLab 16.5+ confirmed (202; it sets the check to `pending` before it
+//!   retry that GitLab 16.1+ confirmed (202; it sets the check to `pending` before it
 //!   answers), any `failed` is new. Otherwise (an older GitLab, an unknown version, a retry
 //!   whose answer was lost) the list may still show the old `failed`: it counts once the
 //!   check was read `pending` or `passed` since the retry, or 2 minutes after it.
@@ -20,7 +20,7 @@ use crate::gitlab::CheckStatus;
 
 /// How long a retried check may read its old `failed` before it counts: the pending
 /// timeout of GitLab 16.6+ (a retried check no service answers reads `failed` again
-/// after it), which older versions lack (row `retry-pending-16-5`).
+/// after it), which older versions lack (row `retry-pending-16-1`).
 pub(crate) const RETRY_GRACE: Duration = Duration::from_secs(120);
 
 /// One check of a list as GitLab returned it.
@@ -89,7 +89,7 @@ pub(crate) struct Selection {
     pub(crate) ignore: Vec<String>,
     pub(crate) retry_limit: u32,
     pub(crate) fail_fast: bool,
-    /// GitLab 16.5+ is known to be the server: an accepted retry has set `pending`.
+    /// GitLab 16.1+ is known to be the server: an accepted retry has set `pending`.
     pub(crate) retry_resets_pending: bool,
 }
 

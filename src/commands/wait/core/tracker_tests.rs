@@ -64,7 +64,7 @@ fn the_first_read_announces_nothing_a_later_new_check_is_announced() {
 
 #[test]
 fn a_retry_s_old_failed_stays_pending_for_the_grace_then_counts() {
-    // Before 16.5 (or not known to be 16.5+), or whenever the retry's answer was lost.
+    // Before 16.1 (or not known to be 16.1+), or whenever the retry's answer was lost.
     for (resets, confirmed) in [(false, true), (false, false), (true, false)] {
         let mut t = tracker(1, resets);
         read(&mut t, Failed, 0);
@@ -83,7 +83,7 @@ fn a_retry_s_old_failed_stays_pending_for_the_grace_then_counts() {
 }
 
 #[test]
-fn from_16_5_a_failed_read_after_a_confirmed_retry_is_new() {
+fn from_16_1_a_failed_read_after_a_confirmed_retry_is_new() {
     let mut t = tracker(1, true);
     read(&mut t, Failed, 0);
     t.retried((0, CHECK), secs(10), true);

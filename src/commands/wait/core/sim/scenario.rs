@@ -10,13 +10,15 @@ const SECS: fn(u64) -> Duration = Duration::from_secs;
 
 /// The versions a simulated GitLab runs: each era of `docs/gitlab-api.md` that changes
 /// what the gate sees (14.x approves, no retry before 15.7, no `Poll-Interval` before
-/// 15.10, a retry resets to pending from 16.5, a pending times out from 16.6).
-pub(super) const VERSIONS: [&str; 9] = [
+/// 15.10, a retry reads pending from 16.1, a pending times out from 16.6).
+pub(super) const VERSIONS: [&str; 11] = [
     "14.5.2-ee",
     "15.0.0-ee",
     "15.6.0-ee",
     "15.8.0-ee",
+    "15.10.0-ee",
     "16.0.0-ee",
+    "16.1.0-ee",
     "16.5.0-ee",
     "16.6.0-ee",
     "17.5.0-ee",
