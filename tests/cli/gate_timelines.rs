@@ -137,8 +137,17 @@ fn good(r: &LoggedRequest) -> bool {
     r.status == 200 && r.fault.as_deref().is_none_or(|f| f.starts_with("Delay"))
 }
 
-fn bad_body(f: &str) -> bool {
+/// A body the gate cannot read as the endpoint's: cut-off JSON, or a 200 of the wrong
+/// shape (an array where the MR is expected, an object where a list is).
+fn bad_body(r: &LoggedRequest) -> bool {
+    let Some(f) = r.fault.as_deref() else {
+        return false;
+    };
+    let array = f.contains(r#"body: "[""#);
+    let object = f.contains(r#"body: "{""#);
     f.contains("InvalidJson")
+        || (f.contains("code: 200") && r.path == HEAD && array)
+        || (f.contains("code: 200") && r.path != HEAD && object)
 }
 
 /// The checks' statuses once the first `polls` list reads arrived (events fire before
@@ -248,6 +257,7 @@ fn check_timeline(
                 "exit 0 without a head read that showed the SHA\n{log}"
             );
         }
+        1 if run.stderr.contains("nothing to gate on") => check_empty(&requests, &log)?,
         1 => check_failure(&case, &run, seen, &log)?,
         3 => prop_assert!(
             run.elapsed.as_millis() as u64 >= TIMEOUT_MS,
@@ -311,6 +321,29 @@ fn check_failure(
     Ok(())
 }
 
+/// Exit 1 with nothing to gate on: the project always has its checks, so only two lies
+/// in a row (a list, or the commit's look-up, read `[]` twice with no true answer
+/// between) may end the wait empty: the gate fails safe, never passes.
+fn check_empty(requests: &[LoggedRequest], log: &str) -> Result<(), TestCaseError> {
+    let lied_twice = |path: &str| {
+        let answered: Vec<&LoggedRequest> = requests
+            .iter()
+            .filter(|r| r.path == path && r.status == 200)
+            .collect();
+        answered.len() >= 2
+            && answered[answered.len() - 2..].iter().all(|r| {
+                r.fault
+                    .as_deref()
+                    .is_some_and(|f| f.contains(r#"body: "[]""#))
+            })
+    };
+    prop_assert!(
+        lied_twice(LIST) || lied_twice(LOOK_UP),
+        "exit 1, nothing to gate on, without two empty reads in a row\n{log}"
+    );
+    Ok(())
+}
+
 /// The retries (POSTs to `path`) GitLab acted on or may have: all but those answered
 /// 429 or 503, or reset before they reached it.
 fn asked(requests: &[LoggedRequest], path: &str) -> usize {
@@ -331,7 +364,7 @@ fn check_error(requests: &[LoggedRequest], log: &str) -> Result<(), TestCaseErro
         .iter()
         .rev()
         .take_while(|r| !good(r))
-        .filter(|r| r.fault.as_deref().is_some_and(bad_body))
+        .filter(|r| bad_body(r))
         .count();
     prop_assert!(
         fatal || bad_run >= 3,
