@@ -252,8 +252,8 @@ fn same_window(a: Duration, b: Duration) -> bool {
 
 /// Seconds as a duration; whatever the arithmetic gave, within `0..=MAX_PACE`.
 fn secs(s: f64) -> Duration {
-    if s.is_finite() && s > 0.0 {
-        Duration::from_secs_f64(s.min(MAX_PACE.as_secs_f64()))
+    if s.is_finite() {
+        Duration::from_secs_f64(s.clamp(0.0, MAX_PACE.as_secs_f64()))
     } else {
         Duration::ZERO
     }
@@ -267,6 +267,16 @@ mod tests {
     const PI: Duration = Duration::from_secs(10);
     /// A --max-interval that does not cap the budget's pace.
     const BIG: Duration = Duration::from_secs(300);
+
+    #[test]
+    fn arithmetic_that_went_astray_is_no_pace_or_the_longest() {
+        assert_eq!(secs(1.5), Duration::from_millis(1500));
+        assert_eq!(secs(0.0), Duration::ZERO);
+        assert_eq!(secs(-3.0), Duration::ZERO);
+        assert_eq!(secs(f64::NAN), Duration::ZERO);
+        assert_eq!(secs(f64::INFINITY), Duration::ZERO);
+        assert_eq!(secs(1e12), MAX_PACE);
+    }
 
     fn budget(limit: u32, remaining: u32, reset_in: u64) -> Budget {
         Budget {

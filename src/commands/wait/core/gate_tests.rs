@@ -195,9 +195,12 @@ fn an_mr_closed_with_all_the_checks_leaves_nothing_to_wait_for() {
     gate.handle(now, page(&[(2, "passed")], None));
     // Passed: heads before the verdict; both were closed meanwhile.
     assert_eq!(sends(&mut gate, now), Request::ReadHead { mr: 0 });
+    assert!(gate.is_open(0) && gate.is_open(1));
     gate.handle(now, head(Some(SHA), "closed"));
+    assert!(!gate.is_open(0) && gate.is_open(1));
     assert_eq!(sends(&mut gate, now), Request::ReadHead { mr: 1 });
     gate.handle(now, head(Some(SHA), "closed"));
+    assert!(!gate.is_open(1));
     assert_eq!(verdict(ends(&mut gate, now)), Verdict::Empty);
 }
 
@@ -327,6 +330,21 @@ fn politeness_a_retry_whose_answer_was_lost_counts_as_asked() {
 }
 
 #[test]
+fn a_retry_in_a_round_whose_head_is_due_is_sent_after_the_head_in_that_round() {
+    let mut rules = rules();
+    rules.checks.retry_limit = 1;
+    let (mut gate, now) = gate_with(rules, Mrs::Known(1));
+    gate.next(now);
+    gate.handle(now, page(&[(1, "pending")], None));
+    let later = sleeps(&mut gate, now) + HEAD_EVERY;
+    gate.next(later);
+    gate.handle(later, page(&[(1, "failed")], None));
+    assert_eq!(sends(&mut gate, later), Request::ReadHead { mr: 0 });
+    gate.handle(later, head(Some(SHA), "opened"));
+    assert_eq!(sends(&mut gate, later), Request::Retry { mr: 0, check: 1 });
+}
+
+#[test]
 fn a_retry_gitlab_did_not_act_on_is_asked_again() {
     let answers: [fn() -> Answer; 3] =
         [|| status(429), || status(503), || lost(Transport::Connect)];
@@ -377,6 +395,37 @@ fn liveness_the_look_up_is_as_patient_as_the_polls() {
             .any(|n| matches!(n, Notice::Found(found) if found.open == [7]))
     );
     assert_eq!(sends(&mut gate, now), Request::ReadList { mr: 0, page: 1 });
+}
+
+#[test]
+fn the_look_up_s_pages_are_followed_forward_only_up_to_max_pages() {
+    let paged = |next_page| {
+        let headers = Headers {
+            next_page: Some(next_page),
+            ..Headers::default()
+        };
+        reply(200, json!([]).to_string(), headers)
+    };
+    let (mut gate, now) = gate_with(rules(), Mrs::LookUp);
+    gate.next(now);
+    gate.handle(now, paged(2));
+    assert_eq!(sends(&mut gate, now), Request::FindMrs { page: 2 });
+    let open = json!([{"iid": 7, "state": "opened", "sha": SHA}]);
+    let headers = Headers {
+        next_page: Some(2),
+        ..Headers::default()
+    };
+    // A server that announces the page it just served is done: the MRs of both pages.
+    gate.handle(now, reply(200, open.to_string(), headers));
+    assert_eq!(sends(&mut gate, now), Request::ReadList { mr: 0, page: 1 });
+    for (next, followed) in [(1, false), (MAX_PAGES, true), (MAX_PAGES + 1, false)] {
+        let (mut gate, now) = gate_with(rules(), Mrs::LookUp);
+        gate.next(now);
+        gate.handle(now, paged(next));
+        let asked = gate.next(now);
+        let asks_next = matches!(asked, Next::Send(Request::FindMrs { page }) if page == next);
+        assert_eq!(asks_next, followed, "next page {next}: {asked:?}");
+    }
 }
 
 #[test]

@@ -71,26 +71,23 @@ impl Gate {
             other => return self.failed(now, other),
         };
         self.bad_bodies = 0;
-        let head = match Head::of(&read) {
+        let (head, merged) = match Head::of(&read) {
             Head::Closed => {
                 self.mrs.as_mut().expect("gated MRs")[mr].open = false;
                 self.tracker.drop_mr(mr);
                 self.notices.push(Notice::Closed { mr });
-                None
+                (None, false)
             }
-            // Merged at the SHA: its head cannot move, it is not read again.
-            Head::Merged(Some(sha)) if self.sha.is(&sha) => {
-                self.mrs.as_mut().expect("gated MRs")[mr].merged = true;
-                Some(Some(sha))
-            }
-            Head::Merged(sha) => Some(sha),
-            Head::Open(sha) => Some(sha),
+            Head::Merged(sha) => (Some(sha), true),
+            Head::Open(sha) => (Some(sha), false),
         };
         match head {
             Some(Some(sha)) if !self.sha.is(&sha) => {
                 self.moved = Some(Moved::During { mr, head: sha });
                 return self.finish(End::Verdict(Verdict::Stale));
             }
+            // Merged at the SHA: its head cannot move, it is not read again.
+            Some(Some(_)) if merged => self.mrs.as_mut().expect("gated MRs")[mr].merged = true,
             Some(None) => {
                 self.notices.push(Notice::HeadUnknown { mr });
                 self.head_unknown = true;
