@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::Sourced;
+use super::named_variable::{self, NamedVariable};
 use super::project::{MrRef, ProjectRef, parse_open_mrs, parse_project};
 use crate::ci::CiContext;
 use crate::cli::GlobalArgs;
@@ -100,63 +101,21 @@ pub(super) fn token(args: &GlobalArgs, ci: &CiContext) -> Result<Option<Sourced<
 
 const TOKEN_VARIABLE: &str = "--token-variable/STATUS_CHECK_TOKEN_VARIABLE";
 
-/// The token from the variable `name` (`--token-variable`): its value, or, when
-/// the value is an absolute path (what a CI/CD variable of type File holds), the
-/// file's content. Every error names the variable and never shows its value,
-/// which is a token or the path of one.
+/// The token from the variable `name` (`--token-variable`): its value, or the file a
+/// File variable names.
 fn token_from_variable(name: &str) -> Result<Token, Error> {
-    let is_name = name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-    if !is_name {
-        return Err(Error::usage(format!(
-            "{TOKEN_VARIABLE} is not a variable name (letters, digits and _, not starting with a digit)"
-        ))
-        .hint("give the name of the variable that holds the token (e.g. STATUS_CHECK_TOKEN), not the token itself"));
-    }
-    let fix = format!(
-        "define {name} as a masked CI/CD variable holding the access token (or of type File), or name another variable (a component's token_variable input); a protected variable exists only in pipelines of protected branches"
-    );
-    let Some(value) = crate::ci::secret_variable(name)? else {
-        return Err(Error::usage(format!(
-            "the variable {name} named by {TOKEN_VARIABLE} is not set"
-        ))
-        .hint(fix));
-    };
-    let raw = value.expose();
-    if raw.trim().is_empty() {
-        return Err(Error::usage(format!(
-            "the variable {name} named by {TOKEN_VARIABLE} is empty"
-        ))
-        .hint(fix));
-    }
-    let bad = |message: String| {
-        Error::usage(message).hint("copy the token again without spaces or line breaks; a File variable may end with one newline")
-    };
-    // A File variable holds an absolute path (`/builds/...`, `C:\builds\...`); a
-    // token never looks like one.
-    if !std::path::Path::new(raw).is_absolute() {
-        return Token::parse(raw, &format!("the variable {name} ({TOKEN_VARIABLE})")).map_err(bad);
-    }
-    // A File variable: the value is the path of the file holding the token.
-    let text = std::fs::read_to_string(raw).map_err(|e| {
-        Error::usage(format!(
-            "cannot read the token file that {name} names ({TOKEN_VARIABLE}): {}",
-            io_reason(&e)
-        ))
-        .hint(format!(
-            "{name} holds a path (a CI/CD variable of type File): check that the variable is of type File and its file readable"
-        ))
+    let (text, source) = named_variable::read(&NamedVariable {
+        name,
+        flag: TOKEN_VARIABLE,
+        holds: "token",
+        example: "STATUS_CHECK_TOKEN",
+        fix: format!(
+            "define {name} as a masked CI/CD variable holding the access token (or of type File), or name another variable (a component's token_variable input); a protected variable exists only in pipelines of protected branches"
+        ),
     })?;
-    Token::parse(&text, &format!("the file in {name} ({TOKEN_VARIABLE})")).map_err(bad)
-}
-
-/// Why a file could not be read, without its path (`io::Error` shows none).
-fn io_reason(e: &std::io::Error) -> String {
-    let text = e.to_string();
-    match text.find(" (os error") {
-        Some(at) => text[..at].to_owned(),
-        None => text,
-    }
+    Token::validate(&text, &source).map_err(|message| {
+        Error::usage(message).hint("copy the token again without spaces or line breaks; a File variable may end with one newline")
+    })
 }
 
 pub(super) fn project(
