@@ -70,6 +70,9 @@ pub(crate) enum Route {
     MrResponse(String, String),
     MrRetry(String, String, String),
     CommitMrs(String, String),
+    /// `PATCH projects/:id/compliance_external_controls/:control_id/status` (signed, no
+    /// user: `compliance.rs`).
+    ControlStatus(String, String),
 }
 
 pub(crate) fn route(method: &str, path: &str) -> Option<Route> {
@@ -129,6 +132,16 @@ pub(crate) fn route(method: &str, path: &str) -> Option<Route> {
                 "merge_requests",
             ],
         ) => Route::CommitMrs(s(id), s(sha)),
+        (
+            "PATCH",
+            [
+                "projects",
+                id,
+                "compliance_external_controls",
+                cid,
+                "status",
+            ],
+        ) => Route::ControlStatus(s(id), s(cid)),
         _ => return None,
     })
 }
@@ -154,6 +167,8 @@ impl Route {
             Route::MrResponse(..) => "update_external_status_check",
             Route::MrRetry(..) => "retry_external_status_check",
             Route::CommitMrs(..) => "read_commit_merge_request",
+            // `skip_granular_token_authorization`: no token is looked at.
+            Route::ControlStatus(..) => return None,
         })
     }
 
@@ -173,7 +188,8 @@ impl Route {
             | Route::MrChecks(id, _)
             | Route::MrResponse(id, _)
             | Route::MrRetry(id, _, _)
-            | Route::CommitMrs(id, _) => Some(id),
+            | Route::CommitMrs(id, _)
+            | Route::ControlStatus(id, _) => Some(id),
         }
     }
 }
@@ -305,6 +321,13 @@ pub(crate) fn handle(w: &mut World, req: &Request, base: &str) -> Response {
     if matches!(route, Route::MrRetry(..)) && !w.era().has_retry() {
         return route_not_found();
     }
+    // `external-controls-17-11`: no user is authenticated; before 17.11, no route.
+    if let Route::ControlStatus(id, cid) = &route {
+        if !w.era().has_external_controls() {
+            return route_not_found();
+        }
+        return crate::compliance::set_status(w, req, id, cid);
+    }
     let ctx = Ctx {
         req,
         route: &route,
@@ -328,6 +351,7 @@ pub(crate) fn handle(w: &mut World, req: &Request, base: &str) -> Response {
         Route::MrResponse(id, iid) => mr_response(w, &ctx, id, iid),
         Route::MrRetry(id, iid, cid) => mr_retry(w, &ctx, id, iid, cid),
         Route::CommitMrs(id, sha) => commit_mrs(w, &ctx, id, sha),
+        Route::ControlStatus(..) => unreachable!("answered above"),
     };
     r.unwrap_or_else(|e| e)
 }

@@ -168,6 +168,13 @@ impl Era {
         self.at_least(15, 11)
     }
 
+    /// Row `external-controls-17-11`: `PATCH projects/:id/compliance_external_controls/
+    /// :control_id/status` exists (seen in a commit listed under CHANGELOG 17.11.0,
+    /// !185412, whose spec tests it; the API docs say 17.11); before, no route.
+    pub fn has_external_controls(self) -> bool {
+        self.at_least(17, 11)
+    }
+
     /// Row `fine-grained-tokens`: a fine-grained personal access token is checked against
     /// each route's `route_setting :authorization` permissions (seen in 18.9; generally
     /// available in 19.2 by GitLab's later notes); before, no such token exists.
@@ -203,6 +210,7 @@ mod tests {
                 && e("15.11.0").protected_branches_read_code()
         );
         assert!(!e("18.8.0").fine_grained_tokens() && e("18.9.0").fine_grained_tokens());
+        assert!(!e("17.10.0").has_external_controls() && e("17.11.0").has_external_controls());
         assert!(!e("15.6.0").has_retry() && e("15.7.0").has_retry());
         assert!(!e("15.11.0").cuts_urls() && e("16.0.0").cuts_urls());
         assert!(!e("15.8.0").has_must_succeed() && e("15.9.0").has_must_succeed());

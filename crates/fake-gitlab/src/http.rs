@@ -252,7 +252,13 @@ impl Response {
     /// Status line and headers, with `Content-Length: content_length`.
     pub fn head(&self, keep_alive: bool, content_length: usize) -> Vec<u8> {
         let mut s = format!("HTTP/1.1 {} {}\r\n", self.status, reason(self.status));
-        s.push_str(&format!("Date: {}\r\n", http_date(unix_now())));
+        if !self
+            .headers
+            .iter()
+            .any(|(k, _)| k.eq_ignore_ascii_case("date"))
+        {
+            s.push_str(&format!("Date: {}\r\n", http_date(unix_now())));
+        }
         s.push_str("Server: fake-gitlab\r\n");
         for (k, v) in &self.headers {
             s.push_str(&format!("{k}: {v}\r\n"));

@@ -28,11 +28,15 @@
 //!   as `passed`; a stored `pending` at least `pending_timeout_ms` old shows
 //!   as `failed` (so `Some(0)` times out at once).
 //! - `detailed_merge_status` is `not_open` for MRs that are not opened.
+//! - Compliance external controls (`compliance.rs`) authenticate no user: a signed
+//!   request, checked on the server's clock, which `World::clock_offset_secs` moves (every
+//!   answer's `Date` goes by it too).
 //! - [`SHA_B`], [`SHA_C`], [`MERGE_SHA`] and [`BASE_SHA`] are known commits of project 42
 //!   (in no MR until pushed), so `commits/:sha/merge_requests` answers `[]` for them; any
 //!   other unknown SHA gets 404 Commit Not Found.
 
 mod api;
+mod compliance;
 mod era;
 mod http;
 mod inprocess;
@@ -41,6 +45,7 @@ mod server;
 mod throttle;
 mod world;
 
+pub use compliance::{Compliance, Control, ControlStatus};
 pub use era::{Era, StatusParam};
 pub use http::http_date;
 pub use inprocess::{Call, Exchange};

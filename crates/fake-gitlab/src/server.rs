@@ -3,7 +3,7 @@
 //! is held.
 
 use crate::api;
-use crate::http::{Conn, ReadError, Request, Response, unix_now};
+use crate::http::{Conn, ReadError, Request, Response, http_date};
 use crate::script::{Event, Fault, FaultKind, LoggedRequest, Trigger};
 use crate::throttle::{Budget, Throttle, too_many};
 use crate::world::World;
@@ -135,7 +135,8 @@ fn token_budget(st: &mut State, req: &Request) -> Result<Option<Budget>, Respons
         // Unauthenticated requests are throttled per IP by GitLab: not modelled.
         crate::script::Auth::None => return Ok(None),
     };
-    st.throttle.admit(&limit, &token, unix_now())
+    let now = st.world.unix_now().max(0) as u64;
+    st.throttle.admit(&limit, &token, now)
 }
 
 fn html_error(code: u16) -> Response {
@@ -187,8 +188,9 @@ fn fault_plan(
                 .and_then(|s| s.trim().parse::<u64>().ok())
                 .unwrap_or(1);
             let limit = st.world.rate_limit_per_minute.unwrap_or(600);
+            let now = st.world.unix_now().max(0) as u64;
             Plan::Answer(
-                too_many(retry_after, unix_now(), reset_in, limit, limit as usize + 1),
+                too_many(retry_after, now, reset_in, limit, limit as usize + 1),
                 Mode::Normal,
             )
         }
@@ -312,7 +314,13 @@ impl Shared {
                 return (
                     idx,
                     Plan::Answer(
-                        too_many(Some(secs.to_string()), unix_now(), secs, limit, observed),
+                        too_many(
+                            Some(secs.to_string()),
+                            st.world.unix_now().max(0) as u64,
+                            secs,
+                            limit,
+                            observed,
+                        ),
                         Mode::Normal,
                     ),
                 );
@@ -397,6 +405,11 @@ fn serve<S: Read + Write>(shared: &Shared, stream: S, fallback_host: &str) {
         } else if let Plan::Late(ms, resp) = plan {
             thread::sleep(Duration::from_millis(ms));
             plan = Plan::Answer(resp, Mode::Normal);
+        }
+        // Every answer is dated by the server's clock (`World::clock_offset_secs`).
+        if let Plan::Answer(resp, mode) = plan {
+            let now = lock(&shared.state).world.unix_now();
+            plan = Plan::Answer(resp.header("Date", http_date(now.max(0) as u64)), mode);
         }
         // The status is logged before the answer is written: a client that exits on
         // reading it must find it in the log.

@@ -191,6 +191,8 @@ pub struct Project {
     /// "group/name"
     pub path: String,
     pub ultimate: bool,
+    /// Premium or more: `custom_compliance_frameworks` (external controls).
+    pub premium: bool,
     pub only_allow_merge_if_all_status_checks_passed: bool,
     pub protected_branches: Vec<ProtectedBranch>,
     /// The protected branches of the project's top-level group (row `group-branches-18-0`).
@@ -211,6 +213,7 @@ impl Default for Project {
             id: 0,
             path: String::new(),
             ultimate: true,
+            premium: true,
             only_allow_merge_if_all_status_checks_passed: false,
             protected_branches: Vec::new(),
             group_protected_branches: Vec::new(),
@@ -295,6 +298,12 @@ pub struct World {
     pub tokens: Vec<Token>,
     /// Id allocator for checks, responses, MRs, branches.
     pub next_id: u64,
+    /// Compliance frameworks' external controls (`compliance.rs`).
+    pub compliance: crate::compliance::Compliance,
+    /// The server's clock minus the machine's, in seconds: its `Date` headers and the
+    /// external controls' time window go by it (a runner whose clock is 10 minutes
+    /// behind is a server 600 s ahead).
+    pub clock_offset_secs: i64,
     #[serde(skip)]
     pub(crate) clock: Clock,
 }
@@ -389,6 +398,8 @@ impl World {
                 },
             ],
             next_id: 100,
+            compliance: Default::default(),
+            clock_offset_secs: 0,
             clock: Clock::Stopped,
         };
         w.projects.push(Project {
@@ -439,6 +450,12 @@ impl World {
             Clock::Started(at) => at.elapsed().as_millis() as u64,
             Clock::Set(ms) => ms,
         }
+    }
+
+    /// The server's clock, in Unix seconds: the machine's, moved by `clock_offset_secs`
+    /// (a runner's clock minutes off is this with the opposite sign).
+    pub fn unix_now(&self) -> i64 {
+        crate::http::unix_now() as i64 + self.clock_offset_secs
     }
 
     pub(crate) fn start_clock(&mut self, at: Instant) {
