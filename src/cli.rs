@@ -244,6 +244,9 @@ pub(crate) enum Command {
     /// Make the project's external status checks match a file
     #[command(after_help = exit::command_help(exit::For::Sync))]
     Sync(SyncArgs),
+    /// Set a compliance framework's external control to pass or fail (GitLab 17.11+)
+    #[command(after_help = exit::command_help(exit::For::Control))]
+    Control(ControlArgs),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -383,8 +386,19 @@ pub(crate) struct WaitArgs {
 
 #[derive(Debug, Args)]
 pub(crate) struct RunArgs {
+    /// Check name, exactly as shown on the merge request (case and spaces
+    /// count); with --control-id, the check may be left out
+    #[arg(long, env = "STATUS_CHECK_NAME", value_name = "NAME")]
+    pub name: Option<String>,
+
+    /// Check id (skips the name lookup; wins over --name)
+    #[arg(long, env = "STATUS_CHECK_ID", value_name = "ID")]
+    pub check_id: Option<String>,
+
+    /// Also set this compliance external control to pass or fail with the
+    /// command's outcome (without --name or --check-id, only the control)
     #[command(flatten)]
-    pub check: CheckSelector,
+    pub control: ControlSelector,
 
     /// Re-post `pending` this often while the command runs (GitLab 16.6+ fails
     /// a pending older than 2 minutes)
@@ -412,6 +426,58 @@ pub(crate) struct DoctorArgs {
     /// Also check this check name: does it exist, does it apply to this MR
     #[arg(long, env = "STATUS_CHECK_NAME", value_name = "NAME")]
     pub name: Option<String>,
+
+    #[command(flatten)]
+    pub control: ControlSelector,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum ControlStatus {
+    Pass,
+    Fail,
+}
+
+impl ControlStatus {
+    /// The word GitLab takes (and signs).
+    pub(crate) fn word(self) -> &'static str {
+        match self {
+            ControlStatus::Pass => "pass",
+            ControlStatus::Fail => "fail",
+        }
+    }
+}
+
+/// Which external control, and where its secret is: for `control`, and `run` and
+/// `doctor` with `--control-id`.
+#[derive(Debug, Args)]
+pub(crate) struct ControlSelector {
+    /// The external control's id (its compliance requirement's control)
+    #[arg(long, env = "STATUS_CHECK_CONTROL_ID", value_name = "ID")]
+    pub control_id: Option<String>,
+
+    /// Read the control's secret from this file [default: the variable
+    /// STATUS_CHECK_CONTROL_SECRET, its value or, of type File, its file]
+    #[arg(long, env = "STATUS_CHECK_CONTROL_SECRET_FILE", value_name = "PATH")]
+    pub secret_file: Option<PathBuf>,
+
+    /// Read the control's secret from the variable named NAME (a File
+    /// variable's value is a path: the secret is read from that file)
+    #[arg(
+        long,
+        env = "STATUS_CHECK_CONTROL_SECRET_VARIABLE",
+        value_name = "NAME"
+    )]
+    pub secret_variable: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ControlArgs {
+    /// The status to set
+    #[arg(value_enum, env = "STATUS_CHECK_CONTROL_STATUS")]
+    pub status: ControlStatus,
+
+    #[command(flatten)]
+    pub control: ControlSelector,
 }
 
 #[derive(Debug, Args)]

@@ -114,6 +114,7 @@ pub(crate) enum For {
     Run,
     Doctor,
     Sync,
+    Control,
 }
 
 impl For {
@@ -165,6 +166,14 @@ impl For {
                 (Code::CheckFailed, Some("--dry-run found changes to make")),
                 USAGE,
                 API,
+            ],
+            For::Control => &[
+                (Code::Ok, Some("the status is set")),
+                USAGE,
+                (
+                    Code::Api,
+                    Some("GitLab refused it (each refusal says why), or API/network error"),
+                ),
             ],
         }
     }
@@ -231,6 +240,7 @@ mod tests {
             For::Run,
             For::Doctor,
             For::Sync,
+            For::Control,
         ] {
             assert!(
                 command.codes().iter().any(|(c, _)| *c == Code::Usage),

@@ -17,6 +17,7 @@ mod ci;
 mod cli;
 mod commands;
 mod config;
+mod control;
 mod duration;
 mod error;
 mod exit;

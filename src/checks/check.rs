@@ -17,7 +17,15 @@ pub(crate) enum CheckRef {
 
 impl CheckRef {
     pub(crate) fn from_args(args: &CheckSelector) -> Result<CheckRef, Error> {
-        if let Some(raw) = args.check_id.as_deref().filter(|s| !s.trim().is_empty()) {
+        CheckRef::from_flags(args.name.as_deref(), args.check_id.as_deref())
+    }
+
+    /// `--name` and `--check-id` as given (`run` has them outside a `CheckSelector`).
+    pub(crate) fn from_flags(
+        name: Option<&str>,
+        check_id: Option<&str>,
+    ) -> Result<CheckRef, Error> {
+        if let Some(raw) = check_id.filter(|s| !s.trim().is_empty()) {
             return match raw.trim().parse::<u64>() {
                 Ok(id) if id > 0 => Ok(CheckRef::Id(id)),
                 _ => Err(Error::usage(format!(
@@ -27,7 +35,7 @@ impl CheckRef {
             };
         }
         // Exactly as given: GitLab stores names as typed, spaces included.
-        match args.name.as_deref().filter(|s| !s.trim().is_empty()) {
+        match name.filter(|s| !s.trim().is_empty()) {
             Some(name) => Ok(CheckRef::Name(name.to_owned())),
             None => Err(Error::usage("which check? none was named")
                 .hint("give --name NAME (or STATUS_CHECK_NAME), as the check is named in Settings → Merge requests → Status checks, or --check-id ID")),

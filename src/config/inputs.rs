@@ -106,7 +106,7 @@ const TOKEN_VARIABLE: &str = "--token-variable/STATUS_CHECK_TOKEN_VARIABLE";
 fn token_from_variable(name: &str) -> Result<Token, Error> {
     let (text, source) = named_variable::read(&NamedVariable {
         name,
-        flag: TOKEN_VARIABLE,
+        flag: Some(TOKEN_VARIABLE),
         holds: "token",
         example: "STATUS_CHECK_TOKEN",
         fix: format!(
@@ -118,12 +118,15 @@ fn token_from_variable(name: &str) -> Result<Token, Error> {
     })
 }
 
+/// Where `--project` came from, for messages and for the inputs that take only it.
+pub(super) const PROJECT_FLAG: &str = "--project/STATUS_CHECK_PROJECT";
+
 pub(super) fn project(
     args: &GlobalArgs,
     ci: &CiContext,
 ) -> Result<Option<Sourced<ProjectRef>>, Error> {
     let Some((raw, source)) = first_set([
-        (args.project.as_deref(), "--project/STATUS_CHECK_PROJECT"),
+        (args.project.as_deref(), PROJECT_FLAG),
         (ci.mr_project_id.as_deref(), "CI_MERGE_REQUEST_PROJECT_ID"),
         (ci.project_id.as_deref(), "CI_PROJECT_ID"),
     ]) else {

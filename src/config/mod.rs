@@ -8,8 +8,10 @@
 //!
 //! `inputs.rs` reads each input in its order of precedence and checks it;
 //! `project.rs` parses projects and merge requests (`CI_OPEN_MERGE_REQUESTS`).
-//! `named_variable.rs` reads a secret from a variable named on the command line.
+//! `named_variable.rs` reads a secret from a variable named on the command line;
+//! `control.rs` an external control's id, project and secret.
 
+mod control;
 mod inputs;
 mod named_variable;
 mod project;

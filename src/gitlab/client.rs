@@ -62,6 +62,7 @@ pub(crate) enum Method {
     Get,
     Post,
     Put,
+    Patch,
     Delete,
 }
 
@@ -71,6 +72,7 @@ impl Method {
             Method::Get => "GET",
             Method::Post => "POST",
             Method::Put => "PUT",
+            Method::Patch => "PATCH",
             Method::Delete => "DELETE",
         }
     }
@@ -105,6 +107,11 @@ impl<'a> Client<'a> {
             requests: Cell::new(0),
             deadline: Cell::new(None),
         }
+    }
+
+    /// The API base URL, for messages.
+    pub(crate) fn base_url(&self) -> &str {
+        &self.base
     }
 
     /// Requests sent so far (each attempt counts).
@@ -210,13 +217,20 @@ impl<'a> Client<'a> {
         }
     }
 
-    /// This attempt's timeout, and the auth header: the one place the token
-    /// leaves its type.
-    fn authorized<B>(&self, request: ureq::RequestBuilder<B>) -> ureq::RequestBuilder<B> {
+    /// This attempt's timeout, the caller's headers, and the auth header: the one place
+    /// the token leaves its type.
+    fn authorized<B>(
+        &self,
+        request: ureq::RequestBuilder<B>,
+        headers: &[(&str, &str)],
+    ) -> ureq::RequestBuilder<B> {
         let request = request
             .config()
             .timeout_global(Some(self.attempt_timeout()))
             .build();
+        let request = headers.iter().fold(request, |request, (name, value)| {
+            request.header(*name, *value)
+        });
         match &self.token {
             Some(token) => request.header("PRIVATE-TOKEN", token.expose()),
             None => request,
@@ -237,19 +251,31 @@ impl<'a> Client<'a> {
         path: &str,
         body: Option<&str>,
     ) -> Result<Reply, ApiError> {
+        self.exchange_with(method, path, body, &[])
+    }
+
+    /// `exchange`, with headers of the caller's (an external control's signature).
+    pub(crate) fn exchange_with(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&str>,
+        headers: &[(&str, &str)],
+    ) -> Result<Reply, ApiError> {
         let url = format!("{}{path}", self.base);
         let started = Instant::now();
         self.requests.set(self.requests.get() + 1);
         let json = |request: ureq::RequestBuilder<ureq::typestate::WithBody>| {
-            request
+            self.authorized(request, headers)
                 .content_type("application/json")
                 .send(body.unwrap_or("{}"))
         };
         let result = match method {
-            Method::Get => self.authorized(self.agent.get(&url)).call(),
-            Method::Delete => self.authorized(self.agent.delete(&url)).call(),
-            Method::Post => json(self.authorized(self.agent.post(&url))),
-            Method::Put => json(self.authorized(self.agent.put(&url))),
+            Method::Get => self.authorized(self.agent.get(&url), headers).call(),
+            Method::Delete => self.authorized(self.agent.delete(&url), headers).call(),
+            Method::Post => json(self.agent.post(&url)),
+            Method::Put => json(self.agent.put(&url)),
+            Method::Patch => json(self.agent.patch(&url)),
         };
         let endpoint = strip_query(path);
         let fail = |kind: ApiErrorKind| ApiError {

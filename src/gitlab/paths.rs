@@ -41,3 +41,9 @@ pub(crate) fn mr_check_retry(project: &str, iid: u64, check_id: u64) -> String {
 pub(crate) fn commit_mrs(project: &str, sha: &Sha) -> String {
     format!("/projects/{project}/repository/commits/{sha}/merge_requests")
 }
+
+/// An external control's status on a project (signed, no token: `control`). Always the
+/// project's numeric id: the signature covers the id as GitLab decodes it.
+pub(crate) fn control_status(project_id: u64, control_id: u64) -> String {
+    format!("/projects/{project_id}/compliance_external_controls/{control_id}/status")
+}

@@ -19,6 +19,8 @@ pub(crate) struct Headers {
     pub(crate) content_length: Option<u64>,
     /// What the rate limiter says is left, when it says it.
     pub(crate) budget: Option<Budget>,
+    /// `Date`: the server's clock when it answered (to the second).
+    pub(crate) date: Option<SystemTime>,
 }
 
 impl Headers {
@@ -26,9 +28,8 @@ impl Headers {
     /// names (a `Retry-After` date, `RateLimit-Reset`) is taken on the server's clock, the
     /// answer's `Date`, and on `now` without one: a runner's clock may be minutes off.
     pub(crate) fn read(get: impl Fn(&str) -> Option<String>, now: SystemTime) -> Headers {
-        let server_now = get("date")
-            .and_then(|d| super::httpdate::parse(&d))
-            .unwrap_or(now);
+        let date = get("date").and_then(|d| super::httpdate::parse(&d));
+        let server_now = date.unwrap_or(now);
         Headers {
             content_type: get("content-type").unwrap_or_default(),
             location: get("location"),
@@ -43,6 +44,7 @@ impl Headers {
                 get("ratelimit-reset").as_deref(),
                 server_now,
             ),
+            date,
         }
     }
 }

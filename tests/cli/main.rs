@@ -8,6 +8,7 @@ mod support;
 mod architecture;
 
 mod config;
+mod control;
 mod doctor;
 mod eras;
 mod faults;

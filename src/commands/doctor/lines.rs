@@ -19,6 +19,7 @@ pub(super) enum LineId {
     Scopes,
     Name,
     MergeGate,
+    Control,
 }
 
 impl LineId {
@@ -41,6 +42,7 @@ impl LineId {
             LineId::Scopes => "scopes",
             LineId::Name => "name",
             LineId::MergeGate => "merge-gate",
+            LineId::Control => "control",
         }
     }
 }

@@ -13,10 +13,12 @@
 //! `examine` runs the lines in order: `local` (no request), `connection` (URL,
 //! TLS, token, version), `project` (role, merge request), `permissions` (a fine-grained
 //! token's, asked without changing anything), `status_checks`
-//! (licence, checks, scopes, --name, merge gate); `render` prints them, sorted by
-//! their `lines::LineId`.
+//! (licence, checks, scopes, --name, merge gate), `control` (with `--control-id`: a
+//! compliance external control, asked without setting it); `render` prints them,
+//! sorted by their `lines::LineId`.
 
 mod connection;
+mod control;
 mod lines;
 mod local;
 mod permissions;
@@ -35,13 +37,11 @@ use crate::output::Outcome;
 use lines::{Line, LineId, Verdict};
 
 pub(super) fn run<'a>(cfg: &'a Config, log: &'a Log, args: &DoctorArgs) -> Outcome {
-    // Exactly as given: GitLab stores names as typed, spaces included.
-    let name = args.name.as_deref().filter(|n| !n.trim().is_empty());
     let mut doctor = Doctor {
         cfg,
         lines: Vec::new(),
     };
-    doctor.examine(log, name);
+    doctor.examine(log, args);
     doctor.outcome()
 }
 
@@ -116,7 +116,9 @@ impl<'a> Doctor<'a> {
         self.lines.iter().find(|l| l.id == id).map(|l| l.verdict)
     }
 
-    fn examine(&mut self, log: &'a Log, name: Option<&str>) {
+    fn examine(&mut self, log: &'a Log, args: &DoctorArgs) {
+        // Exactly as given: GitLab stores names as typed, spaces included.
+        let name = args.name.as_deref().filter(|n| !n.trim().is_empty());
         self.config_line();
         self.pipeline_line();
         self.project_line();
@@ -132,11 +134,16 @@ impl<'a> Doctor<'a> {
             if let Some(v) = self.cfg.server_version {
                 self.version_line(v, self.version_source());
             }
+            if args.control.control_id.is_some() {
+                self.skip(LineId::Control, "not checked: GitLab cannot be reached");
+            }
             return;
         };
         let ctx = Ctx::with_client(self.cfg, log, client);
         (found.user, found.fine_grained) = self.connection_and_token(&ctx, token_usable);
         self.version(&ctx, &mut found);
+        // A control's requests are signed, not authenticated: no token needed.
+        self.control(log, &args.control);
         if found.user.is_none() {
             // The version line is set by now: only the lines after it are skipped.
             self.not_checked(name, "not checked: needs a working access token");

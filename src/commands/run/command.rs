@@ -98,8 +98,8 @@ pub(super) fn supervise(ctx: &Ctx, r: &Reporter, job: Supervised) -> (Ended, Rep
             let status = child.wait();
             let _ = waiter_tx.send(Event::Exited(status));
         });
-        let mut heart = match r.plan.heartbeat {
-            Some(every) if !live.is_empty() => {
+        let mut heart = match (r.plan.heartbeat, check, sha) {
+            (Some(every), Some(check), Some(sha)) if !live.is_empty() => {
                 let (stop_tx, stop_rx) = mpsc::channel::<()>();
                 let handle =
                     s.spawn(move || heartbeat(cfg, check, live, sha, every, first_beat, stop_rx));

@@ -24,10 +24,12 @@ use std::time::{Duration, Instant};
 use self::core::Ended;
 use crate::checks::{self, CheckRef, Ctx, Want};
 use crate::cli::{ReportStatus, RunArgs};
-use crate::config::parse_duration;
+use crate::config::{Config, parse_duration};
+use crate::control::{self, Control};
 use crate::duration::human;
 use crate::error::Error;
 use crate::exit::Code;
+use crate::gitlab::Client;
 use crate::gitlab::ServerVersion;
 use crate::log::Log;
 use crate::names::quote;
@@ -41,10 +43,29 @@ const PENDING_TIMEOUT: Duration = Duration::from_secs(120);
 /// A faster heartbeat would only hammer GitLab.
 const MIN_HEARTBEAT: Duration = Duration::from_millis(100);
 
-pub(super) fn run(ctx: &Ctx, args: &RunArgs) -> Result<Outcome, Error> {
+pub(super) fn run(cfg: &Config, log: &Log, args: &RunArgs) -> Result<Outcome, Error> {
     let program = program_name(&args.command);
     let not_run = |e: Error| e.hint(format!("status-check did not run {program}"));
-    let (reporter, deferred) = prepare(ctx, args).map_err(not_run)?;
+    let control = cfg.control(&args.control).map_err(not_run)?;
+    let check = match (&args.name, &args.check_id, &control) {
+        (None, None, Some(_)) => None,
+        _ => Some(
+            CheckRef::from_flags(args.name.as_deref(), args.check_id.as_deref())
+                .map_err(not_run)?,
+        ),
+    };
+    // Only a check needs the token: a control's request is signed with its secret.
+    let ctx = match check {
+        Some(_) => Ctx::connect(cfg, log),
+        None => control::client(cfg, log).map(|client| Ctx::with_client(cfg, log, client)),
+    }
+    .map_err(not_run)?;
+    let control = match control {
+        Some(control) => Some((control, control::client(cfg, log).map_err(not_run)?)),
+        None => None,
+    };
+    let (reporter, deferred) = prepare(&ctx, args, check, control).map_err(not_run)?;
+    let ctx = &ctx;
 
     let (events_tx, events) = mpsc::channel();
     let notify = events_tx.clone();
@@ -102,12 +123,28 @@ pub(super) fn run(ctx: &Ctx, args: &RunArgs) -> Result<Outcome, Error> {
 }
 
 /// Everything that can stop the job before CMD runs: flags, the version,
-/// the merge requests, and the check's id on each of them.
+/// the merge requests, and the check's id on each of them (without a check, only a
+/// control is set: none of that is needed).
 /// The error, if any, is reported at the end like a failed report (every
 /// merge request of the SHA has moved on).
-fn prepare(ctx: &Ctx, args: &RunArgs) -> Result<(Reporter, Option<Error>), Error> {
-    let check = CheckRef::from_args(&args.check)?;
+fn prepare<'a>(
+    ctx: &Ctx,
+    args: &RunArgs,
+    check: Option<CheckRef>,
+    control: Option<(Control, Client<'a>)>,
+) -> Result<(Reporter<'a>, Option<Error>), Error> {
     let every = heartbeat_interval(&args.heartbeat)?;
+    let Some(check) = check else {
+        let reporter = Reporter {
+            check: None,
+            sha: ctx.cfg.sha.as_ref().map(|sha| sha.value.clone()),
+            targets: Vec::new(),
+            plan: Plan::nothing_posted(),
+            control,
+            warned: Default::default(),
+        };
+        return Ok((reporter, None));
+    };
     let sha = ctx.cfg.require_sha()?.clone();
     ctx.project()?;
     let version = ctx.server_version()?;
@@ -151,10 +188,11 @@ fn prepare(ctx: &Ctx, args: &RunArgs) -> Result<(Reporter, Option<Error>), Error
         );
     }
     let reporter = Reporter {
-        check,
-        sha,
+        check: Some(check),
+        sha: Some(sha),
         targets: resolved,
         plan,
+        control,
         warned: Default::default(),
     };
     Ok((reporter, deferred))
@@ -211,16 +249,19 @@ fn plan(
 /// the job, after failing the pendings already posted.
 fn post_pending(ctx: &Ctx, r: &Reporter, program: &str) -> Result<Vec<OnMr>, Error> {
     let mut live = Vec::new();
+    let (Some(check), Some(sha)) = (&r.check, &r.sha) else {
+        return Ok(live);
+    };
     if !r.plan.pending {
         return Ok(live);
     }
     for target in &r.targets {
         let posted = checks::post_status(
             ctx,
-            &r.check,
+            check,
             &target.check,
             &target.mr,
-            &r.sha,
+            sha,
             ReportStatus::Pending,
             true,
         );
@@ -232,7 +273,7 @@ fn post_pending(ctx: &Ctx, r: &Reporter, program: &str) -> Result<Vec<OnMr>, Err
                         "reported pending for {} on {} at {}; running {program}",
                         quote(&target.check.name),
                         target.mr.label,
-                        r.sha.short()
+                        sha.short()
                     ),
                 );
                 r.warn_if_gates_nothing(ctx, &done);
@@ -250,10 +291,10 @@ fn post_pending(ctx: &Ctx, r: &Reporter, program: &str) -> Result<Vec<OnMr>, Err
                     for done in &live {
                         let _ = checks::post_status(
                             ctx,
-                            &r.check,
+                            check,
                             &done.check,
                             &done.mr,
-                            &r.sha,
+                            sha,
                             ReportStatus::Failed,
                             true,
                         );

@@ -8,10 +8,12 @@ use serde_json::{Value, json};
 use super::core::{Ended, exit_status};
 use super::{say, warn};
 use crate::checks::{self, CheckRef, Ctx, Reported, Target, status_word};
-use crate::cli::{OutputFormat, ReportStatus};
+use crate::cli::{ControlStatus, OutputFormat, ReportStatus};
+use crate::control::{self, Control, Set};
 use crate::duration::human;
 use crate::error::Error;
 use crate::exit::Code;
+use crate::gitlab::Client;
 use crate::gitlab::MrCheck;
 use crate::names::quote;
 use crate::output::{self, Outcome};
@@ -36,12 +38,29 @@ pub(super) struct Plan {
     pub(super) no_failed: Option<Error>,
 }
 
+impl Plan {
+    /// Without a check: nothing is posted before or while CMD runs.
+    pub(super) fn nothing_posted() -> Plan {
+        Plan {
+            pending: false,
+            heartbeat: None,
+            passed_param: true,
+            no_failed: None,
+        }
+    }
+}
+
 /// Who reports what, and where: settled before CMD starts.
-pub(super) struct Reporter {
-    pub(super) check: CheckRef,
-    pub(super) sha: Sha,
+pub(super) struct Reporter<'a> {
+    /// The check named (`None`: only a control is set).
+    pub(super) check: Option<CheckRef>,
+    /// The commit reported on (`None` only without a check, outside a pipeline).
+    pub(super) sha: Option<Sha>,
+    /// The check on each merge request: empty without a check.
     pub(super) targets: Vec<OnMr>,
     pub(super) plan: Plan,
+    /// The compliance control set with the outcome, and its own client (no token).
+    pub(super) control: Option<(Control, Client<'a>)>,
     /// MRs already warned about a check that gates nothing there (warn once each).
     pub(super) warned: std::cell::RefCell<Vec<Target>>,
 }
@@ -50,33 +69,47 @@ pub(super) struct Reporter {
 pub(super) struct Report {
     pub(super) status: ReportStatus,
     pub(super) reported: Vec<Reported>,
+    /// The control's status, when one was set.
+    pub(super) control: Option<Set>,
     pub(super) errors: Vec<Error>,
 }
 
-impl Reporter {
-    /// Posts `status` on every target; errors are collected, not returned.
+impl Reporter<'_> {
+    /// Posts `status` on every target, then sets the control (passed: pass, failed:
+    /// fail); errors are collected, not returned.
     pub(super) fn report_all(&self, ctx: &Ctx, status: ReportStatus) -> Report {
         let mut report = Report {
             status,
             reported: Vec::new(),
+            control: None,
             errors: Vec::new(),
         };
+        self.post_checks(ctx, &mut report);
+        self.set_control(ctx, &mut report);
+        report
+    }
+
+    fn post_checks(&self, ctx: &Ctx, report: &mut Report) {
+        let (Some(check), Some(sha)) = (&self.check, &self.sha) else {
+            return;
+        };
+        let status = report.status;
         if status == ReportStatus::Failed
             && let Some(why) = &self.plan.no_failed
         {
             if !self.targets.is_empty() {
                 say(ctx.log, format!("{}: the check stays pending", why.message));
             }
-            return report;
+            return;
         }
         let include_status = status != ReportStatus::Passed || self.plan.passed_param;
         for target in &self.targets {
             match checks::post_status(
                 ctx,
-                &self.check,
+                check,
                 &target.check,
                 &target.mr,
-                &self.sha,
+                sha,
                 status,
                 include_status,
             ) {
@@ -87,7 +120,22 @@ impl Reporter {
                 Err(e) => report.errors.push(e),
             }
         }
-        report
+    }
+
+    fn set_control(&self, ctx: &Ctx, report: &mut Report) {
+        let Some((control, client)) = &self.control else {
+            return;
+        };
+        let status = match report.status {
+            ReportStatus::Passed => ControlStatus::Pass,
+            ReportStatus::Failed => ControlStatus::Fail,
+            ReportStatus::Pending => return,
+        };
+        let retries = (ctx.cfg.retries, ctx.cfg.retry_delay);
+        match control::set(client, ctx.log, control, status, retries) {
+            Ok(set) => report.control = Some(set),
+            Err(e) => report.errors.push(e),
+        }
     }
 
     /// Warns (once per MR) that GitLab stored the response for a check that is limited
@@ -104,12 +152,12 @@ impl Reporter {
     }
 
     /// The check's name for output: as named, else as the first MR lists it.
-    pub(super) fn label(&self) -> String {
-        match (&self.check, self.targets.first()) {
+    pub(super) fn label(&self) -> Option<String> {
+        Some(match (self.check.as_ref()?, self.targets.first()) {
             (CheckRef::Name(name), _) => name.clone(),
             (CheckRef::Id(_), Some(target)) => target.check.name.clone(),
             (CheckRef::Id(id), None) => format!("#{id}"),
-        }
+        })
     }
 }
 
@@ -117,14 +165,14 @@ impl Reporter {
 /// Report errors are printed here (on stderr), since the outcome is printed
 /// in any case.
 pub(super) fn finish(
-    r: &Reporter,
+    r: &Reporter<'_>,
     program: &str,
     ended: &Ended,
     mut report: Report,
     deferred: Option<Error>,
     elapsed: Duration,
 ) -> Outcome {
-    let nothing_to_report = r.targets.is_empty() && deferred.is_none();
+    let nothing_to_report = r.check.is_some() && r.targets.is_empty() && deferred.is_none();
     report.errors.extend(deferred);
     for error in &report.errors {
         output::emit_error(error, OutputFormat::Text);
@@ -146,8 +194,11 @@ pub(super) fn finish(
             "\nreported {word} for {} on {} at {}",
             quote(&done.check.name),
             done.mr.label,
-            r.sha.short()
+            r.sha.as_ref().map_or("", Sha::short)
         ));
+    }
+    if let (Some((control, _)), Some(set)) = (&r.control, &report.control) {
+        text.push_str(&format!("\n{}", control::describe(control, set)));
     }
     if nothing_to_report {
         text.push_str("\nnothing reported: no merge request to report on");
@@ -177,8 +228,9 @@ pub(super) fn finish(
             "command_exit_code": ended.command_code,
             "signal": ended.signal.map(signals::describe),
             "duration_ms": u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX),
-            "sha": r.sha.as_str(),
+            "sha": r.sha.as_ref().map(Sha::as_str),
             "reported": reported,
+            "control": report.control.as_ref().zip(r.control.as_ref()).map(|(set, (control, _))| control::json(control, set)),
             "errors": errors,
         }),
     )
