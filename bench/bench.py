@@ -8,7 +8,7 @@ trials, summary.json) under the output directory. Standard library only; the
 python-gitlab client runs in its own venv.
 
 Each section of the markdown sits between `<!-- bench:KEY -->` and `<!-- /bench:KEY -->`
-(KEY: report, startup, list, gate, size, growth). With --only, the sections measured
+(KEY: report, control, startup, list, gate, size, growth). With --only, the sections measured
 replace their blocks in the existing file and the others are kept, so one section can be
 re-measured on its own (e.g. `bench/run --only size` after a size change).
 """
@@ -46,6 +46,7 @@ FIXED_POLL_S = 10.0
 # The sections, in the order they run and appear: (KEY, what).
 STEPS = [
     ("report", "report by name"),
+    ("control", "set a compliance control"),
     ("startup", "start-up"),
     ("list", "list with 300 checks"),
     ("gate", "gate efficiency"),
@@ -111,6 +112,23 @@ def world(checks=3, mrs=1, passed=(), poll_interval_ms=POLL_INTERVAL_MS):
         ],
         "next_id": next_id,
     }
+
+
+CONTROL_ID = 12
+CONTROL_SECRET = "bench-control-secret-12"
+
+
+def controlled_world(clock_offset_secs=0):
+    """The report world on 17.11 with external control 12 on project 42, its server clock
+    `clock_offset_secs` ahead of the machine's (a runner that far behind)."""
+    w = world(3)
+    w["version"] = "17.11.0-ee"
+    w["compliance"] = {
+        "controls": [{"id": CONTROL_ID, "framework": 1, "external": True, "secret": CONTROL_SECRET}],
+        "applied": [[1, PROJECT]],
+    }
+    w["clock_offset_secs"] = clock_offset_secs
+    return w
 
 
 def set_status_at(ms, check):
@@ -349,6 +367,52 @@ class Bench:
             "what the job image ships. Added latency is per request, on the fake's side. Ratio = status-check's median ÷ "
             "this tool's median (below 1: status-check is faster), and the same on the minimums.",
             ["Latency", "Tool", "Requests", "min", "median", "max", "status-check ÷ this (median; min)"],
+            rows,
+        )
+
+    # -- 1b. set a compliance control
+
+    def control(self):
+        if not shutil.which("openssl"):
+            self.skip("control: no openssl for the hand-written client")
+            return
+        commands = [(n, argv + ["control", "pass", "--control-id", str(CONTROL_ID)]) for n, argv in self.tools()]
+        commands.append(("date + openssl + curl", [str(CLIENTS / "control-curl.sh"), "pass"]))
+        rows = []
+        for latency, runs in ((0, 40), (50, 20)):
+            with Fake(self.fake_bin, self.tmp, controlled_world(), latency_ms=latency) as fake:
+                env = client_env(fake) | {"STATUS_CHECK_CONTROL_SECRET": CONTROL_SECRET, "CONTROL_ID": str(CONTROL_ID)}
+                counts = self.probe(fake, commands, env)
+                # Each run sets the same status again: GitLab answers 200 and changes nothing.
+                m = self.measure(f"control-{latency}ms", commands, env, self.runs(runs), self.warmup(3))
+            for name, _ in commands:
+                rows.append([f"{latency} ms", "in step", name, counts[name]["requests"], "set", *fmt3(m[name])])
+            self.data[f"control-{latency}ms"] = {"stats": m, "requests": {k: v["requests"] for k, v in counts.items()}}
+            if latency == 0:
+                for name, _ in commands[: len(self.tools())]:
+                    self.goal(f"control on a healthy server: requests ({name})", counts[name]["requests"], 1)
+        # A runner whose clock is 10 minutes behind GitLab's: one try each.
+        skew = {}
+        with Fake(self.fake_bin, self.tmp, controlled_world(clock_offset_secs=600)) as fake:
+            env = client_env(fake) | {"STATUS_CHECK_CONTROL_SECRET": CONTROL_SECRET, "CONTROL_ID": str(CONTROL_ID)}
+            for name, argv in commands:
+                before = len(fake.requests())
+                t0 = time.perf_counter()
+                p = subprocess.run(argv, env=env, capture_output=True, text=True)
+                elapsed = (time.perf_counter() - t0) * 1000
+                n = len(fake.requests()) - before
+                outcome = "set" if p.returncode == 0 else f"exit {p.returncode}"
+                skew[name] = {"requests": n, "exit": p.returncode}
+                rows.append(["0 ms", "runner 10 min behind", name, n, outcome, f"{elapsed:.1f}", "", ""])
+        self.data["control-skew"] = skew
+        for name, _ in commands[: len(self.tools())]:
+            self.goal(f"control, runner clock 10 min behind: set, in requests ({name})", skew[name]["requests"] if skew[name]["exit"] == 0 else 99, 2)
+        self.section(
+            "Set a compliance control (`control pass`)",
+            "One signed PATCH of external control 12 (the fake on 17.11). The hand-written client signs with "
+            "the runner's clock, as such jobs do; status-check signs 2 s behind it and, when GitLab refuses the "
+            "time, once more on GitLab's (`Date`). The skewed row runs each client once (time in ms, one run).",
+            ["Latency", "Runner's clock", "Client", "Requests", "Outcome", "min", "median", "max"],
             rows,
         )
 
@@ -905,12 +969,13 @@ def main():
     ap.add_argument("--jobs", type=int, default=10, help="gate trials run at once")
     ap.add_argument("--seed", type=int, default=8)
     ap.add_argument("--command", default="bench/run")
-    ap.add_argument("--only", help="comma-separated sections: report,startup,list,gate,size,growth")
+    ap.add_argument("--only", help="comma-separated sections: report,control,startup,list,gate,size,growth")
     args = ap.parse_args()
     b = Bench(args)
     only = set(args.only.split(",")) if args.only else None
     steps = {
         "report": b.report_by_name,
+        "control": b.control,
         "startup": b.startup,
         "list": b.list_300,
         "gate": b.gate,

@@ -455,13 +455,12 @@ pub(crate) struct ControlSelector {
     #[arg(long, env = "STATUS_CHECK_CONTROL_ID", value_name = "ID")]
     pub control_id: Option<String>,
 
-    /// Read the control's secret from this file [default: the variable
-    /// STATUS_CHECK_CONTROL_SECRET, its value or, of type File, its file]
+    /// Read the control's secret from this file (wins over --secret-variable)
     #[arg(long, env = "STATUS_CHECK_CONTROL_SECRET_FILE", value_name = "PATH")]
     pub secret_file: Option<PathBuf>,
 
-    /// Read the control's secret from the variable named NAME (a File
-    /// variable's value is a path: the secret is read from that file)
+    /// Read the control's secret from the variable named NAME: its value, or,
+    /// for a File variable (a path), that file [default: STATUS_CHECK_CONTROL_SECRET]
     #[arg(
         long,
         env = "STATUS_CHECK_CONTROL_SECRET_VARIABLE",

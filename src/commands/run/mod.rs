@@ -47,12 +47,11 @@ pub(super) fn run(cfg: &Config, log: &Log, args: &RunArgs) -> Result<Outcome, Er
     let program = program_name(&args.command);
     let not_run = |e: Error| e.hint(format!("status-check did not run {program}"));
     let control = cfg.control(&args.control).map_err(not_run)?;
-    let check = match (&args.name, &args.check_id, &control) {
+    // A blank flag or variable counts as unset (a component clears STATUS_CHECK_NAME).
+    let (name, check_id) = (given(&args.name), given(&args.check_id));
+    let check = match (name, check_id, &control) {
         (None, None, Some(_)) => None,
-        _ => Some(
-            CheckRef::from_flags(args.name.as_deref(), args.check_id.as_deref())
-                .map_err(not_run)?,
-        ),
+        _ => Some(CheckRef::from_flags(name, check_id).map_err(not_run)?),
     };
     // Only a check needs the token: a control's request is signed with its secret.
     let ctx = match check {
@@ -305,6 +304,11 @@ fn post_pending(ctx: &Ctx, r: &Reporter, program: &str) -> Result<Vec<OnMr>, Err
         }
     }
     Ok(live)
+}
+
+/// A flag's value, unless blank.
+fn given(flag: &Option<String>) -> Option<&str> {
+    flag.as_deref().filter(|v| !v.trim().is_empty())
 }
 
 /// `./scan.sh`, in backquotes, for messages.
