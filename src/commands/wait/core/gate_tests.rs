@@ -159,6 +159,57 @@ fn pages_are_followed_forward_only() {
 }
 
 #[test]
+fn gitlab_s_pace_is_read_from_the_first_open_mr_s_first_page_only() {
+    let paced = |checks: &[(u64, &str)], next_page, poll_interval_ms| {
+        let headers = Headers {
+            next_page,
+            poll_interval_ms: Some(poll_interval_ms),
+            ..Headers::default()
+        };
+        let items: Vec<_> = checks
+            .iter()
+            .map(|(id, status)| json!({"id": id, "name": format!("check-{id}"), "status": status}))
+            .collect();
+        reply(200, json!(items).to_string(), headers)
+    };
+    let (mut gate, now) = started(2);
+    gate.next(now);
+    gate.handle(now, paced(&[(1, "pending")], Some(2), 5000));
+    gate.next(now);
+    gate.handle(now, paced(&[(2, "pending")], None, 100));
+    gate.next(now);
+    gate.handle(now, paced(&[(3, "pending")], None, 100));
+    let until = sleeps(&mut gate, now);
+    assert!(
+        until - now >= Duration::from_secs(5),
+        "the pace is MR 0's first page's: {:?}",
+        until - now
+    );
+}
+
+#[test]
+fn a_check_that_appears_after_the_first_read_is_said_and_counts_as_a_change() {
+    let appeared = |gate: &mut Gate| {
+        gate.notices()
+            .iter()
+            .filter(|n| matches!(n, Notice::Appeared { .. }))
+            .count()
+    };
+    let (mut gate, now) = started(1);
+    gate.next(now);
+    gate.handle(now, page(&[(1, "pending")], None));
+    assert_eq!(
+        appeared(&mut gate),
+        0,
+        "the first read's checks are not news"
+    );
+    let until = sleeps(&mut gate, now);
+    gate.next(until);
+    gate.handle(until, page(&[(1, "pending"), (2, "pending")], None));
+    assert_eq!(appeared(&mut gate), 1);
+}
+
+#[test]
 fn the_second_mr_is_read_after_the_first_and_the_round_counts_once() {
     let (mut gate, now) = started(2);
     gate.next(now);
