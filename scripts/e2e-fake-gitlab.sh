@@ -5,7 +5,8 @@
 #
 # Starts the fake GitLab in the background on 127.0.0.1 (it lives as long as
 # the job's shell, no longer), with the world of tests/components/world.json: project 42
-# (acme/app), merge request !7 whose head is this commit, four status checks.
+# (acme/app), merge request !7 whose head is this commit, four status checks,
+# external control 12 (GitLab 17.11).
 # Then makes the job look like a pipeline of that merge request, the way
 # status-check reads one: CI_API_V4_URL and the project, MR and server
 # variables are exported with the fake's values, the variables of the real
@@ -56,6 +57,6 @@ unset CI_MERGE_REQUEST_SOURCE_BRANCH_SHA CI_MERGE_REQUEST_EVENT_TYPE \
 export CI_API_V4_URL="$e2e_url/api/v4" CI_SERVER_URL="$e2e_url" \
   CI_PROJECT_ID=42 CI_PROJECT_PATH=acme/app CI_MERGE_REQUEST_PROJECT_ID=42 CI_MERGE_REQUEST_IID=7 \
   CI_PIPELINE_SOURCE=merge_request_event \
-  CI_SERVER_VERSION=17.5.0-ee CI_SERVER_VERSION_MAJOR=17 CI_SERVER_VERSION_MINOR=5 \
+  CI_SERVER_VERSION=17.11.0-ee CI_SERVER_VERSION_MAJOR=17 CI_SERVER_VERSION_MINOR=11 \
   STATUS_CHECK_TOKEN=glpat-dev-0000000000000000001
 echo "e2e: fake GitLab at $e2e_url (pid $e2e_pid): project 42, MR !7 at $CI_COMMIT_SHA; $(status-check --version)"
