@@ -29,6 +29,6 @@ pub use crate::sha::short as short_sha;
 /// What the gate makes of GitLab's text: JUnit and dotenv files, and delays from a
 /// `Poll-Interval`.
 pub mod gate {
-    pub use crate::commands::wait::core::pacer::{MAX_SERVER_FLOOR, Pacer, Setback};
+    pub use crate::commands::wait::gate::pacer::{MAX_SERVER_FLOOR, Pacer, Setback};
     pub use crate::commands::wait::reports::{CheckResult, GateReport, dotenv, junit};
 }

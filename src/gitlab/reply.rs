@@ -1,5 +1,5 @@
 //! One answer as it came back, whatever its status: what the client's callers decode,
-//! and what the gate's core reads to decide what an answer means (`wait/core/answer.rs`).
+//! and what the gate's core reads to decide what an answer means (`wait/gate/answer.rs`).
 
 use serde::de::DeserializeOwned;
 

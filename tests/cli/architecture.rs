@@ -59,9 +59,9 @@ fn a_command_never_imports_another() {
             problems.push(format!("commands/{file}: {}", line.trim()));
         }
         // In commands/NAME.rs `super` is the dispatcher and every other command; in
-        // commands/NAME/PART.rs it is the command's own module, and `super::super` the rest.
+        // commands/NAME/PART.rs it is the command's own module, and `super::super::` the rest.
         let reaches_out = if file.contains('/') {
-            "super::super"
+            "super::super::"
         } else {
             "super::"
         };

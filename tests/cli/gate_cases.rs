@@ -1,7 +1,7 @@
 //! The five timelines of issue 28 that broke the gate's promises in the release binary,
 //! each a real answer of GitLab or of a proxy in front of it, as tests named after the
 //! promise they broke. (The simulator keeps the same five on simulated timelines, in
-//! `src/commands/wait/core/sim/regressions.rs`.)
+//! `src/commands/wait/gate/sim/regressions.rs`.)
 
 use crate::support::*;
 

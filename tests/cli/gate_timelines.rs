@@ -1,5 +1,5 @@
 //! The real binary's gate on random timelines against the fake GitLab: the wiring between
-//! the core (proven on simulated timelines in `src/commands/wait/core/sim/`) and the
+//! the core (proven on simulated timelines in `src/commands/wait/gate/sim/`) and the
 //! client, checked with the same promises, read from the fake's request log. Faults land
 //! on every endpoint the gate uses (the list, the MR, the retry, the commit's look-up),
 //! before and after GitLab acted; each exit code is checked exactly.

@@ -8,24 +8,25 @@ use std::sync::mpsc::{self, Receiver};
 use std::thread;
 use std::time::Instant;
 
-use super::core::{Action, Ended, Supervisor};
 use super::heartbeat::heartbeat;
 use super::reporter::{OnMr, Report, Reporter};
+use super::supervisor::{Ended, Order, Supervisor};
 use super::{say, warn};
 use crate::checks::Ctx;
 use crate::exit::Status;
 use crate::platform::{process, signals};
 
-pub(super) enum Event {
+/// What the supervising loop hears: a signal to status-check, or CMD's end.
+pub(super) enum Heard {
     Signal(i32),
     Exited(io::Result<ExitStatus>),
 }
 
 /// A signal that arrived before CMD started, if any.
-pub(super) fn first_signal(events: &Receiver<Event>) -> Option<i32> {
-    events.try_iter().find_map(|event| match event {
-        Event::Signal(signo) => Some(signo),
-        Event::Exited(_) => None,
+pub(super) fn first_signal(heard: &Receiver<Heard>) -> Option<i32> {
+    heard.try_iter().find_map(|heard| match heard {
+        Heard::Signal(signo) => Some(signo),
+        Heard::Exited(_) => None,
     })
 }
 
@@ -71,8 +72,8 @@ pub(super) fn cannot_start(ctx: &Ctx, program: &str, e: &io::Error) -> Ended {
 pub(super) struct Supervised<'e> {
     pub(super) child: Child,
     pub(super) program: &'e str,
-    pub(super) events: &'e Receiver<Event>,
-    pub(super) waiter_tx: mpsc::Sender<Event>,
+    pub(super) heard: &'e Receiver<Heard>,
+    pub(super) waiter_tx: mpsc::Sender<Heard>,
     /// Targets holding a pending to keep alive.
     pub(super) live: Vec<OnMr>,
     pub(super) first_beat: Instant,
@@ -85,7 +86,7 @@ pub(super) fn supervise(ctx: &Ctx, r: &Reporter, job: Supervised) -> (Ended, Rep
     let Supervised {
         mut child,
         program,
-        events,
+        heard,
         waiter_tx,
         live,
         first_beat,
@@ -96,7 +97,7 @@ pub(super) fn supervise(ctx: &Ctx, r: &Reporter, job: Supervised) -> (Ended, Rep
     thread::scope(|s| {
         s.spawn(move || {
             let status = child.wait();
-            let _ = waiter_tx.send(Event::Exited(status));
+            let _ = waiter_tx.send(Heard::Exited(status));
         });
         let mut heart = match (r.plan.heartbeat, check, sha) {
             (Some(every), Some(check), Some(sha)) if !live.is_empty() => {
@@ -108,34 +109,34 @@ pub(super) fn supervise(ctx: &Ctx, r: &Reporter, job: Supervised) -> (Ended, Rep
             _ => None,
         };
         let mut report = None;
-        let mut perform = |actions: Vec<Action>| {
-            for action in actions {
-                match action {
-                    Action::Forward { signo, again } => forward(ctx, program, pid, signo, again),
-                    Action::StopBeats => {
+        let mut perform = |orders: Vec<Order>| {
+            for order in orders {
+                match order {
+                    Order::Forward { signo, again } => forward(ctx, program, pid, signo, again),
+                    Order::StopBeats => {
                         if let Some((stop_tx, handle)) = heart.take() {
                             drop(stop_tx);
                             let _ = handle.join();
                         }
                     }
-                    Action::Report(status) => report = Some(r.report_all(ctx, status)),
+                    Order::Report(status) => report = Some(r.report_all(ctx, status)),
                 }
             }
         };
         let mut supervisor = Supervisor::default();
         let ended = loop {
-            let exit = match events.recv() {
-                Ok(Event::Signal(signo)) => {
+            let exit = match heard.recv() {
+                Ok(Heard::Signal(signo)) => {
                     perform(supervisor.signal(signo));
                     continue;
                 }
-                Ok(Event::Exited(status)) => {
+                Ok(Heard::Exited(status)) => {
                     status.map(process::exit_of).map_err(|e| e.to_string())
                 }
                 Err(_) => Err("lost track of the command".to_owned()),
             };
-            let (ended, actions) = supervisor.exited(exit);
-            perform(actions);
+            let (ended, orders) = supervisor.exited(exit);
+            perform(orders);
             break ended;
         };
         (ended, report.expect("the supervisor reports once"))

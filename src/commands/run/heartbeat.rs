@@ -4,8 +4,8 @@
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
-use super::core::{Answer, Beats};
 use super::reporter::OnMr;
+use super::supervisor::{Answer, Beats};
 use super::warn;
 use crate::checks::{self, CheckRef, Ctx};
 use crate::cli::ReportStatus;

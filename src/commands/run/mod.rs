@@ -13,15 +13,14 @@
 //! `reporter` posts the result and builds the outcome.
 
 mod command;
-mod core;
 mod heartbeat;
 mod reporter;
+mod supervisor;
 
 use std::ffi::OsString;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use self::core::Ended;
 use crate::checks::{self, CheckRef, Ctx, Want};
 use crate::cli::{ReportStatus, RunArgs};
 use crate::config::{Config, parse_duration};
@@ -35,8 +34,9 @@ use crate::log::Log;
 use crate::names::quote;
 use crate::output::Outcome;
 use crate::platform::signals;
-use command::{Event, Supervised, cannot_start, first_signal, spawn, supervise};
+use command::{Heard, Supervised, cannot_start, first_signal, spawn, supervise};
 use reporter::{OnMr, Plan, Reporter, finish};
+use supervisor::Ended;
 
 /// GitLab 16.6+ turns a pending response older than this into failed.
 const PENDING_TIMEOUT: Duration = Duration::from_secs(120);
@@ -66,10 +66,10 @@ pub(super) fn run(cfg: &Config, log: &Log, args: &RunArgs) -> Result<Outcome, Er
     let (reporter, deferred) = prepare(&ctx, args, check, control).map_err(not_run)?;
     let ctx = &ctx;
 
-    let (events_tx, events) = mpsc::channel();
-    let notify = events_tx.clone();
+    let (heard_tx, heard) = mpsc::channel();
+    let notify = heard_tx.clone();
     if let Err(e) = signals::catch(move |signo| {
-        let _ = notify.send(Event::Signal(signo));
+        let _ = notify.send(Heard::Signal(signo));
     }) {
         warn(
             ctx.log,
@@ -83,7 +83,7 @@ pub(super) fn run(cfg: &Config, log: &Log, args: &RunArgs) -> Result<Outcome, Er
     let started = Instant::now();
     let first_beat = started + reporter.plan.heartbeat.unwrap_or_default();
 
-    let (ended, report) = if let Some(signo) = first_signal(&events) {
+    let (ended, report) = if let Some(signo) = first_signal(&heard) {
         say(
             ctx.log,
             format!(
@@ -95,14 +95,14 @@ pub(super) fn run(cfg: &Config, log: &Log, args: &RunArgs) -> Result<Outcome, Er
     } else {
         match spawn(&args.command) {
             Ok(child) => {
-                let waiter_tx = events_tx.clone();
+                let waiter_tx = heard_tx.clone();
                 let (ended, report) = supervise(
                     ctx,
                     &reporter,
                     Supervised {
                         child,
                         program: &program,
-                        events: &events,
+                        heard: &heard,
                         waiter_tx,
                         live,
                         first_beat,
@@ -113,7 +113,7 @@ pub(super) fn run(cfg: &Config, log: &Log, args: &RunArgs) -> Result<Outcome, Er
             Err(e) => (cannot_start(ctx, &program, &e), None),
         }
     };
-    drop(events_tx);
+    drop(heard_tx);
     let elapsed = started.elapsed();
     let report = report.unwrap_or_else(|| reporter.report_all(ctx, ended.report_status()));
     Ok(finish(

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::core::{Ended, exit_status};
+use super::supervisor::{Ended, exit_status};
 use super::{say, warn};
 use crate::checks::{self, CheckRef, Ctx, Reported, Target, status_word};
 use crate::cli::{ControlStatus, OutputFormat, ReportStatus};

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use super::Secret;
 use super::file::{CheckSpec, SETTING, SyncFile};
-use super::plan::{Action, Plan, SecretOp, Step};
+use super::plan::{Change, Plan, SecretOp, Step};
 use crate::checks::Ctx;
 use crate::config::ProjectRef;
 use crate::error::Error;
@@ -37,19 +37,19 @@ pub(super) fn apply(
             SecretOp::Keep => {}
         }
         let result = match step.action {
-            Action::Create => ctx
+            Change::Create => ctx
                 .client
                 .post::<ProjectCheck>(&base, &body)
                 .map(|c| Some(c.id)),
-            Action::Update => ctx
+            Change::Update => ctx
                 .client
                 .put::<ProjectCheck>(&format!("{base}/{}", step.id.unwrap_or(0)), &body)
                 .map(|_| None),
-            Action::Delete => ctx
+            Change::Delete => ctx
                 .client
                 .delete(&format!("{base}/{}", step.id.unwrap_or(0)))
                 .map(|()| None),
-            Action::Unchanged | Action::Unmanaged => continue,
+            Change::Unchanged | Change::Unmanaged => continue,
         };
         let spec = step.spec.and_then(|s| file.checks.get(s));
         match result {
@@ -60,8 +60,8 @@ pub(super) fn apply(
                 }
                 plan.applied += 1;
                 let done = match step.action {
-                    Action::Create => "created",
-                    Action::Delete => "deleted",
+                    Change::Create => "created",
+                    Change::Delete => "deleted",
                     _ => "updated",
                 };
                 ctx.log.info(format!(
@@ -146,15 +146,15 @@ fn step_error(
 /// it), then creates.
 pub(super) fn apply_order(steps: &[Step]) -> Vec<usize> {
     let mut order: Vec<usize> = (0..steps.len())
-        .filter(|&i| steps[i].action == Action::Delete)
+        .filter(|&i| steps[i].action == Change::Delete)
         .collect();
     let mut urls: HashMap<u64, String> = steps
         .iter()
-        .filter(|s| s.action != Action::Delete)
+        .filter(|s| s.action != Change::Delete)
         .filter_map(|s| Some((s.id?, s.old_url.clone()?)))
         .collect();
     let mut updates: Vec<usize> = (0..steps.len())
-        .filter(|&i| steps[i].action == Action::Update)
+        .filter(|&i| steps[i].action == Change::Update)
         .collect();
     while !updates.is_empty() {
         let free = |i: &usize| {
@@ -172,7 +172,7 @@ pub(super) fn apply_order(steps: &[Step]) -> Vec<usize> {
         }
         order.push(i);
     }
-    order.extend((0..steps.len()).filter(|&i| steps[i].action == Action::Create));
+    order.extend((0..steps.len()).filter(|&i| steps[i].action == Change::Create));
     order
 }
 
@@ -191,11 +191,11 @@ mod tests {
             ..Options::default()
         };
         let p = plan(&f, &gitlab, &branches(), &[false], prune).unwrap();
-        let order: Vec<Action> = apply_order(&p.steps)
+        let order: Vec<Change> = apply_order(&p.steps)
             .iter()
             .map(|&i| p.steps[i].action)
             .collect();
-        assert_eq!(order, [Action::Delete, Action::Create]);
+        assert_eq!(order, [Change::Delete, Change::Create]);
     }
 
     #[test]

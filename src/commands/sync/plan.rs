@@ -13,7 +13,7 @@ use crate::gitlab::version::WebhookRule;
 use crate::names::{did_you_mean, quote};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum Action {
+pub(super) enum Change {
     Create,
     Update,
     Delete,
@@ -22,29 +22,29 @@ pub(super) enum Action {
     Unmanaged,
 }
 
-impl Action {
+impl Change {
     pub(super) fn word(self) -> &'static str {
         match self {
-            Action::Create => "create",
-            Action::Update => "update",
-            Action::Delete => "delete",
-            Action::Unchanged => "unchanged",
-            Action::Unmanaged => "unmanaged",
+            Change::Create => "create",
+            Change::Update => "update",
+            Change::Delete => "delete",
+            Change::Unchanged => "unchanged",
+            Change::Unmanaged => "unmanaged",
         }
     }
 
     pub(super) fn sign(self) -> &'static str {
         match self {
-            Action::Create => "+",
-            Action::Update => "~",
-            Action::Delete => "-",
-            Action::Unchanged => "=",
-            Action::Unmanaged => "?",
+            Change::Create => "+",
+            Change::Update => "~",
+            Change::Delete => "-",
+            Change::Unchanged => "=",
+            Change::Unmanaged => "?",
         }
     }
 
     fn is_change(self) -> bool {
-        matches!(self, Action::Create | Action::Update | Action::Delete)
+        matches!(self, Change::Create | Change::Update | Change::Delete)
     }
 }
 
@@ -58,7 +58,7 @@ pub(super) struct Field {
 
 #[derive(Clone, Debug)]
 pub(super) struct Step {
-    pub action: Action,
+    pub action: Change,
     pub name: String,
     /// The check's id: existing, or given by GitLab on create.
     pub id: Option<u64>,
@@ -139,9 +139,9 @@ pub(super) fn plan(
             continue;
         }
         let action = if options.prune {
-            Action::Delete
+            Change::Delete
         } else {
-            Action::Unmanaged
+            Change::Unmanaged
         };
         steps.push(Step {
             action,
@@ -202,7 +202,7 @@ fn create_step(spec: &CheckSpec, ids: &[u64], secret: bool) -> Step {
         });
     }
     Step {
-        action: Action::Create,
+        action: Change::Create,
         name: spec.name.clone(),
         id: None,
         spec: Some(spec.index),
@@ -282,9 +282,9 @@ fn update_step(
     }
     Step {
         action: if fields.is_empty() {
-            Action::Unchanged
+            Change::Unchanged
         } else {
-            Action::Update
+            Change::Update
         },
         name: spec.name.clone(),
         id: Some(current.id),
@@ -343,7 +343,7 @@ pub(super) fn webhook_warnings(
 /// GitLab requires unique URLs in a project: a file check may not take the
 /// URL of a check that stays and is not in the file.
 fn check_url_clashes(file: &SyncFile, steps: &[Step]) -> Result<(), Error> {
-    for kept in steps.iter().filter(|s| s.action == Action::Unmanaged) {
+    for kept in steps.iter().filter(|s| s.action == Change::Unmanaged) {
         let Some(url) = &kept.old_url else { continue };
         if let Some(spec) = file.checks.iter().find(|c| &c.external_url == url) {
             return Err(Error::usage(format!(
@@ -398,7 +398,7 @@ pub(super) mod tests {
         [("main".to_owned(), 1), ("release".to_owned(), 2)].into()
     }
 
-    fn actions(plan: &Plan) -> Vec<(&str, Action)> {
+    fn actions(plan: &Plan) -> Vec<(&str, Change)> {
         plan.steps
             .iter()
             .map(|s| (s.name.as_str(), s.action))
@@ -429,10 +429,10 @@ pub(super) mod tests {
         assert_eq!(
             actions(&plan),
             [
-                ("new", Action::Create),
-                ("moved", Action::Update),
-                ("same", Action::Unchanged),
-                ("legacy", Action::Unmanaged)
+                ("new", Change::Create),
+                ("moved", Change::Update),
+                ("same", Change::Unchanged),
+                ("legacy", Change::Unmanaged)
             ]
         );
         assert_eq!(plan.changes(), 2);
@@ -466,7 +466,7 @@ pub(super) mod tests {
             },
         )
         .unwrap();
-        assert_eq!(actions(&plan), [("legacy", Action::Delete)]);
+        assert_eq!(actions(&plan), [("legacy", Change::Delete)]);
         assert_eq!(plan.changes(), 1);
     }
 
@@ -483,7 +483,7 @@ pub(super) mod tests {
             false,
         )];
         let p = plan(&f, &same, &branches(), &[false], Options::default()).unwrap();
-        assert_eq!(p.steps[0].action, Action::Unchanged);
+        assert_eq!(p.steps[0].action, Change::Unchanged);
         let all = [existing(1, "a", "https://a", &[], false)];
         let p = plan(&f, &all, &branches(), &[false], Options::default()).unwrap();
         assert_eq!(p.steps[0].fields[0].old.as_deref(), Some("all branches"));
@@ -508,7 +508,7 @@ pub(super) mod tests {
         let p = plan(&f, &with, &branches(), &[true], Options::default()).unwrap();
         assert_eq!(
             p.steps[0].action,
-            Action::Unchanged,
+            Change::Unchanged,
             "a secret cannot be compared"
         );
         let rotate = Options {
@@ -550,7 +550,7 @@ pub(super) mod tests {
         .unwrap();
         assert_eq!(
             actions(&p),
-            [("renamed", Action::Create), ("old-name", Action::Delete)]
+            [("renamed", Change::Create), ("old-name", Change::Delete)]
         );
     }
 

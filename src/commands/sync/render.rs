@@ -3,7 +3,7 @@
 use serde_json::{Value, json};
 
 use super::file::SETTING;
-use super::plan::{Action, Plan};
+use super::plan::{Change, Plan};
 use crate::exit::Code;
 use crate::names::quote;
 use crate::output::{Outcome, plural};
@@ -25,10 +25,10 @@ pub(super) fn render(plan: &Plan, project: &str, file: &str, mode: Mode) -> Outc
     for step in &plan.steps {
         let quoted = quote(&step.name);
         let detail = match step.action {
-            Action::Unmanaged => "(not in the file: kept; --prune deletes it)".to_owned(),
-            Action::Delete => format!("(id {})", step.id.unwrap_or(0)),
-            Action::Unchanged => String::new(),
-            Action::Create => format!(
+            Change::Unmanaged => "(not in the file: kept; --prune deletes it)".to_owned(),
+            Change::Delete => format!("(id {})", step.id.unwrap_or(0)),
+            Change::Unchanged => String::new(),
+            Change::Create => format!(
                 "({})",
                 step.fields
                     .iter()
@@ -36,7 +36,7 @@ pub(super) fn render(plan: &Plan, project: &str, file: &str, mode: Mode) -> Outc
                     .collect::<Vec<_>>()
                     .join("; ")
             ),
-            Action::Update => format!(
+            Change::Update => format!(
                 "({})",
                 step.fields
                     .iter()

@@ -1,11 +1,11 @@
-//! The gate's I/O loop: asks the core (`core/`) what to do, does it with the client and
-//! the real clock, and hands the core whatever came back. Every decision is the core's,
+//! The gate's I/O loop: asks the gate (`gate/`) what to do, does it with the client and
+//! the real clock, and hands the gate whatever came back. Every decision is the gate's,
 //! what an answer means included; here are only requests, sleeps and the log.
 
 use std::thread;
 use std::time::{Duration, Instant};
 
-use super::core::{Answer, End, Gate, Moved, Mrs, Next, Notice, Request, Rules, Selection};
+use super::gate::{Answer, End, Gate, Moved, Mrs, Next, Notice, Request, Rules, Selection};
 use super::progress::Progress;
 use super::settings::Settings;
 use crate::checks::{Ctx, Target, Targets, Want};
@@ -15,20 +15,20 @@ use crate::gitlab::client::{Method, page_path};
 use crate::gitlab::paths;
 use crate::sha::Sha;
 
-pub(super) use super::core::{Tracked, Verdict};
+pub(super) use super::gate::{Tracked, Verdict};
 
 pub(super) struct Driver<'c, 'a> {
     pub(super) ctx: &'c Ctx<'a>,
     pub(super) settings: Settings,
     pub(super) sha: Sha,
-    /// The gated MRs, in the core's order (empty until a look-up found them).
+    /// The gated MRs, in the gate's order (empty until a look-up found them).
     pub(super) mrs: Vec<Target>,
     /// How they were found; after a look-up, what it found.
     targets: Option<Targets>,
     /// The gate is on a merged MR (a deploy after the merge): its head cannot move.
     pub(super) merged: bool,
     pub(super) started: Instant,
-    pub(super) core: Gate,
+    pub(super) gate: Gate,
     /// The request sent last: an error that ends the wait says what it was doing.
     sent: Option<Request>,
     header_shown: bool,
@@ -62,7 +62,7 @@ impl<'c, 'a> Driver<'c, 'a> {
         let mrs = given
             .as_ref()
             .map_or(Mrs::LookUp, |t| Mrs::Known(t.mrs.len()));
-        let core = Gate::new(rules, sha.clone(), mrs, fastrand::u64(..));
+        let gate = Gate::new(rules, sha.clone(), mrs, fastrand::u64(..));
         Driver {
             ctx,
             progress: Progress::new(settings.progress_every),
@@ -72,7 +72,7 @@ impl<'c, 'a> Driver<'c, 'a> {
             targets: given,
             merged: false,
             started,
-            core,
+            gate,
             sent: None,
             header_shown: false,
         }
@@ -83,11 +83,11 @@ impl<'c, 'a> Driver<'c, 'a> {
     }
 
     pub(super) fn polls(&self) -> u32 {
-        self.core.rounds
+        self.gate.rounds
     }
 
     pub(super) fn checks(&self) -> impl Iterator<Item = &Tracked> {
-        self.core.tracker.checks.values()
+        self.gate.tracker.checks.values()
     }
 
     pub(super) fn label(&self, check: &Tracked) -> String {
@@ -100,7 +100,7 @@ impl<'c, 'a> Driver<'c, 'a> {
 
     /// The transient failure of the latest request, when no round completed since.
     pub(super) fn last_error(&self) -> Option<String> {
-        self.core.last_error.as_ref().map(ToString::to_string)
+        self.gate.last_error.as_ref().map(ToString::to_string)
     }
 
     /// How the look-up found the MRs, when it found none.
@@ -110,7 +110,7 @@ impl<'c, 'a> Driver<'c, 'a> {
 
     pub(super) fn poll_until_verdict(&mut self) -> Result<Verdict, Error> {
         loop {
-            let next = self.core.next(self.elapsed());
+            let next = self.gate.next(self.elapsed());
             self.log_notices();
             if self.polls() > 0 && !self.header_shown && !matches!(next, Next::Done(_)) {
                 self.header_shown = true;
@@ -121,7 +121,7 @@ impl<'c, 'a> Driver<'c, 'a> {
                 Next::Send(request) => {
                     let answer = self.send(&request);
                     self.sent = Some(request);
-                    self.core.handle(self.elapsed(), answer);
+                    self.gate.handle(self.elapsed(), answer);
                 }
                 Next::Sleep { until } => {
                     self.report_progress();
@@ -132,7 +132,7 @@ impl<'c, 'a> Driver<'c, 'a> {
         }
     }
 
-    /// One attempt at `request`: whatever comes back is the core's to read.
+    /// One attempt at `request`: whatever comes back is the gate's to read.
     fn send(&self, request: &Request) -> Answer {
         let project = &self.ctx.project().expect("a gate has a project").encoded;
         let (method, path) = match *request {
@@ -157,7 +157,7 @@ impl<'c, 'a> Driver<'c, 'a> {
 
     fn end(&mut self, end: End) -> Result<Verdict, Error> {
         match end {
-            End::Verdict(Verdict::Stale) if self.core.moved == Some(Moved::BeforeStart) => {
+            End::Verdict(Verdict::Stale) if self.gate.moved == Some(Moved::BeforeStart) => {
                 let targets = self
                     .targets
                     .as_ref()
@@ -193,7 +193,7 @@ impl<'c, 'a> Driver<'c, 'a> {
     }
 
     fn check_label(&self, mr: usize, check: u64) -> String {
-        self.core
+        self.gate
             .tracker
             .checks
             .get(&(mr, check))
@@ -203,7 +203,7 @@ impl<'c, 'a> Driver<'c, 'a> {
     fn log_notices(&mut self) {
         let now = human(self.elapsed());
         let log = self.ctx.log;
-        for notice in self.core.notices() {
+        for notice in self.gate.notices() {
             let line = match notice {
                 Notice::Found(sorted) => {
                     let project = self.ctx.project().expect("a gate has a project");

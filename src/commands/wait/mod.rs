@@ -2,8 +2,8 @@
 //! every selected check has passed, one fails, the MR's head moves, or time
 //! runs out.
 
-pub(crate) mod core;
 mod driver;
+pub(crate) mod gate;
 mod progress;
 mod render;
 pub(crate) mod reports;

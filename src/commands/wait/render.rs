@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use super::core::Moved;
 use super::driver::{Driver, Verdict};
+use super::gate::Moved;
 use super::reports::{CheckResult, GateReport, write_reports};
 use crate::duration::human;
 use crate::error::Error;
@@ -148,7 +148,7 @@ impl Driver<'_, '_> {
                 (Code::Timeout, text)
             }
             Verdict::Stale => {
-                let (mr, head) = match &self.core.moved {
+                let (mr, head) = match &self.gate.moved {
                     Some(Moved::During { mr, head }) => (self.mrs[*mr].label.clone(), head.clone()),
                     _ => Default::default(),
                 };

@@ -1,4 +1,4 @@
-//! Which checks the gate waits for (the core's `Tracker` selects): every check of
+//! Which checks the gate waits for (the gate's `Tracker` selects): every check of
 //! the MR, or only the `--name` ones, minus the `--ignore` ones and the job's own
 //! (`--self`). Names match exactly, as GitLab stores them; after the first poll, a
 //! `--name` that is on no MR is a usage error, and a name off only in case or spaces
@@ -10,7 +10,7 @@ use crate::names::{did_you_mean, quote, quote_all};
 
 impl Driver<'_, '_> {
     fn listed(&self) -> impl Iterator<Item = &str> + Clone {
-        self.core
+        self.gate
             .tracker
             .listed
             .iter()
@@ -50,7 +50,7 @@ impl Driver<'_, '_> {
     pub(super) fn empty_reason(&self) -> String {
         if let Some(targets) = self.none_found() {
             format!("no open merge request: {}", targets.how)
-        } else if (0..self.mrs.len()).all(|mr| !self.core.is_open(mr)) {
+        } else if (0..self.mrs.len()).all(|mr| !self.gate.is_open(mr)) {
             format!("{} closed during the wait", self.mr_list())
         } else if self.settings.ignore.is_empty() && self.settings.names.is_empty() {
             format!("no external status checks apply to {}", self.mr_list())

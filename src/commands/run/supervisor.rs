@@ -102,7 +102,7 @@ pub(super) fn exit_status(command: Status, report_errors: &[Code]) -> Status {
 
 /// What the supervisor asks of its driver while CMD runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum Action {
+pub(super) enum Order {
     /// Pass the signal on to CMD (`again`: not the first).
     Forward { signo: i32, again: bool },
     /// End the heartbeat: before any final report, so that a late `pending` cannot
@@ -112,7 +112,7 @@ pub(super) enum Action {
     Report(ReportStatus),
 }
 
-/// CMD's supervision: signals and CMD's end in, actions out.
+/// CMD's supervision: signals and CMD's end in, orders out.
 #[derive(Default, Debug)]
 pub(super) struct Supervisor {
     cancelled: Option<i32>,
@@ -122,28 +122,28 @@ pub(super) struct Supervisor {
 impl Supervisor {
     /// A stop signal (SIGTERM, SIGINT, SIGHUP; Ctrl-C or Ctrl-Break): passed on, and the
     /// first one fails the check at once (the runner may kill status-check soon after).
-    pub(super) fn signal(&mut self, signo: i32) -> Vec<Action> {
+    pub(super) fn signal(&mut self, signo: i32) -> Vec<Order> {
         let again = self.cancelled.is_some();
-        let mut actions = vec![Action::Forward { signo, again }];
+        let mut orders = vec![Order::Forward { signo, again }];
         if !again {
             self.cancelled = Some(signo);
-            actions.extend(self.report(ReportStatus::Failed));
+            orders.extend(self.report(ReportStatus::Failed));
         }
-        actions
+        orders
     }
 
     /// CMD ended: how it reads, and the final report unless a signal already made it.
-    pub(super) fn exited(&mut self, exit: Result<Exit, String>) -> (Ended, Vec<Action>) {
+    pub(super) fn exited(&mut self, exit: Result<Exit, String>) -> (Ended, Vec<Order>) {
         let ended = Ended::from_exit(exit, self.cancelled);
-        let actions = self.report(ended.report_status());
-        (ended, actions)
+        let orders = self.report(ended.report_status());
+        (ended, orders)
     }
 
-    fn report(&mut self, status: ReportStatus) -> Vec<Action> {
+    fn report(&mut self, status: ReportStatus) -> Vec<Order> {
         if std::mem::replace(&mut self.reported, true) {
             return vec![];
         }
-        vec![Action::StopBeats, Action::Report(status)]
+        vec![Order::StopBeats, Order::Report(status)]
     }
 }
 
@@ -199,5 +199,5 @@ impl Beats {
 }
 
 #[cfg(test)]
-#[path = "core_tests.rs"]
+#[path = "supervisor_tests.rs"]
 mod tests;

@@ -46,23 +46,23 @@ fn the_first_signal_stops_the_beats_and_fails_the_check_the_next_are_passed_on()
     assert_eq!(
         sup.signal(SIGTERM),
         [
-            Action::Forward {
+            Order::Forward {
                 signo: SIGTERM,
                 again: false
             },
-            Action::StopBeats,
-            Action::Report(ReportStatus::Failed)
+            Order::StopBeats,
+            Order::Report(ReportStatus::Failed)
         ]
     );
     assert_eq!(
         sup.signal(SIGINT),
-        [Action::Forward {
+        [Order::Forward {
             signo: SIGINT,
             again: true
         }]
     );
-    let (ended, actions) = sup.exited(Ok(Exit::Code(0)));
-    assert!(actions.is_empty(), "reported once");
+    let (ended, orders) = sup.exited(Ok(Exit::Code(0)));
+    assert!(orders.is_empty(), "reported once");
     assert_eq!(ended.status.as_u8(), 128 + 15);
 }
 
@@ -73,8 +73,8 @@ fn cmd_s_end_stops_the_beats_then_reports_its_outcome() {
         (Exit::Code(1), ReportStatus::Failed),
         (Exit::Signal(9), ReportStatus::Failed),
     ] {
-        let (_, actions) = Supervisor::default().exited(Ok(exit));
-        assert_eq!(actions, [Action::StopBeats, Action::Report(status)]);
+        let (_, orders) = Supervisor::default().exited(Ok(exit));
+        assert_eq!(orders, [Order::StopBeats, Order::Report(status)]);
     }
 }
 
@@ -159,7 +159,7 @@ fn drive(mut tl: Timeline) -> (Vec<Post>, Vec<(usize, Answer, Duration)>, Ended)
         let beat = beats.next().map(|at| at.max(busy_until));
         let signal = signals.peek().map(|s| s.0).filter(|at| *at < tl.exit_at);
         let event = signal.unwrap_or(tl.exit_at);
-        let actions = match beat {
+        let orders = match beat {
             Some(at) if at < event => {
                 for target in beats.beat(at) {
                     posts.push(Post::Pending { at, target });
@@ -180,21 +180,21 @@ fn drive(mut tl: Timeline) -> (Vec<Post>, Vec<(usize, Answer, Duration)>, Ended)
             }
             _ if signal.is_some() => sup.signal(signals.next().unwrap().1),
             _ => {
-                let (ended, actions) = sup.exited(tl.exit.clone());
-                act(&actions, &mut beats, &mut posts, event.max(busy_until));
+                let (ended, orders) = sup.exited(tl.exit.clone());
+                act(&orders, &mut beats, &mut posts, event.max(busy_until));
                 return (posts, answers, ended);
             }
         };
-        act(&actions, &mut beats, &mut posts, event.max(busy_until));
+        act(&orders, &mut beats, &mut posts, event.max(busy_until));
     }
 }
 
-fn act(actions: &[Action], beats: &mut Beats, posts: &mut Vec<Post>, at: Duration) {
-    for action in actions {
-        match action {
-            Action::Forward { .. } => {}
-            Action::StopBeats => beats.stop(),
-            Action::Report(status) => posts.push(Post::Final {
+fn act(orders: &[Order], beats: &mut Beats, posts: &mut Vec<Post>, at: Duration) {
+    for order in orders {
+        match order {
+            Order::Forward { .. } => {}
+            Order::StopBeats => beats.stop(),
+            Order::Report(status) => posts.push(Post::Final {
                 at,
                 status: *status,
             }),
