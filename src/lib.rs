@@ -70,7 +70,11 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> u8 {
     } else {
         config::Config::build(&cli.global, ci)
     };
-    let result = cfg.and_then(|cfg| commands::dispatch(&cli.command, &cfg, &log));
+    // Every flag is validated before any command runs: commands get typed values.
+    let result = cfg.and_then(|cfg| {
+        let task = cfg.task(&cli.command)?;
+        commands::dispatch(task, &cfg, &log)
+    });
     match result {
         Ok(outcome) => output::emit(&outcome, format),
         Err(error) => output::emit_error(&error, format),

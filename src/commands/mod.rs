@@ -11,23 +11,22 @@ mod sync;
 pub(crate) mod wait;
 
 use crate::checks::Ctx;
-use crate::cli::Command;
-use crate::config::Config;
+use crate::config::{Config, Task};
 use crate::error::Error;
 use crate::log::Log;
 use crate::output::Outcome;
 
-pub(crate) fn dispatch(command: &Command, cfg: &Config, log: &Log) -> Result<Outcome, Error> {
-    match command {
-        Command::Report(args) => report::run(&Ctx::connect(cfg, log)?, args),
-        Command::List => list::run(&Ctx::connect(cfg, log)?),
-        Command::Retry(args) => retry::run(&Ctx::connect(cfg, log)?, args),
-        Command::Wait(args) => wait::run(&Ctx::connect(cfg, log)?, args),
+pub(crate) fn dispatch(task: Task, cfg: &Config, log: &Log) -> Result<Outcome, Error> {
+    match task {
+        Task::Report(task) => report::run(&Ctx::connect(cfg, log)?, &task),
+        Task::List => list::run(&Ctx::connect(cfg, log)?),
+        Task::Retry(check) => retry::run(&Ctx::connect(cfg, log)?, &check),
+        Task::Wait(task) => wait::run(&Ctx::connect(cfg, log)?, task),
         // With only a control, no token: `run` connects as it needs.
-        Command::Run(args) => run::run(cfg, log, args),
-        Command::Doctor(args) => Ok(doctor::run(cfg, log, args)),
-        Command::Sync(args) => sync::run(cfg, log, args, &crate::ci::shared_secret),
+        Task::Run(task) => run::run(cfg, log, task),
+        Task::Doctor(task) => Ok(doctor::run(cfg, log, &task)),
+        Task::Sync(task) => sync::run(cfg, log, &task, &crate::ci::shared_secret),
         // Signed with the control's secret: no token, so no `Ctx`.
-        Command::Control(args) => control::run(cfg, log, args),
+        Task::Control(task) => control::run(cfg, log, &task),
     }
 }

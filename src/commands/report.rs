@@ -5,15 +5,16 @@ use serde_json::{Value, json};
 use crate::checks::{
     self, CheckRef, Ctx, Reported, Target, Targets, Want, status_param_allowed, status_word,
 };
-use crate::cli::{ReportArgs, ReportStatus};
+use crate::cli::ReportStatus;
+use crate::config::ReportTask;
 use crate::error::Error;
 use crate::exit::Code;
 use crate::names::quote;
 use crate::output::Outcome;
 use crate::sha::Sha;
 
-pub(super) fn run(ctx: &Ctx, args: &ReportArgs) -> Result<Outcome, Error> {
-    let check = CheckRef::from_args(&args.check)?;
+pub(super) fn run(ctx: &Ctx, args: &ReportTask) -> Result<Outcome, Error> {
+    let check = &args.check;
     let sha = ctx.cfg.require_sha()?;
     ctx.project()?;
     let include_status = status_param_allowed(ctx, args.status)?;
@@ -27,13 +28,13 @@ pub(super) fn run(ctx: &Ctx, args: &ReportArgs) -> Result<Outcome, Error> {
     let mut reported = Vec::new();
     let mut not_applicable = Vec::new();
     for mr in &targets.mrs {
-        match report_one(ctx, &check, mr, sha, args.status, include_status)? {
+        match report_one(ctx, check, mr, sha, args.status, include_status)? {
             Some(done) => reported.push(done),
             None => not_applicable.push(mr.clone()),
         }
     }
     if reported.is_empty() {
-        return Err(checks::not_on_any(ctx, &check, &targets));
+        return Err(checks::not_on_any(ctx, check, &targets));
     }
     let mut gates_nothing = None;
     for done in &reported {
@@ -68,7 +69,7 @@ fn report_one(
 
 fn no_merge_request(
     ctx: &Ctx,
-    args: &ReportArgs,
+    args: &ReportTask,
     sha: &Sha,
     targets: &Targets,
 ) -> Result<Outcome, Error> {

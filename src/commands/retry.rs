@@ -3,15 +3,13 @@
 use serde_json::json;
 
 use crate::checks::{self, CheckRef, Ctx, Resolved, Target, Want};
-use crate::cli::CheckSelector;
 use crate::error::Error;
 use crate::exit::Code;
 use crate::gitlab::MrCheck;
 use crate::names::{did_you_mean, quote, quote_all};
 use crate::output::Outcome;
 
-pub(super) fn run(ctx: &Ctx, args: &CheckSelector) -> Result<Outcome, Error> {
-    let check = CheckRef::from_args(args)?;
+pub(super) fn run(ctx: &Ctx, check: &CheckRef) -> Result<Outcome, Error> {
     if let Some(version) = ctx.known_version().filter(|v| !v.has_retry()) {
         return Err(Error::usage(format!(
             "GitLab {version} has no retry endpoint for status checks (15.7+ has)"
@@ -28,9 +26,9 @@ pub(super) fn run(ctx: &Ctx, args: &CheckSelector) -> Result<Outcome, Error> {
     let mut lines = Vec::new();
     let mut retried = Vec::new();
     for mr in &found.mrs {
-        let target = match checks::resolve(ctx, &check, mr)? {
+        let target = match checks::resolve(ctx, check, mr)? {
             Resolved::Listed(target) => target,
-            Resolved::NotListed(listed) => return Err(not_listed(&check, mr, &listed)),
+            Resolved::NotListed(listed) => return Err(not_listed(check, mr, &listed)),
         };
         checks::retry_one(ctx, mr, &target)?;
         lines.push(format!(

@@ -9,12 +9,15 @@
 //! `inputs.rs` reads each input in its order of precedence and checks it;
 //! `project.rs` parses projects and merge requests (`CI_OPEN_MERGE_REQUESTS`).
 //! `named_variable.rs` reads a secret from a variable named on the command line;
-//! `control.rs` an external control's id, project and secret.
+//! `control.rs` an external control's id, project and secret; `task.rs` each command's
+//! own flags, validated once into a `Task` (`wait.rs` wait's).
 
 mod control;
 mod inputs;
 mod named_variable;
 mod project;
+mod task;
+mod wait;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -29,6 +32,10 @@ use crate::sha::Sha;
 pub(crate) use inputs::{parse_count, parse_duration};
 pub use project::parse_project;
 pub(crate) use project::{MrRef, ProjectRef};
+pub(crate) use task::{
+    ControlTask, DoctorControl, DoctorTask, PENDING_TIMEOUT, ReportTask, RunTask, SyncTask, Task,
+};
+pub(crate) use wait::{Rules, Selection, WaitTask};
 
 /// A value and the flag or variable it came from, for messages.
 #[derive(Clone, Debug)]

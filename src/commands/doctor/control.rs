@@ -4,7 +4,7 @@
 
 use super::Doctor;
 use super::lines::LineId;
-use crate::cli::ControlSelector;
+use crate::config::DoctorControl;
 use crate::control::{self, probe};
 use crate::log::Log;
 
@@ -13,21 +13,20 @@ use crate::log::Log;
 const CLOCK_NOTE_SECS: i64 = 5;
 
 impl Doctor<'_> {
-    pub(super) fn control(&mut self, log: &Log, args: &ControlSelector) {
-        let id = match self.cfg.control_id(args) {
-            Ok(Some(id)) => id,
-            Ok(None) => return,
-            Err(e) => return self.fail_with(LineId::Control, &e),
+    pub(super) fn control(&mut self, log: &Log, inputs: &DoctorControl) {
+        let id = match &inputs.id {
+            Ok(id) => id,
+            Err(e) => return self.fail_with(LineId::Control, e),
         };
-        let project = match self.cfg.control_project() {
+        let project = match &inputs.project {
             Ok(project) => project,
-            Err(e) => return self.fail_with(LineId::Control, &e),
+            Err(e) => return self.fail_with(LineId::Control, e),
         };
         let client = match control::client(self.cfg, log) {
             Ok(client) => client,
             Err(e) => return self.fail_with(LineId::Control, &e),
         };
-        let (exists, offset) = probe::exists(&client, &id, &project);
+        let (exists, offset) = probe::exists(&client, id, project);
         match exists {
             probe::Exists::External => {}
             probe::Exists::Refused(e) => return self.fail_with(LineId::Control, &e),
@@ -44,9 +43,8 @@ impl Doctor<'_> {
             "whether project {} has the framework holding it, and the licence, show only when a status is set; while the control's ping is on, GitLab sets it back to pending every 12 hours",
             project.value
         );
-        let control = match self.cfg.control(args) {
-            Ok(Some(control)) => control,
-            Ok(None) => return,
+        let control = match &inputs.control {
+            Ok(control) => control,
             Err(e) => {
                 return self.warn(
                     LineId::Control,
@@ -58,7 +56,7 @@ impl Doctor<'_> {
                 );
             }
         };
-        match probe::secret(&client, &control) {
+        match probe::secret(&client, control) {
             probe::Secret::Matches => self.ok(
                 LineId::Control,
                 format!(

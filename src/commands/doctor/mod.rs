@@ -27,8 +27,7 @@ mod render;
 mod status_checks;
 
 use crate::checks::Ctx;
-use crate::cli::DoctorArgs;
-use crate::config::{Config, ProjectRef};
+use crate::config::{Config, DoctorTask, ProjectRef};
 use crate::error::Error;
 use crate::gitlab::models::{Project, ProjectCheck, User};
 use crate::gitlab::{MergeRequest, MrCheck, ServerVersion};
@@ -36,7 +35,7 @@ use crate::log::Log;
 use crate::output::Outcome;
 use lines::{Line, LineId, Verdict};
 
-pub(super) fn run<'a>(cfg: &'a Config, log: &'a Log, args: &DoctorArgs) -> Outcome {
+pub(super) fn run<'a>(cfg: &'a Config, log: &'a Log, args: &DoctorTask) -> Outcome {
     let mut doctor = Doctor {
         cfg,
         lines: Vec::new(),
@@ -116,9 +115,8 @@ impl<'a> Doctor<'a> {
         self.lines.iter().find(|l| l.id == id).map(|l| l.verdict)
     }
 
-    fn examine(&mut self, log: &'a Log, args: &DoctorArgs) {
-        // Exactly as given: GitLab stores names as typed, spaces included.
-        let name = args.name.as_deref().filter(|n| !n.trim().is_empty());
+    fn examine(&mut self, log: &'a Log, args: &DoctorTask) {
+        let name = args.name.as_deref();
         self.config_line();
         self.pipeline_line();
         self.project_line();
@@ -134,7 +132,7 @@ impl<'a> Doctor<'a> {
             if let Some(v) = self.cfg.server_version {
                 self.version_line(v, self.version_source());
             }
-            if args.control.control_id.is_some() {
+            if args.control.is_some() {
                 self.skip(LineId::Control, "not checked: GitLab cannot be reached");
             }
             return;
@@ -143,7 +141,9 @@ impl<'a> Doctor<'a> {
         (found.user, found.fine_grained) = self.connection_and_token(&ctx, token_usable);
         self.version(&ctx, &mut found);
         // A control's requests are signed, not authenticated: no token needed.
-        self.control(log, &args.control);
+        if let Some(control) = &args.control {
+            self.control(log, control);
+        }
         if found.user.is_none() {
             // The version line is set by now: only the lines after it are skipped.
             self.not_checked(name, "not checked: needs a working access token");

@@ -22,8 +22,8 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use crate::checks::{self, CheckRef, Ctx, Want};
-use crate::cli::{ReportStatus, RunArgs};
-use crate::config::{Config, parse_duration};
+use crate::cli::ReportStatus;
+use crate::config::{Config, PENDING_TIMEOUT, RunTask};
 use crate::control::{self, Control};
 use crate::duration::human;
 use crate::error::Error;
@@ -38,21 +38,10 @@ use command::{Heard, Supervised, cannot_start, first_signal, spawn, supervise};
 use reporter::{OnMr, Plan, Reporter, finish};
 use supervisor::Ended;
 
-/// GitLab 16.6+ turns a pending response older than this into failed.
-const PENDING_TIMEOUT: Duration = Duration::from_secs(120);
-/// A faster heartbeat would only hammer GitLab.
-const MIN_HEARTBEAT: Duration = Duration::from_millis(100);
-
-pub(super) fn run(cfg: &Config, log: &Log, args: &RunArgs) -> Result<Outcome, Error> {
+pub(super) fn run(cfg: &Config, log: &Log, mut args: RunTask) -> Result<Outcome, Error> {
     let program = program_name(&args.command);
     let not_run = |e: Error| e.hint(format!("status-check did not run {program}"));
-    let control = cfg.control(&args.control).map_err(not_run)?;
-    // A blank flag or variable counts as unset (a component clears STATUS_CHECK_NAME).
-    let (name, check_id) = (given(&args.name), given(&args.check_id));
-    let check = match (name, check_id, &control) {
-        (None, None, Some(_)) => None,
-        _ => Some(CheckRef::from_flags(name, check_id).map_err(not_run)?),
-    };
+    let (check, control) = (args.check.take(), args.control.take());
     // Only a check needs the token: a control's request is signed with its secret.
     let ctx = match check {
         Some(_) => Ctx::connect(cfg, log),
@@ -63,7 +52,7 @@ pub(super) fn run(cfg: &Config, log: &Log, args: &RunArgs) -> Result<Outcome, Er
         Some(control) => Some((control, control::client(cfg, log).map_err(not_run)?)),
         None => None,
     };
-    let (reporter, deferred) = prepare(&ctx, args, check, control).map_err(not_run)?;
+    let (reporter, deferred) = prepare(&ctx, &args, check, control).map_err(not_run)?;
     let ctx = &ctx;
 
     let (heard_tx, heard) = mpsc::channel();
@@ -128,11 +117,11 @@ pub(super) fn run(cfg: &Config, log: &Log, args: &RunArgs) -> Result<Outcome, Er
 /// merge request of the SHA has moved on).
 fn prepare<'a>(
     ctx: &Ctx,
-    args: &RunArgs,
+    args: &RunTask,
     check: Option<CheckRef>,
     control: Option<(Control, Client<'a>)>,
 ) -> Result<(Reporter<'a>, Option<Error>), Error> {
-    let every = heartbeat_interval(&args.heartbeat)?;
+    let every = args.heartbeat;
     let Some(check) = check else {
         let reporter = Reporter {
             check: None,
@@ -195,18 +184,6 @@ fn prepare<'a>(
         warned: Default::default(),
     };
     Ok((reporter, deferred))
-}
-
-fn heartbeat_interval(raw: &str) -> Result<Duration, Error> {
-    let every = parse_duration(raw, "--heartbeat")?;
-    if every < MIN_HEARTBEAT {
-        return Err(Error::usage(format!(
-            "--heartbeat: `{raw}` is too short (at least {}ms)",
-            MIN_HEARTBEAT.as_millis()
-        ))
-        .hint("the default, 60s, keeps a pending check alive on GitLab 16.6+, which fails a pending older than 2 minutes"));
-    }
-    Ok(every)
 }
 
 fn plan(
@@ -306,11 +283,6 @@ fn post_pending(ctx: &Ctx, r: &Reporter, program: &str) -> Result<Vec<OnMr>, Err
     Ok(live)
 }
 
-/// A flag's value, unless blank.
-fn given(flag: &Option<String>) -> Option<&str> {
-    flag.as_deref().filter(|v| !v.trim().is_empty())
-}
-
 /// `./scan.sh`, in backquotes, for messages.
 fn program_name(command: &[OsString]) -> String {
     match command.first() {
@@ -326,20 +298,4 @@ pub(super) fn say(log: &Log, line: impl AsRef<str>) {
 
 pub(super) fn warn(log: &Log, line: impl AsRef<str>) {
     log.info(format!("status-check: warning: {}", line.as_ref()));
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn heartbeat_must_not_hammer() {
-        assert!(heartbeat_interval("0").is_err());
-        assert!(heartbeat_interval("50ms").is_err());
-        assert_eq!(
-            heartbeat_interval("200ms").unwrap(),
-            Duration::from_millis(200)
-        );
-        assert_eq!(heartbeat_interval("60s").unwrap(), Duration::from_secs(60));
-    }
 }

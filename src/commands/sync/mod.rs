@@ -22,8 +22,7 @@ mod render;
 use std::collections::HashMap;
 
 use crate::checks::Ctx;
-use crate::cli::SyncArgs;
-use crate::config::Config;
+use crate::config::{Config, SyncTask};
 use crate::error::Error;
 use crate::gitlab::version::WebhookRule;
 use crate::log::Log;
@@ -39,7 +38,7 @@ pub(super) type SecretLookup<'a> = &'a dyn Fn(&str) -> Option<secret::Secret<Str
 pub(super) fn run(
     cfg: &Config,
     log: &Log,
-    args: &SyncArgs,
+    args: &SyncTask,
     lookup: SecretLookup,
 ) -> Result<Outcome, Error> {
     // The file and the secret variables are checked before anything else.

@@ -5,10 +5,10 @@
 use std::thread;
 use std::time::{Duration, Instant};
 
-use super::gate::{Answer, End, Gate, Moved, Mrs, Next, Notice, Request, Rules, Selection};
+use super::gate::{Answer, End, Gate, Moved, Mrs, Next, Notice, Request};
 use super::progress::Progress;
-use super::settings::Settings;
 use crate::checks::{Ctx, Target, Targets, Want};
+use crate::config::WaitTask;
 use crate::duration::human;
 use crate::error::Error;
 use crate::gitlab::client::{Method, page_path};
@@ -19,7 +19,7 @@ pub(super) use super::gate::{Tracked, Verdict};
 
 pub(super) struct Driver<'c, 'a> {
     pub(super) ctx: &'c Ctx<'a>,
-    pub(super) settings: Settings,
+    pub(super) settings: WaitTask,
     pub(super) sha: Sha,
     /// The gated MRs, in the gate's order (empty until a look-up found them).
     pub(super) mrs: Vec<Target>,
@@ -39,30 +39,15 @@ impl<'c, 'a> Driver<'c, 'a> {
     /// A gate on `given`'s MRs (or the commit's, looked up) for `sha`, from `started`.
     pub(super) fn new(
         ctx: &'c Ctx<'a>,
-        settings: Settings,
+        settings: WaitTask,
         sha: Sha,
         given: Option<Targets>,
         started: Instant,
     ) -> Driver<'c, 'a> {
-        let rules = Rules {
-            timeout: settings.timeout,
-            interval: settings.interval,
-            max_interval: settings.max_interval,
-            checks: Selection {
-                names: settings.names.clone(),
-                ignore: settings.ignore.clone(),
-                retry_limit: settings.retry_failed,
-                fail_fast: settings.fail_fast,
-                // Known only from CI_SERVER_VERSION_*: the gate reads no version itself.
-                retry_resets_pending: ctx
-                    .known_version()
-                    .is_some_and(|v| v.retry_resets_pending()),
-            },
-        };
         let mrs = given
             .as_ref()
             .map_or(Mrs::LookUp, |t| Mrs::Known(t.mrs.len()));
-        let gate = Gate::new(rules, sha.clone(), mrs, fastrand::u64(..));
+        let gate = Gate::new(settings.rules.clone(), sha.clone(), mrs, fastrand::u64(..));
         Driver {
             ctx,
             progress: Progress::new(settings.progress_every),

@@ -8,25 +8,23 @@ mod progress;
 mod render;
 pub(crate) mod reports;
 mod selection;
-mod settings;
 
 use std::time::Instant;
 
 use crate::checks::{self, Ctx};
-use crate::cli::WaitArgs;
+use crate::config::WaitTask;
 use crate::error::Error;
 use crate::output::Outcome;
 use crate::platform::signals;
 use driver::Driver;
 use reports::write_error_reports;
-use settings::Settings;
 
-pub(super) fn run(ctx: &Ctx, args: &WaitArgs) -> Result<Outcome, Error> {
-    let mut settings = Settings::from_args(args)?;
+pub(super) fn run(ctx: &Ctx, mut settings: WaitTask) -> Result<Outcome, Error> {
     signals::exit_on_termination();
     let sha = ctx.cfg.require_sha()?.clone();
     let started = Instant::now();
-    ctx.client.set_deadline(Some(started + settings.timeout));
+    ctx.client
+        .set_deadline(Some(started + settings.rules.timeout));
     let given = match checks::given_targets(ctx) {
         Ok(given) => given,
         Err(e) => return Err(write_error_reports(&mut settings, &sha, e)),

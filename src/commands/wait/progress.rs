@@ -46,7 +46,11 @@ impl Driver<'_, '_> {
         let Some(mark) = self.progress.due(self.elapsed()) else {
             return;
         };
-        let of = format!("after {} of {}", short(mark), short(self.settings.timeout));
+        let of = format!(
+            "after {} of {}",
+            short(mark),
+            short(self.settings.rules.timeout)
+        );
         let line = if self.polls() == 0 {
             let why = self
                 .last_error()

@@ -41,13 +41,13 @@ impl Driver<'_, '_> {
             plural(self.checks().count(), "check"),
             self.mr_list(),
             self.sha.short(),
-            human(self.settings.timeout),
+            human(self.settings.rules.timeout),
             names.join(", ")
         );
-        if !self.settings.ignore.is_empty() {
+        if !self.settings.rules.checks.ignore.is_empty() {
             line.push_str(&format!(
                 "; ignoring {}",
-                quote_all(self.settings.ignore.iter().map(String::as_str))
+                quote_all(self.settings.rules.checks.ignore.iter().map(String::as_str))
             ));
         }
         self.ctx

@@ -7,7 +7,7 @@ use std::fs::File;
 use std::io::Write as _;
 use std::path::Path;
 
-use super::settings::Settings;
+use crate::config::WaitTask;
 use crate::error::Error;
 use crate::exit::Code;
 use crate::sha::Sha;
@@ -209,7 +209,7 @@ fn status_value(status: &str) -> String {
         .collect()
 }
 
-pub(super) fn write_reports(settings: &mut Settings, report: &GateReport) -> Result<(), Error> {
+pub(super) fn write_reports(settings: &mut WaitTask, report: &GateReport) -> Result<(), Error> {
     if let Some((path, file)) = settings.junit.as_mut() {
         write_file(file, path, "--junit", &junit(report))?;
     }
@@ -220,7 +220,7 @@ pub(super) fn write_reports(settings: &mut Settings, report: &GateReport) -> Res
 }
 
 /// On an error, the dotenv report still tells later jobs what happened.
-pub(super) fn write_error_reports(settings: &mut Settings, sha: &Sha, error: Error) -> Error {
+pub(super) fn write_error_reports(settings: &mut WaitTask, sha: &Sha, error: Error) -> Error {
     let result = if error.code == Code::Stale {
         "stale"
     } else {

@@ -35,7 +35,7 @@ impl Driver<'_, '_> {
 
     /// After the first poll: an ignored name that matches nothing is a warning.
     pub(super) fn warn_unmatched_ignores(&self) {
-        for name in &self.settings.ignore {
+        for name in &self.settings.rules.checks.ignore {
             if let Some(hint) = did_you_mean(name, self.listed()) {
                 self.ctx.log.warn(format!(
                     "ignoring {}: no check of that name on {}; {hint}",
@@ -52,13 +52,15 @@ impl Driver<'_, '_> {
             format!("no open merge request: {}", targets.how)
         } else if (0..self.mrs.len()).all(|mr| !self.gate.is_open(mr)) {
             format!("{} closed during the wait", self.mr_list())
-        } else if self.settings.ignore.is_empty() && self.settings.names.is_empty() {
+        } else if self.settings.rules.checks.ignore.is_empty()
+            && self.settings.rules.checks.names.is_empty()
+        {
             format!("no external status checks apply to {}", self.mr_list())
         } else {
             format!(
                 "every check on {} is ignored ({})",
                 self.mr_list(),
-                quote_all(self.settings.ignore.iter().map(String::as_str))
+                quote_all(self.settings.rules.checks.ignore.iter().map(String::as_str))
             )
         }
     }

@@ -7,6 +7,7 @@ use std::time::Duration;
 use serde_json::json;
 
 use super::*;
+use crate::config::Selection;
 use crate::gitlab::Reply;
 use crate::gitlab::client::MAX_PAGES;
 use crate::gitlab::error::{ApiErrorKind, Transport};

@@ -33,13 +33,14 @@ mod tracker_tests;
 use std::time::Duration;
 
 use crate::checks::CommitMrs;
+pub(crate) use crate::config::Rules;
 use crate::gitlab::{ApiError, CheckStatus, MergeRequest};
 use crate::sha::Sha;
 pub(crate) use answer::Answer;
 use answer::Reading;
 use pacer::{Pacer, Setback};
 use tracker::Tracker;
-pub(crate) use tracker::{Item, Selection, Tracked};
+pub(crate) use tracker::{Item, Tracked};
 
 /// Besides before any verdict and when a check falls back to `pending`, the MR's head
 /// is read this often: a push that leaves every check pending changes nothing in the list.
@@ -47,15 +48,6 @@ const HEAD_EVERY_ROUNDS: u32 = 30;
 const HEAD_EVERY: Duration = Duration::from_secs(300);
 /// A body that is not GitLab's JSON this many times in a row is not a passing glitch.
 const MAX_BAD_BODIES: u32 = 3;
-
-/// What the gate was asked to do.
-#[derive(Clone, Debug)]
-pub(crate) struct Rules {
-    pub(crate) timeout: Duration,
-    pub(crate) interval: Duration,
-    pub(crate) max_interval: Duration,
-    pub(crate) checks: Selection,
-}
 
 /// The merge requests to gate: known (this many), or the commit's, to look up first.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

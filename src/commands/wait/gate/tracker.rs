@@ -12,6 +12,7 @@
 //!   whose answer was lost) the list may still show the old `failed`: it counts once the
 //!   check was read `pending` or `passed` since the retry, or 2 minutes after it.
 
+use crate::config::Selection;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -80,17 +81,6 @@ pub(crate) enum Standing {
     /// Nothing selected on any list, two complete reads in a row.
     Empty,
     Undecided,
-}
-
-/// Which checks the gate waits for, and how it treats a failed one.
-#[derive(Clone, Debug, Default)]
-pub(crate) struct Selection {
-    pub(crate) names: Vec<String>,
-    pub(crate) ignore: Vec<String>,
-    pub(crate) retry_limit: u32,
-    pub(crate) fail_fast: bool,
-    /// GitLab 16.1+ is known to be the server: an accepted retry has set `pending`.
-    pub(crate) retry_resets_pending: bool,
 }
 
 pub(crate) struct Tracker {

@@ -3,7 +3,8 @@
 use std::time::Duration;
 
 use super::Notice;
-use super::tracker::{Changes, Item, RETRY_GRACE, Selection, Standing, Tracker};
+use super::tracker::{Changes, Item, RETRY_GRACE, Standing, Tracker};
+use crate::config::Selection;
 use crate::gitlab::CheckStatus::{self, Failed, Passed, Pending};
 
 const CHECK: u64 = 7;

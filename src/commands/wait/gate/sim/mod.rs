@@ -28,7 +28,8 @@ mod world;
 
 use std::time::Duration;
 
-use super::{Answer, End, Gate, Mrs, Next, Notice, Request, Rules, Selection, Verdict};
+use super::{Answer, End, Gate, Mrs, Next, Notice, Request, Rules, Verdict};
+use crate::config::Selection;
 use crate::gitlab::ServerVersion;
 use crate::sha::Sha;
 use network::{Endpoint, Network};

@@ -1,32 +1,50 @@
-//! `wait`'s flags, checked before the first request.
+//! `wait`'s flags, validated once into what the gate is asked to do (`Rules`, which
+//! the gate in `commands/wait/gate/` runs on) and the reports to write, checked before
+//! the first request.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use super::{Config, parse_count, parse_duration};
 use crate::cli::WaitArgs;
-use crate::config::{parse_count, parse_duration};
 use crate::duration::human;
 use crate::error::Error;
 use crate::names::parse_list;
 
-pub(super) struct Settings {
-    pub(super) names: Vec<String>,
-    pub(super) ignore: Vec<String>,
-    pub(super) timeout: Duration,
-    pub(super) interval: Duration,
-    pub(super) max_interval: Duration,
-    pub(super) fail_fast: bool,
-    pub(super) allow_empty: bool,
-    pub(super) retry_failed: u32,
-    pub(super) junit: Option<(PathBuf, File)>,
-    pub(super) dotenv: Option<(PathBuf, File)>,
+/// `wait`, validated.
+pub(crate) struct WaitTask {
+    pub(crate) rules: Rules,
+    pub(crate) allow_empty: bool,
+    pub(crate) junit: Option<(PathBuf, File)>,
+    pub(crate) dotenv: Option<(PathBuf, File)>,
     /// How often to say what is still pending; `None`: never.
-    pub(super) progress_every: Option<Duration>,
+    pub(crate) progress_every: Option<Duration>,
 }
 
-impl Settings {
-    pub(super) fn from_args(args: &WaitArgs) -> Result<Settings, Error> {
+/// What the gate was asked to do.
+#[derive(Clone, Debug)]
+pub(crate) struct Rules {
+    pub(crate) timeout: Duration,
+    pub(crate) interval: Duration,
+    pub(crate) max_interval: Duration,
+    pub(crate) checks: Selection,
+}
+
+/// Which checks the gate waits for, and how it treats a failed one.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Selection {
+    pub(crate) names: Vec<String>,
+    pub(crate) ignore: Vec<String>,
+    pub(crate) retry_limit: u32,
+    pub(crate) fail_fast: bool,
+    /// GitLab 16.1+ is known to be the server (`CI_SERVER_VERSION_*`: the gate reads no
+    /// version itself): an accepted retry has set `pending`.
+    pub(crate) retry_resets_pending: bool,
+}
+
+impl Config {
+    pub(crate) fn wait(&self, args: &WaitArgs) -> Result<WaitTask, Error> {
         let interval = parse_duration(&args.interval, "--interval")?;
         if interval.is_zero() {
             return Err(Error::usage("--interval must be above 0").hint("e.g. --interval 2s"));
@@ -47,15 +65,24 @@ impl Settings {
             ignore.push(own.to_owned());
         }
         let progress_every = parse_duration(&args.progress_every, "--progress-every")?;
-        Ok(Settings {
-            names,
-            ignore,
-            timeout: parse_duration(&args.timeout, "--timeout")?,
-            interval,
-            max_interval,
-            fail_fast: args.fail_fast,
+        let timeout = parse_duration(&args.timeout, "--timeout")?;
+        let retry_limit = parse_count(&args.retry_failed, "--retry-failed", 100)? as u32;
+        Ok(WaitTask {
+            rules: Rules {
+                timeout,
+                interval,
+                max_interval,
+                checks: Selection {
+                    names,
+                    ignore,
+                    retry_limit,
+                    fail_fast: args.fail_fast,
+                    retry_resets_pending: self
+                        .server_version
+                        .is_some_and(|v| v.retry_resets_pending()),
+                },
+            },
             allow_empty: args.allow_empty,
-            retry_failed: parse_count(&args.retry_failed, "--retry-failed", 100)? as u32,
             // Opened now, so an unwritable path fails before the wait, not after.
             junit: open_report(args.junit.as_deref(), "--junit")?,
             dotenv: open_report(args.dotenv.as_deref(), "--dotenv")?,
