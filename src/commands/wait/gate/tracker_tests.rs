@@ -297,3 +297,56 @@ fn a_closed_mr_is_forgotten() {
     t.drop_mr(0);
     assert!(t.checks.is_empty() && t.listed[0].is_empty());
 }
+
+/// One round over two MRs, each with what it lists; `None`: its read failed, and the
+/// round ends there, incomplete.
+fn round(t: &mut Tracker, lists: [Option<Vec<Item>>; 2], at: u64) {
+    let mut notices = Vec::new();
+    t.read_begins();
+    for (mr, list) in lists.into_iter().enumerate() {
+        let Some(items) = list else { return };
+        t.apply(mr, items, secs(at), false, &mut notices);
+    }
+    t.read_complete();
+}
+
+#[test]
+fn safety_only_complete_rounds_that_list_nothing_in_a_row_count_as_empty() {
+    // A round cut short after MR 0 listed a check counts for nothing, either way.
+    let mut t = Tracker::new(2, Selection::default());
+    round(&mut t, [Some(vec![item(Pending)]), None], 0);
+    round(&mut t, [Some(vec![]), Some(vec![])], 1);
+    assert_eq!(
+        t.standing(),
+        Standing::Undecided,
+        "the check is missing once"
+    );
+    round(&mut t, [Some(vec![]), Some(vec![])], 2);
+    assert_eq!(
+        t.standing(),
+        Standing::Empty,
+        "two complete empty rounds in a row"
+    );
+
+    // A round that listed a check, then the MR that listed it closed: the next empty
+    // round is the first of two.
+    let mut t = Tracker::new(2, Selection::default());
+    round(&mut t, [Some(vec![]), Some(vec![item(Pending)])], 0);
+    t.drop_mr(1);
+    round(&mut t, [Some(vec![]), Some(vec![])], 1);
+    assert_eq!(t.standing(), Standing::Undecided);
+    round(&mut t, [Some(vec![]), Some(vec![])], 2);
+    assert_eq!(t.standing(), Standing::Empty);
+}
+
+#[test]
+fn only_a_decided_check_pending_again_is_the_signature_of_a_push() {
+    let mut t = tracker(0, true);
+    read(&mut t, Failed, 0);
+    let (changes, _) = read(&mut t, Passed, 1);
+    assert!(changes.any && !changes.back_to_pending, "failed → passed");
+    let (changes, _) = read(&mut t, Pending, 2);
+    assert!(changes.back_to_pending, "passed → pending");
+    let (changes, _) = read(&mut t, Failed, 3);
+    assert!(changes.any && !changes.back_to_pending, "pending → failed");
+}
