@@ -8,7 +8,7 @@
 # Build args, so a machine without a registry can build from local bases:
 #   BUILDER_IMAGE  base of the build stage (Rust on Alpine). A builder image
 #                  that already holds a staged /rootfs skips the compile
-#                  (scripts/image-rootfs); scripts/suites/20-image builds one
+#                  (scripts/image-rootfs); scripts/release-suites/20-image builds one
 #                  with `buildah from scratch`.
 #   RUNTIME_BASE   base of the final stage (scratch: the rootfs is complete).
 #   VERSION, REVISION, SOURCE  OCI labels.

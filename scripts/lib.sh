@@ -500,6 +500,14 @@ build_static_aarch64() {
   build_release "$AARCH64_TARGET"
 }
 
+# status-check as `cargo build` makes it (debug): what this machine's suites run.
+# Prints its path.
+build_debug() {
+  (cd "$REPO_ROOT" && cargo build --quiet --locked -p status-check --bin status-check) >&2 ||
+    die "cargo build -p status-check failed"
+  echo "$CARGO_TARGET_DIR/debug/status-check"
+}
+
 # The fake GitLab (debug build is enough). Prints its path.
 build_fake_gitlab() {
   (cd "$REPO_ROOT" && cargo build --quiet --locked -p fake-gitlab --bin fake-gitlab) >&2 ||
