@@ -3,7 +3,7 @@
 //! needs to know about GitLab's checks lives here, once.
 //!
 //! - `context`: `Ctx` (config, client, log, the server's version) and the one client builder
-//! - `check`: which check a command is about (`CheckRef`) and the one `resolve`
+//! - `check`: the one `resolve` of a check a command is about (a `config::CheckRef`)
 //! - `targets`: which merge requests (IID, `CI_OPEN_MERGE_REQUESTS`, commit look-up, merged MR)
 //! - `scope`: whether a project's check applies to a target branch
 //! - `respond`: posting a response, never twice, as each version accepts it
@@ -16,7 +16,7 @@ mod retry;
 mod scope;
 mod targets;
 
-pub(crate) use check::{CheckRef, Resolved, applies, not_on_any, resolve};
+pub(crate) use check::{Resolved, applies, not_on_any, resolve};
 pub(crate) use context::{Ctx, client};
 pub(crate) use respond::{Reported, post_status, status_param_allowed, status_word};
 pub(crate) use retry::retry_one;

@@ -4,11 +4,11 @@
 
 use serde_json::json;
 
-use super::check::CheckRef;
 use super::context::Ctx;
 use super::scope;
 use super::targets::Target;
 use crate::cli::ReportStatus;
+use crate::config::CheckRef;
 use crate::error::Error;
 use crate::gitlab::models::PostedResponse;
 use crate::gitlab::version::StatusParam;

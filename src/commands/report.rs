@@ -3,10 +3,10 @@
 use serde_json::{Value, json};
 
 use crate::checks::{
-    self, CheckRef, Ctx, Reported, Target, Targets, Want, status_param_allowed, status_word,
+    self, Ctx, Reported, Target, Targets, Want, status_param_allowed, status_word,
 };
 use crate::cli::ReportStatus;
-use crate::config::ReportTask;
+use crate::config::{CheckRef, ReportTask};
 use crate::error::Error;
 use crate::exit::Code;
 use crate::names::quote;

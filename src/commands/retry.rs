@@ -2,7 +2,8 @@
 
 use serde_json::json;
 
-use crate::checks::{self, CheckRef, Ctx, Resolved, Target, Want};
+use crate::checks::{self, Ctx, Resolved, Target, Want};
+use crate::config::CheckRef;
 use crate::error::Error;
 use crate::exit::Code;
 use crate::gitlab::MrCheck;

@@ -6,7 +6,6 @@
 use super::named_variable::{self, NamedVariable};
 use super::{Config, Sourced};
 use crate::cli::ControlSelector;
-use crate::control::Control;
 use crate::error::Error;
 use crate::secret::Secret;
 use crate::user_file;
@@ -16,6 +15,16 @@ const SECRET_VARIABLE: &str = "--secret-variable/STATUS_CHECK_CONTROL_SECRET_VAR
 const SECRET_FILE: &str = "--secret-file/STATUS_CHECK_CONTROL_SECRET_FILE";
 /// The variable read when neither flag names another.
 const DEFAULT_SECRET_VARIABLE: &str = "STATUS_CHECK_CONTROL_SECRET";
+
+/// Which control, on which project, with which secret: validated here.
+#[derive(Debug)]
+pub(crate) struct Control {
+    pub id: Sourced<u64>,
+    pub project_id: Sourced<u64>,
+    pub secret: Secret<String>,
+    /// Where the secret came from, for messages (never the value).
+    pub secret_source: String,
+}
 
 impl Config {
     /// The control `args` name, or `None` without `--control-id`.

@@ -9,9 +9,10 @@
 //! `inputs.rs` reads each input in its order of precedence and checks it;
 //! `project.rs` parses projects and merge requests (`CI_OPEN_MERGE_REQUESTS`).
 //! `named_variable.rs` reads a secret from a variable named on the command line;
-//! `control.rs` an external control's id, project and secret; `task.rs` each command's
+//! `check_ref.rs` which check (`--name` or `--check-id`); `control.rs` an external control's id, project and secret; `task.rs` each command's
 //! own flags, validated once into a `Task` (`wait.rs` wait's).
 
+mod check_ref;
 mod control;
 mod inputs;
 mod named_variable;
@@ -29,6 +30,8 @@ use crate::gitlab::ServerVersion;
 use crate::secret::Token;
 use crate::sha::Sha;
 
+pub(crate) use check_ref::CheckRef;
+pub(crate) use control::Control;
 pub(crate) use inputs::{parse_count, parse_duration};
 pub use project::parse_project;
 pub(crate) use project::{MrRef, ProjectRef};

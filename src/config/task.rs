@@ -6,10 +6,10 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use super::CheckRef;
+use super::Control;
 use super::{Config, Sourced, WaitTask, parse_duration};
-use crate::checks::CheckRef;
 use crate::cli::{Command, ControlSelector, ControlStatus, ReportStatus, RunArgs};
-use crate::control::Control;
 use crate::error::Error;
 
 /// What to do: a command and its flags, validated.

@@ -21,25 +21,14 @@ use sign::{nonce, signature};
 
 use crate::backoff::{Backoff, Jitter};
 use crate::cli::ControlStatus;
-use crate::config::{Config, Sourced};
+use crate::config::{Config, Control};
 use crate::error::Error;
 use crate::gitlab::client::Method;
 use crate::gitlab::{Client, paths};
 use crate::log::Log;
-use crate::secret::Secret;
 
 /// Longest wait between attempts, whatever `Retry-After` says.
 const MAX_WAIT: Duration = Duration::from_secs(120);
-
-/// Which control, on which project, with which secret: validated by `config`.
-#[derive(Debug)]
-pub(crate) struct Control {
-    pub id: Sourced<u64>,
-    pub project_id: Sourced<u64>,
-    pub secret: Secret<String>,
-    /// Where the secret came from, for messages (never the value).
-    pub secret_source: String,
-}
 
 /// A status GitLab stored.
 #[derive(Debug)]

@@ -21,10 +21,10 @@ use std::ffi::OsString;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use crate::checks::{self, CheckRef, Ctx, Want};
+use crate::checks::{self, Ctx, Want};
 use crate::cli::ReportStatus;
-use crate::config::{Config, PENDING_TIMEOUT, RunTask};
-use crate::control::{self, Control};
+use crate::config::{CheckRef, Config, Control, PENDING_TIMEOUT, RunTask};
+use crate::control;
 use crate::duration::human;
 use crate::error::Error;
 use crate::exit::Code;

@@ -7,9 +7,10 @@ use serde_json::{Value, json};
 
 use super::supervisor::{Ended, exit_status};
 use super::{say, warn};
-use crate::checks::{self, CheckRef, Ctx, Reported, Target, status_word};
+use crate::checks::{self, Ctx, Reported, Target, status_word};
 use crate::cli::{ControlStatus, OutputFormat, ReportStatus};
-use crate::control::{self, Control, Set};
+use crate::config::{CheckRef, Control};
+use crate::control::{self, Set};
 use crate::duration::human;
 use crate::error::Error;
 use crate::exit::Code;
