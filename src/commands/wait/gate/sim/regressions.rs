@@ -41,15 +41,13 @@ fn base() -> Scenario {
     }
 }
 
+/// The first MR's `check` turns `status` at `at` seconds.
 fn status(at: u64, check: usize, status: &'static str) -> (Duration, Change) {
-    (
-        SECS(at),
-        Change::Status {
-            mr: 0,
-            check,
-            status,
-        },
-    )
+    status_on(0, at, check, status)
+}
+
+fn status_on(mr: usize, at: u64, check: usize, status: &'static str) -> (Duration, Change) {
+    (SECS(at), Change::Status { mr, check, status })
 }
 
 /// Both checks pass at `at`.
@@ -180,14 +178,7 @@ fn safety_a_read_that_does_not_add_up_to_its_x_total_is_read_again() {
     let mut sc = base();
     sc.page_size = 1;
     sc.timeline = vec![status(0, 1, "passed")];
-    sc.timeline.push((
-        SECS(30),
-        Change::Status {
-            mr: 0,
-            check: 0,
-            status: "passed",
-        },
-    ));
+    sc.timeline.push(status(30, 0, "passed"));
     // The first read's page 1 (scan, pending) comes back empty-handed.
     sc.faults = vec![(0, Fault::DropOne)];
     let run = ends(&sc, Verdict::Passed);
@@ -202,22 +193,7 @@ fn safety_an_mr_read_empty_on_the_first_poll_is_read_again() {
     sc.start = Start::OpenList;
     sc.targets = vec!["main", "main"];
     sc.checks = vec![("scan", None)];
-    sc.timeline = vec![(
-        SECS(0),
-        Change::Status {
-            mr: 1,
-            check: 0,
-            status: "passed",
-        },
-    )];
-    sc.timeline.push((
-        SECS(30),
-        Change::Status {
-            mr: 0,
-            check: 0,
-            status: "passed",
-        },
-    ));
+    sc.timeline = vec![status_on(1, 0, 0, "passed"), status(30, 0, "passed")];
     sc.faults = vec![(0, Fault::EmptyList)];
     let run = ends(&sc, Verdict::Passed);
     assert!(run.at > SECS(30));
