@@ -637,3 +637,34 @@ fn section_markers_only_in_a_gitlab_job() {
             .stderr_lacks("\x1b[");
     }
 }
+
+#[test]
+fn on_several_mrs_every_line_names_the_mr() {
+    let run = Test::new()
+        .branch_pipeline()
+        .checks(&["a"])
+        .world(|w| {
+            w.add_mr(42, 8, "feature", "release", SHA_A, "opened");
+            w.set_status(42, 7, "a", "passed");
+        })
+        .args(&FAST)
+        .args(&["--timeout", "1s", "--progress-every", "300ms"])
+        .run();
+    run.code(3)
+        .stderr_has("waiting for 2 checks on !7, !8 at a1a1a1a1 (timeout 1s): !7 a (passed), !8 a (pending)")
+        .stderr_has("still waiting: 1 pending (!8 \"a\") after 300ms of 1s")
+        .stderr_has("MR  CHECK  STATUS   AT")
+        .stderr_has("!8  a      pending");
+}
+
+#[test]
+fn on_one_mr_no_line_names_it() {
+    let run = gate(Test::new().checks(&["a"]))
+        .args(&["--timeout", "1s", "--progress-every", "300ms"])
+        .run();
+    run.code(3)
+        .stderr_has("waiting for 1 check on !7 at a1a1a1a1 (timeout 1s): a (pending)")
+        .stderr_has("still waiting: 1 pending (\"a\") after 300ms of 1s")
+        .stderr_has("CHECK  STATUS   AT")
+        .stderr_lacks("MR  CHECK");
+}
