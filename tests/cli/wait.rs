@@ -668,3 +668,33 @@ fn on_one_mr_no_line_names_it() {
         .stderr_has("CHECK  STATUS   AT")
         .stderr_lacks("MR  CHECK");
 }
+
+#[test]
+fn the_waiting_line_comes_once_after_the_first_poll() {
+    let run = gate(Test::new().checks(&["a"]))
+        .args(&["--timeout", "1s", "--progress-every", "300ms"])
+        .run();
+    run.code(3);
+    assert_eq!(
+        run.stderr.matches("waiting for 1 check").count(),
+        1,
+        "{}",
+        run.stderr
+    );
+    let header = run.stderr.find("waiting for 1 check").unwrap();
+    let progress = run.stderr.find("still waiting").expect("a progress line");
+    assert!(header < progress, "{}", run.stderr);
+}
+
+#[test]
+fn a_branch_pipeline_whose_mr_moved_on_before_the_wait_is_stale() {
+    Test::new()
+        .branch_pipeline()
+        .checks(&["a"])
+        .world(|w| w.push_head(42, 7, SHA_B))
+        .args(&FAST)
+        .run()
+        .code(4)
+        .stderr_has(&format!("is no longer the head of !7 (now {}", &SHA_B[..8]))
+        .stderr_lacks("during the wait");
+}
