@@ -698,3 +698,50 @@ fn a_branch_pipeline_whose_mr_moved_on_before_the_wait_is_stale() {
         .stderr_has(&format!("is no longer the head of !7 (now {}", &SHA_B[..8]))
         .stderr_lacks("during the wait");
 }
+
+#[test]
+fn a_fatal_answer_says_what_the_gate_was_doing() {
+    // A token revoked during the wait: 401 on whichever request came next.
+    let revoked = || {
+        Fault::new(FaultKind::Status {
+            code: 401,
+            body: r#"{"message":"401 Unauthorized"}"#.into(),
+            content_type: "application/json".into(),
+        })
+    };
+    let cases = [
+        (
+            Test::new(),
+            "passed",
+            revoked().on("GET", "/status_checks"),
+            "listing the status checks of !7",
+        ),
+        (
+            Test::new(),
+            "passed",
+            revoked().at("GET", "/api/v4/projects/42/merge_requests/7"),
+            "reading the head of !7",
+        ),
+        (
+            Test::new(),
+            "failed",
+            revoked().on("POST", "/retry"),
+            "error: retrying a: POST",
+        ),
+        (
+            Test::new().branch_pipeline(),
+            "passed",
+            revoked().on("GET", "/repository/commits/"),
+            "finding the merge requests of a1a1a1a1 (no MR IID: CI_MERGE_REQUEST_IID is unset)",
+        ),
+    ];
+    for (test, status, fault, doing) in cases {
+        gate(test.checks(&["a"]))
+            .world(|w| w.set_status(42, 7, "a", status))
+            .args(&["--retry-failed", "1"])
+            .fault(fault)
+            .run()
+            .code(5)
+            .stderr_has(doing);
+    }
+}
