@@ -10,6 +10,9 @@ pub(crate) mod response;
 pub(crate) mod tls;
 pub(crate) mod version;
 
+#[cfg(test)]
+mod classification_tests;
+
 pub(crate) use client::{Client, ClientSettings, Listing};
 pub(crate) use error::ApiError;
 pub(crate) use models::{CheckStatus, MergeRequest, MrCheck};
