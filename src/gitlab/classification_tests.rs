@@ -284,3 +284,14 @@ fn the_message_names_the_endpoint_and_what_it_answered() {
         "GET /x answered 409: conflict"
     );
 }
+
+#[test]
+fn a_409_names_the_head_it_found() {
+    let head = "0123456789abcdef0123456789abcdef01234567";
+    let conflict = status(
+        409,
+        &format!("SHA does not match HEAD of source branch: {head}"),
+    );
+    assert_eq!(conflict.head_from_409(), Some(head));
+    assert_eq!(status(409, "409 Conflict").head_from_409(), None);
+}
