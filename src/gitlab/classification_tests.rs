@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use super::error::{ApiError, ApiErrorKind, Transport};
+use super::error::{ApiError, ApiErrorKind, Transport, head_from_409};
 use super::reply::Reply;
 use super::response::{Budget, Headers};
 use crate::exit::Code;
@@ -294,4 +294,38 @@ fn a_409_names_the_head_it_found() {
     );
     assert_eq!(conflict.head_from_409(), Some(head));
     assert_eq!(status(409, "409 Conflict").head_from_409(), None);
+    // The parser under it: a SHA only when the text after the last `: ` is hex, 7+.
+    assert_eq!(
+        head_from_409(&format!("SHA does not match HEAD of source branch: {head}")),
+        Some(head)
+    );
+    assert_eq!(head_from_409("409 Conflict"), None);
+    assert_eq!(head_from_409("x: abc"), None);
+    assert_eq!(head_from_409(""), None);
+}
+
+#[test]
+fn a_fine_grained_token_s_refusal_names_the_permission() {
+    let e = status(
+        403,
+        "insufficient_granular_scope: Access denied: Your Personal Access Token lacks the required permissions: [read_external_status_check] for \"acme/app\".",
+    );
+    assert_eq!(e.missing_permission(), Some("read_external_status_check"));
+    let e = status(
+        403,
+        "insufficient_granular_scope: Unable to determine boundaries and permissions for authorization",
+    );
+    assert_eq!(e.missing_permission(), Some(""));
+    assert_eq!(status(403, "403 Forbidden").missing_permission(), None);
+    assert_eq!(
+        status(401, "insufficient_granular_scope: [x]").missing_permission(),
+        None
+    );
+    let fine = crate::error::Error::from(status(
+        403,
+        "insufficient_granular_scope: Access denied: … permissions: [retry_external_status_check] for \"a/b\".",
+    ));
+    assert!(fine.hints[0].contains("without the permission `retry_external_status_check`"));
+    let role = crate::error::Error::from(status(403, "403 Forbidden"));
+    assert!(role.hints[0].contains("role on the project is too low"));
 }
