@@ -5,6 +5,8 @@ use crate::support::*;
 
 const SECRET: &str = "s3cret-of-control-12";
 const CONTROL: &str = "/compliance_external_controls/12/status";
+/// `control pass` of control 12, the one `controlled()` sets up.
+const PASS: [&str; 4] = ["control", "pass", "--control-id", "12"];
 
 /// GitLab 18.9 with external control 12 (framework 1, applied to project 42) and its
 /// secret in STATUS_CHECK_CONTROL_SECRET.
@@ -49,9 +51,7 @@ fn pass_and_fail_are_set_with_one_signed_request_and_no_token() {
 
 #[test]
 fn the_signature_is_the_one_python_s_hmac_computes() {
-    let run = controlled()
-        .args(&["control", "pass", "--control-id", "12"])
-        .run();
+    let run = controlled().args(&PASS).run();
     run.code(0);
     let sent = &run.requests()[0];
     let header = |name| sent.header(name).expect(name).to_owned();
@@ -79,7 +79,8 @@ fn a_runner_clock_ten_minutes_off_either_way_still_sets_it() {
     for offset in [600, -600] {
         let run = controlled()
             .world(|w| w.clock_offset_secs = offset)
-            .args(&["--output", "json", "control", "pass", "--control-id", "12"])
+            .args(&["--output", "json"])
+            .args(&PASS)
             .run();
         run.code(0);
         assert_eq!(run.json()["clock_offset_secs"], offset, "{}", run.stderr);
@@ -134,27 +135,15 @@ fn transient_answers_are_retried_signed_afresh() {
             })
             .on("PATCH", CONTROL),
         )
-        .args(&[
-            "--retry-delay",
-            "50ms",
-            "control",
-            "pass",
-            "--control-id",
-            "12",
-        ])
+        .args(&["--retry-delay", "50ms"])
+        .args(&PASS)
         .run();
     run.code(0).request_count(3);
     // GitLab acted but the answer was lost: setting it again is harmless.
     let run = controlled()
         .fault(Fault::new(FaultKind::AfterActing(Box::new(FaultKind::Reset))).on("PATCH", CONTROL))
-        .args(&[
-            "--retry-delay",
-            "50ms",
-            "control",
-            "pass",
-            "--control-id",
-            "12",
-        ])
+        .args(&["--retry-delay", "50ms"])
+        .args(&PASS)
         .run();
     run.code(0).request_count(2);
     // A 200 that is not GitLab's is never taken for a success.
@@ -278,7 +267,7 @@ fn a_clock_refused_on_gitlab_s_own_time_too_names_the_runner_s_clock() {
     };
     let run = controlled()
         .fault(Fault::new(expired).on("PATCH", CONTROL).times(5))
-        .args(&["control", "pass", "--control-id", "12"])
+        .args(&PASS)
         .run();
     run.code(5)
         .stderr_has("15 s or more behind its clock (Request has expired)")
@@ -376,7 +365,7 @@ fn the_secret_comes_from_a_file_or_a_file_variable() {
     // STATUS_CHECK_CONTROL_SECRET itself may be of type File.
     controlled()
         .env("STATUS_CHECK_CONTROL_SECRET", &path)
-        .args(&["control", "pass", "--control-id", "12"])
+        .args(&PASS)
         .run()
         .code(0);
 }
