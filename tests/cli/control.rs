@@ -24,6 +24,16 @@ fn no_secret_anywhere(run: &Run) {
     }
 }
 
+/// Control 13: a control of the same framework that is not external.
+fn not_external(w: &mut World) {
+    w.compliance.controls.push(Control {
+        id: 13,
+        framework: 1,
+        external: false,
+        secret: String::new(),
+    })
+}
+
 #[test]
 fn pass_and_fail_are_set_with_one_signed_request_and_no_token() {
     for status in ["pass", "fail"] {
@@ -179,14 +189,6 @@ fn each_refusal_says_why_and_what_to_do() {
             content_type: "application/json".into(),
         })
         .on("PATCH", CONTROL)
-    };
-    let not_external = |w: &mut World| {
-        w.compliance.controls.push(Control {
-            id: 13,
-            framework: 1,
-            external: false,
-            secret: String::new(),
-        })
     };
     let cases: Vec<(Test, &str, &str, &str)> = vec![
         (
@@ -521,14 +523,6 @@ fn doctor_checks_the_control_and_its_secret_without_setting_it_or_a_token() {
 
 #[test]
 fn doctor_fails_the_control_line_with_the_reason() {
-    let not_external = |w: &mut World| {
-        w.compliance.controls.push(Control {
-            id: 13,
-            framework: 1,
-            external: false,
-            secret: String::new(),
-        })
-    };
     for (test, id, result, says) in [
         (
             controlled().env("STATUS_CHECK_CONTROL_SECRET", "wrong"),
