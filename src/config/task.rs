@@ -131,9 +131,15 @@ impl Config {
         let id = self.control_id(args).transpose()?;
         let project = self.control_project();
         let control = match (&id, &project) {
-            (Ok(_), Ok(_)) => self
-                .control(args)
-                .and_then(|c| c.ok_or_else(|| Error::usage("no control named"))),
+            (Ok(id), Ok(project_id)) => {
+                self.control_secret(args)
+                    .map(|(secret, secret_source)| Control {
+                        id: id.clone(),
+                        project_id: project_id.clone(),
+                        secret,
+                        secret_source,
+                    })
+            }
             (Err(e), _) | (_, Err(e)) => Err(e.clone()),
         };
         Some(DoctorControl {
