@@ -10,25 +10,16 @@ fn src() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("src")
 }
 
-/// Every `.rs` file below `dir`, with its path relative to `dir`.
+/// Every `.rs` file below `dir`, with its path relative to `dir` and its text.
 fn rust_files(dir: &Path) -> Vec<(String, String)> {
-    let mut files = Vec::new();
-    let mut pending = vec![dir.to_path_buf()];
-    while let Some(current) = pending.pop() {
-        for entry in fs::read_dir(&current).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                pending.push(path);
-            } else if path.extension().is_some_and(|e| e == "rs") {
-                let relative = path
-                    .strip_prefix(dir)
-                    .unwrap()
-                    .to_string_lossy()
-                    .into_owned();
-                files.push((relative, fs::read_to_string(&path).unwrap()));
-            }
-        }
-    }
+    let mut files: Vec<(String, String)> = all_paths(dir)
+        .into_iter()
+        .filter(|path| path.ends_with(".rs"))
+        .map(|path| {
+            let text = fs::read_to_string(dir.join(&path)).unwrap();
+            (path, text)
+        })
+        .collect();
     files.sort();
     files
 }
